@@ -1,0 +1,69 @@
+//! Customers and their hashed API keys.
+
+use sqlx::{MySqlPool, Row};
+
+use super::Tx;
+
+/// Inserts a customer with its (empty) balance row and returns its id.
+pub async fn insert(
+    tx: &mut Tx,
+    name: &str,
+    api_key_hash: &[u8; 32],
+    api_key_hint: &str,
+) -> Result<i64, sqlx::Error> {
+    let id =
+        sqlx::query("insert into customers (name, api_key_hash, api_key_hint) values (?, ?, ?)")
+            .bind(name)
+            .bind(&api_key_hash[..])
+            .bind(api_key_hint)
+            .execute(&mut **tx)
+            .await?
+            .last_insert_id();
+    let id = i64::try_from(id).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    sqlx::query("insert into user_balances (user_id, balance) values (?, 0)")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(id)
+}
+
+/// The customer owning an API key, by the key's SHA-256.
+pub async fn find_by_key_hash(
+    pool: &MySqlPool,
+    api_key_hash: &[u8; 32],
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query("select id from customers where api_key_hash = ?")
+        .bind(&api_key_hash[..])
+        .fetch_optional(pool)
+        .await?
+        .map(|row| row.try_get::<i64, _>(0))
+        .transpose()
+}
+
+/// Whether a customer exists.
+pub async fn exists(pool: &MySqlPool, id: i64) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query("select 1 from customers where id = ?")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .is_some())
+}
+
+/// Replaces the key hash of a customer; false if there is no such customer.
+pub async fn set_key(
+    tx: &mut Tx,
+    id: i64,
+    api_key_hash: &[u8; 32],
+    api_key_hint: &str,
+) -> Result<bool, sqlx::Error> {
+    Ok(
+        sqlx::query("update customers set api_key_hash = ?, api_key_hint = ? where id = ?")
+            .bind(&api_key_hash[..])
+            .bind(api_key_hint)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected()
+            == 1,
+    )
+}

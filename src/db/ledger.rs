@@ -1,0 +1,162 @@
+//! Balances and the ledger (`user_transactions`). Every balance change in the gateway goes
+//! through [`credit`] or [`debit`], which write the ledger row in the same transaction, so
+//! `balance = sum(ledger)` holds at every commit.
+
+use chrono::{DateTime, Utc};
+use sqlx::{FromRow, MySqlPool, Row};
+
+use super::Tx;
+
+/// Kind of a ledger row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryType {
+    /// Balance given when the customer was created.
+    Initial,
+    /// `POST /balance/add`.
+    Topup,
+    /// Accepted SMS.
+    Charge,
+    /// A message that finally failed.
+    Refund,
+}
+
+impl EntryType {
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Initial => "initial",
+            Self::Topup => "topup",
+            Self::Charge => "charge",
+            Self::Refund => "refund",
+        }
+    }
+}
+
+/// One ledger row as listed by `GET /balance`.
+#[derive(Debug, Clone, FromRow)]
+pub struct LedgerRow {
+    pub id: i64,
+    pub transaction_id: String,
+    pub amount: i64,
+    pub transaction_type: String,
+    pub description: Option<String>,
+    pub sms_identifier: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What a balance change needs besides the amount.
+#[derive(Debug, Clone, Copy)]
+pub struct Entry<'a> {
+    pub user_id: i64,
+    pub entry_type: EntryType,
+    pub transaction_id: &'a str,
+    pub description: Option<&'a str>,
+    pub sms_identifier: Option<&'a str>,
+}
+
+async fn insert_entry(tx: &mut Tx, entry: &Entry<'_>, amount: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into user_transactions \
+         (user_id, amount, transaction_type, description, transaction_id, sms_identifier) \
+         values (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(entry.user_id)
+    .bind(amount)
+    .bind(entry.entry_type.as_str())
+    .bind(entry.description)
+    .bind(entry.transaction_id)
+    .bind(entry.sms_identifier)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Adds `amount` (> 0) credits. Returns the new balance, or `None` if the customer has no
+/// balance row. A second call with the same `transaction_id` fails with a unique violation.
+pub async fn credit(
+    tx: &mut Tx,
+    entry: &Entry<'_>,
+    amount: i64,
+) -> Result<Option<i64>, sqlx::Error> {
+    debug_assert!(amount > 0);
+    let updated = sqlx::query("update user_balances set balance = balance + ? where user_id = ?")
+        .bind(amount)
+        .bind(entry.user_id)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    if updated == 0 {
+        return Ok(None);
+    }
+    insert_entry(tx, entry, amount).await?;
+    balance_in_tx(tx, entry.user_id).await
+}
+
+/// Takes `amount` (>= 0) credits if the balance covers them. Returns `false`, changing nothing,
+/// when it does not: the condition is in the UPDATE itself, so no interleaving can overdraft.
+pub async fn debit(tx: &mut Tx, entry: &Entry<'_>, amount: i64) -> Result<bool, sqlx::Error> {
+    if amount == 0 {
+        return Ok(true);
+    }
+    let updated = sqlx::query(
+        "update user_balances set balance = balance - ? where user_id = ? and balance >= ?",
+    )
+    .bind(amount)
+    .bind(entry.user_id)
+    .bind(amount)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if updated == 0 {
+        return Ok(false);
+    }
+    insert_entry(tx, entry, -amount).await?;
+    Ok(true)
+}
+
+/// Reads and row-locks a balance inside a transaction.
+pub async fn lock_balance(tx: &mut Tx, user_id: i64) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query("select balance from user_balances where user_id = ? for update")
+        .bind(user_id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .map(|r| r.try_get(0))
+        .transpose()
+}
+
+async fn balance_in_tx(tx: &mut Tx, user_id: i64) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query("select balance from user_balances where user_id = ?")
+        .bind(user_id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .map(|r| r.try_get(0))
+        .transpose()
+}
+
+/// A customer's balance.
+pub async fn balance(pool: &MySqlPool, user_id: i64) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query("select balance from user_balances where user_id = ?")
+        .bind(user_id)
+        .fetch_optional(pool)
+        .await?
+        .map(|r| r.try_get(0))
+        .transpose()
+}
+
+/// A page of a customer's ledger, newest first, strictly older than `before_id` when given.
+pub async fn list(
+    pool: &MySqlPool,
+    user_id: i64,
+    before_id: Option<i64>,
+    limit: u32,
+) -> Result<Vec<LedgerRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select id, transaction_id, amount, transaction_type, description, sms_identifier, created_at \
+         from user_transactions where user_id = ? and id < ? order by id desc limit ?",
+    )
+    .bind(user_id)
+    .bind(before_id.unwrap_or(i64::MAX))
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}

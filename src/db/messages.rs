@@ -1,0 +1,218 @@
+//! SMS requests, per-recipient status rows and their event timeline.
+
+use chrono::{DateTime, Utc};
+use sqlx::{FromRow, MySql, MySqlPool, QueryBuilder};
+
+use super::Tx;
+
+/// Rows per multi-row INSERT: 1,000 recipients x 6 parameters stays far below MySQL's limit of
+/// 65,535 placeholders per statement.
+const INSERT_CHUNK: usize = 1_000;
+
+/// An accepted request, as written by intake.
+#[derive(Debug, Clone)]
+pub struct NewRequest<'a> {
+    pub sms_identifier: &'a str,
+    pub user_id: i64,
+    pub sms_type: &'a str,
+    pub body: &'a str,
+    pub encoding: &'a str,
+    pub segments: u32,
+    pub recipients: &'a [String],
+    pub price_per_segment: i64,
+    pub cost: i64,
+    pub operators: &'a str,
+    pub validity_seconds: Option<u32>,
+    pub traceparent: Option<&'a str>,
+}
+
+/// Writes the request row and one PENDING status row per recipient; returns the request id.
+pub async fn insert_request(tx: &mut Tx, req: &NewRequest<'_>) -> Result<i64, sqlx::Error> {
+    let id = sqlx::query(
+        "insert into sms_requests (sms_identifier, user_id, sms_type, body, encoding, segments, \
+         recipients, price_per_segment, cost, operators, expires_at, traceparent) \
+         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, \
+         case when ? is null then null else now(6) + interval ? second end, ?)",
+    )
+    .bind(req.sms_identifier)
+    .bind(req.user_id)
+    .bind(req.sms_type)
+    .bind(req.body)
+    .bind(req.encoding)
+    .bind(req.segments)
+    .bind(req.recipients.len() as u32)
+    .bind(req.price_per_segment)
+    .bind(req.cost)
+    .bind(req.operators)
+    .bind(req.validity_seconds)
+    .bind(req.validity_seconds)
+    .bind(req.traceparent)
+    .execute(&mut **tx)
+    .await?
+    .last_insert_id();
+    let request_id = i64::try_from(id).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+
+    for chunk in req.recipients.chunks(INSERT_CHUNK) {
+        let mut qb: QueryBuilder<MySql> = QueryBuilder::new(
+            "insert into sms_status (request_id, user_id, sms_identifier, recipient, status, \
+             sms_type, segments) ",
+        );
+        qb.push_values(chunk, |mut b, recipient| {
+            b.push_bind(request_id)
+                .push_bind(req.user_id)
+                .push_bind(req.sms_identifier)
+                .push_bind(recipient.as_str())
+                .push("'PENDING'")
+                .push_bind(req.sms_type)
+                .push_bind(req.segments);
+        });
+        qb.build().execute(&mut **tx).await?;
+    }
+    Ok(request_id)
+}
+
+/// Filters of `GET /sms/history`, already validated and normalized.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryFilter {
+    pub status: Option<&'static str>,
+    pub sms_type: Option<&'static str>,
+    pub sms_identifier: Option<String>,
+    pub recipient: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    /// Only rows with an id below this (the cursor).
+    pub before_id: Option<i64>,
+}
+
+/// One row of the history.
+#[derive(Debug, Clone, FromRow)]
+pub struct StatusRow {
+    pub id: i64,
+    pub sms_identifier: String,
+    pub recipient: String,
+    pub status: String,
+    pub sms_type: String,
+    pub provider: Option<String>,
+    pub provider_message_id: Option<String>,
+    pub failure_reason: Option<String>,
+    pub segments: i32,
+    pub attempts: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The columns of [`StatusRow`], as a literal so queries can be built with `concat!`.
+macro_rules! status_columns {
+    () => {
+        "id, sms_identifier, recipient, status, sms_type, provider, provider_message_id, \
+         failure_reason, segments, attempts, created_at, updated_at"
+    };
+}
+const STATUS_COLUMNS: &str = status_columns!();
+
+/// A customer's status rows, newest first, at most `limit`.
+pub async fn history(
+    pool: &MySqlPool,
+    user_id: i64,
+    filter: &HistoryFilter,
+    limit: u32,
+) -> Result<Vec<StatusRow>, sqlx::Error> {
+    let mut qb: QueryBuilder<MySql> = QueryBuilder::new("select ");
+    qb.push(STATUS_COLUMNS)
+        .push(" from sms_status where user_id = ")
+        .push_bind(user_id);
+    if let Some(status) = filter.status {
+        qb.push(" and status = ").push_bind(status);
+    }
+    if let Some(sms_type) = filter.sms_type {
+        qb.push(" and sms_type = ").push_bind(sms_type);
+    }
+    if let Some(id) = &filter.sms_identifier {
+        qb.push(" and sms_identifier = ").push_bind(id.as_str());
+    }
+    if let Some(recipient) = &filter.recipient {
+        qb.push(" and recipient = ").push_bind(recipient.as_str());
+    }
+    if let Some(from) = filter.from {
+        qb.push(" and created_at >= ").push_bind(from);
+    }
+    if let Some(to) = filter.to {
+        qb.push(" and created_at < ").push_bind(to);
+    }
+    if let Some(before) = filter.before_id {
+        qb.push(" and id < ").push_bind(before);
+    }
+    qb.push(" order by id desc limit ").push_bind(limit);
+    qb.build_query_as().fetch_all(pool).await
+}
+
+/// A request as shown by `GET /sms/{sms_identifier}`.
+#[derive(Debug, Clone, FromRow)]
+pub struct RequestRow {
+    pub id: i64,
+    pub sms_identifier: String,
+    pub user_id: i64,
+    pub sms_type: String,
+    pub body: String,
+    pub encoding: String,
+    pub segments: i32,
+    pub recipients: i32,
+    pub cost: i64,
+    pub operators: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The request with this identifier, if it belongs to `user_id`.
+pub async fn find_request(
+    pool: &MySqlPool,
+    user_id: i64,
+    sms_identifier: &str,
+) -> Result<Option<RequestRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select id, sms_identifier, user_id, sms_type, body, encoding, segments, recipients, cost, \
+         operators, expires_at, created_at from sms_requests where sms_identifier = ? and user_id = ?",
+    )
+    .bind(sms_identifier)
+    .bind(user_id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// The status rows of a request, in recipient order.
+pub async fn statuses_of_request(
+    pool: &MySqlPool,
+    request_id: i64,
+) -> Result<Vec<StatusRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "select ",
+        status_columns!(),
+        " from sms_status where request_id = ? order by id"
+    ))
+    .bind(request_id)
+    .fetch_all(pool)
+    .await
+}
+
+/// One event of a recipient's timeline.
+#[derive(Debug, Clone, FromRow)]
+pub struct EventRow {
+    pub status_id: i64,
+    pub status: String,
+    pub detail: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The events of a request's status rows, oldest first.
+pub async fn events_of_request(
+    pool: &MySqlPool,
+    request_id: i64,
+) -> Result<Vec<EventRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select e.status_id, e.status, e.detail, e.created_at from sms_events e \
+         join sms_status s on s.id = e.status_id where s.request_id = ? order by e.id",
+    )
+    .bind(request_id)
+    .fetch_all(pool)
+    .await
+}

@@ -1,0 +1,67 @@
+//! MySQL/MariaDB access: the pool, the embedded migrations and one repository module per table
+//! group. Repository functions take an executor or `&mut Transaction` and return `sqlx::Error`,
+//! so callers decide what belongs in one transaction.
+
+pub mod customers;
+pub mod idempotency;
+pub mod ledger;
+pub mod messages;
+pub mod outbox;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use secrecy::ExposeSecret;
+use sqlx::migrate::{MigrateDatabase, Migrator};
+use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
+use sqlx::{MySql, MySqlPool, Transaction};
+
+use crate::config::DatabaseConfig;
+
+/// A MySQL transaction.
+pub type Tx = Transaction<'static, MySql>;
+
+/// The migrations in `migrations/`, embedded in the binary.
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// Parses `DATABASE_URL` into connect options (UTC session time zone, as every DATETIME is UTC).
+pub fn connect_options(config: &DatabaseConfig) -> Result<MySqlConnectOptions, sqlx::Error> {
+    Ok(MySqlConnectOptions::from_str(config.url.expose_secret())?
+        .timezone(Some("+00:00".to_string()))
+        .charset("utf8mb4"))
+}
+
+/// Builds the bounded pool. Connections are opened on demand, so the process starts (and
+/// reports not-ready) while the database is down, and recovers by itself when it returns.
+pub fn pool(config: &DatabaseConfig) -> Result<MySqlPool, sqlx::Error> {
+    Ok(MySqlPoolOptions::new()
+        .max_connections(config.max_connections)
+        .min_connections(config.min_connections)
+        .acquire_timeout(config.acquire_timeout)
+        .idle_timeout(Some(Duration::from_secs(300)))
+        .max_lifetime(Some(Duration::from_secs(1_800)))
+        .connect_lazy_with(connect_options(config)?))
+}
+
+/// Creates the database named in `DATABASE_URL` when it does not exist yet.
+pub async fn create_database_if_missing(config: &DatabaseConfig) -> Result<bool, sqlx::Error> {
+    let url = config.url.expose_secret();
+    if MySql::database_exists(url).await? {
+        return Ok(false);
+    }
+    MySql::create_database(url).await?;
+    Ok(true)
+}
+
+/// Applies pending migrations.
+pub async fn migrate(pool: &MySqlPool) -> Result<(), sqlx::migrate::MigrateError> {
+    MIGRATOR.run(pool).await
+}
+
+/// Cheap liveness probe of the database, bounded by `timeout`.
+pub async fn ping(pool: &MySqlPool, timeout: Duration) -> bool {
+    matches!(
+        tokio::time::timeout(timeout, sqlx::query("select 1").execute(pool)).await,
+        Ok(Ok(_))
+    )
+}

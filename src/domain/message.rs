@@ -1,0 +1,173 @@
+//! Message types (lanes) and the delivery state machine.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// The lane of a message: express is priced higher and never waits behind normal traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SmsType {
+    #[default]
+    Normal,
+    Express,
+}
+
+impl SmsType {
+    /// The stored and serialized form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Normal => "normal",
+            Self::Express => "express",
+        }
+    }
+
+    /// Outbox priority: publishers claim higher priorities first.
+    pub fn priority(self) -> i32 {
+        match self {
+            Self::Normal => 0,
+            Self::Express => 10,
+        }
+    }
+}
+
+impl fmt::Display for SmsType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for SmsType {
+    type Err = String;
+    /// Case-insensitive, as history filters are.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "normal" => Ok(Self::Normal),
+            "express" => Ok(Self::Express),
+            _ => Err("must be normal or express".into()),
+        }
+    }
+}
+
+/// State of one recipient's message. It only ever moves forward:
+/// `PENDING -> SENDING -> SENT -> DELIVERED | UNDELIVERED`, and `PENDING | SENDING -> FAILED`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum SmsStatus {
+    /// Accepted and charged, waiting in the outbox or the queue.
+    Pending,
+    /// A worker took it and is calling operators.
+    Sending,
+    /// An operator accepted it.
+    Sent,
+    /// The operator reported delivery to the handset.
+    Delivered,
+    /// The operator reported that it could not be delivered.
+    Undelivered,
+    /// No operator could take it (or it expired); refunded exactly once.
+    Failed,
+}
+
+impl SmsStatus {
+    /// All states, in order.
+    pub const ALL: [SmsStatus; 6] = [
+        Self::Pending,
+        Self::Sending,
+        Self::Sent,
+        Self::Delivered,
+        Self::Undelivered,
+        Self::Failed,
+    ];
+
+    /// The stored and serialized form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "PENDING",
+            Self::Sending => "SENDING",
+            Self::Sent => "SENT",
+            Self::Delivered => "DELIVERED",
+            Self::Undelivered => "UNDELIVERED",
+            Self::Failed => "FAILED",
+        }
+    }
+
+    /// Whether the state machine allows `self -> next`.
+    pub fn can_move_to(self, next: SmsStatus) -> bool {
+        use SmsStatus::*;
+        matches!(
+            (self, next),
+            (Pending, Sending)
+                | (Pending, Failed)
+                | (Sending, Sent)
+                | (Sending, Failed)
+                | (Sent, Delivered)
+                | (Sent, Undelivered)
+        )
+    }
+
+    /// No further transition is possible.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Delivered | Self::Undelivered | Self::Failed)
+    }
+}
+
+impl fmt::Display for SmsStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for SmsStatus {
+    type Err = String;
+    /// Case-insensitive, as history filters are.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let upper = s.trim().to_ascii_uppercase();
+        Self::ALL
+            .into_iter()
+            .find(|st| st.as_str() == upper)
+            .ok_or_else(|| {
+                "must be one of PENDING, SENDING, SENT, DELIVERED, UNDELIVERED, FAILED".into()
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parsing_is_case_insensitive() {
+        assert_eq!("pending".parse::<SmsStatus>().unwrap(), SmsStatus::Pending);
+        assert_eq!(
+            "Delivered".parse::<SmsStatus>().unwrap(),
+            SmsStatus::Delivered
+        );
+        assert!("done".parse::<SmsStatus>().is_err());
+        assert_eq!("EXPRESS".parse::<SmsType>().unwrap(), SmsType::Express);
+        assert!("urgent".parse::<SmsType>().is_err());
+    }
+
+    #[test]
+    fn states_never_move_backwards() {
+        for a in SmsStatus::ALL {
+            for b in SmsStatus::ALL {
+                if a.can_move_to(b) {
+                    assert!(a < b, "{a} -> {b} goes backwards");
+                }
+            }
+            assert!(!a.can_move_to(a));
+        }
+        assert!(SmsStatus::Sending.can_move_to(SmsStatus::Failed));
+        assert!(!SmsStatus::Sent.can_move_to(SmsStatus::Failed));
+        assert!(!SmsStatus::Failed.can_move_to(SmsStatus::Sending));
+    }
+
+    #[test]
+    fn express_outranks_normal() {
+        assert!(SmsType::Express.priority() > SmsType::Normal.priority());
+    }
+}

@@ -1,0 +1,11 @@
+//! Validated domain types: phone numbers, segment counting, message types and states, money.
+
+pub mod message;
+pub mod money;
+pub mod phone_number;
+pub mod segments;
+
+pub use message::{SmsStatus, SmsType};
+pub use money::cost;
+pub use phone_number::{DefaultCountry, PhoneNumber, PhoneNumberError};
+pub use segments::{Encoding, SegmentCount};

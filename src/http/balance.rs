@@ -1,0 +1,215 @@
+//! `POST /balance/add` (admin) and `GET /balance`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::customers::MAX_CREDIT;
+use super::error::{ApiError, Problem};
+use super::extract::{Admin, ApiJson, ApiQuery, Caller, IdempotencyKey};
+use super::idempotency::{self, Idempotency};
+use super::pagination;
+use crate::db::{self, ledger};
+use crate::state::AppState;
+
+/// Body of `POST /balance/add`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddBalanceRequest {
+    /// The customer to credit.
+    #[schema(example = 7)]
+    pub user_id: i64,
+    /// Credits to add, > 0. `amount` is accepted as a synonym.
+    #[serde(alias = "amount")]
+    #[schema(example = 100)]
+    pub balance: i64,
+    /// Free text stored on the ledger row (at most 255 characters).
+    #[serde(default)]
+    #[schema(example = "top-up")]
+    pub description: Option<String>,
+}
+
+/// Result of a top-up.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AddBalanceResponse {
+    pub user_id: i64,
+    /// Balance after the top-up.
+    pub balance: i64,
+    /// The ledger row's id.
+    pub transaction_id: String,
+}
+
+/// Query of `GET /balance`.
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct BalanceQuery {
+    /// The customer (required with the admin token; must be your own with an API key).
+    #[param(example = 7)]
+    pub user_id: Option<i64>,
+    /// Transactions per page, 1-100 (default 20).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// One ledger row.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Transaction {
+    pub transaction_id: String,
+    /// Signed credits: charges negative, top-ups and refunds positive.
+    pub amount: i64,
+    /// `initial`, `topup`, `charge` or `refund`.
+    pub transaction_type: String,
+    pub description: Option<String>,
+    /// The SMS request a charge or refund belongs to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sms_identifier: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A balance and a page of its ledger.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BalanceResponse {
+    pub user_id: i64,
+    pub balance: i64,
+    /// Newest first.
+    pub transactions: Vec<Transaction>,
+    /// Pass as `cursor` for the next page; `null` on the last one.
+    pub next_cursor: Option<String>,
+}
+
+/// Adds credits to a customer's balance (admin only).
+#[utoipa::path(
+    post, path = "/balance/add", tag = "balance",
+    security(("admin_token" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
+    request_body = AddBalanceRequest,
+    responses(
+        (status = 200, description = "Credited", body = AddBalanceResponse),
+        (status = 400, description = "Invalid amount", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or unknown token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A customer key was used", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn add_balance(
+    State(state): State<AppState>,
+    _: Admin,
+    key: IdempotencyKey,
+    ApiJson(req): ApiJson<AddBalanceRequest>,
+) -> Result<Response, ApiError> {
+    let mut errors = std::collections::BTreeMap::new();
+    if !(1..=MAX_CREDIT).contains(&req.balance) {
+        errors.insert(
+            "balance".to_string(),
+            format!("must be between 1 and {MAX_CREDIT}"),
+        );
+    }
+    if req
+        .description
+        .as_ref()
+        .is_some_and(|d| d.chars().count() > 255)
+    {
+        errors.insert(
+            "description".to_string(),
+            "at most 255 characters".to_string(),
+        );
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+
+    let idem = Idempotency::new(
+        Caller::Admin,
+        key,
+        "POST /balance/add",
+        &req,
+        state.config.http.idempotency_ttl.as_secs(),
+    );
+    if let Some(idem) = &idem
+        && let Some(resp) = idem.replay(&state.db).await?
+    {
+        return Ok(resp);
+    }
+
+    let transaction_id = format!("topup:{}", Uuid::now_v7());
+    let mut tx = state.db.begin().await?;
+    let balance = ledger::credit(
+        &mut tx,
+        &ledger::Entry {
+            user_id: req.user_id,
+            entry_type: ledger::EntryType::Topup,
+            transaction_id: &transaction_id,
+            description: Some(req.description.as_deref().unwrap_or("top-up")),
+            sms_identifier: None,
+        },
+        req.balance,
+    )
+    .await?
+    .ok_or_else(|| ApiError::NotFound(format!("customer {} does not exist", req.user_id)))?;
+    let body = AddBalanceResponse {
+        user_id: req.user_id,
+        balance,
+        transaction_id,
+    };
+    let resp = idempotency::commit(idem.as_ref(), &state.db, tx, StatusCode::OK, &body).await?;
+    tracing::info!(
+        customer.id = req.user_id,
+        amount = req.balance,
+        "balance added"
+    );
+    Ok(resp)
+}
+
+/// The caller's balance and ledger, newest first.
+#[utoipa::path(
+    get, path = "/balance", tag = "balance",
+    security(("api_key" = []), ("admin_token" = [])),
+    params(BalanceQuery),
+    responses(
+        (status = 200, description = "Balance and transactions", body = BalanceResponse),
+        (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or unknown key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "user_id names another customer", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such customer (admin)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_balance(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<BalanceQuery>,
+) -> Result<Response, ApiError> {
+    let user_id = caller.target(&state, q.user_id, "user_id").await?;
+    let limit = pagination::limit(q.limit)?;
+    let before = pagination::decode(q.cursor.as_deref())?;
+    let balance = db::ledger::balance(&state.db, user_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("customer {user_id} does not exist")))?;
+    let rows = db::ledger::list(&state.db, user_id, before, limit + 1).await?;
+    let (rows, next_cursor) = pagination::page(rows, limit, |r| r.id);
+    Ok(super::json_response(
+        StatusCode::OK,
+        &BalanceResponse {
+            user_id,
+            balance,
+            transactions: rows
+                .into_iter()
+                .map(|r| Transaction {
+                    transaction_id: r.transaction_id,
+                    amount: r.amount,
+                    transaction_type: r.transaction_type,
+                    description: r.description,
+                    sms_identifier: r.sms_identifier,
+                    created_at: r.created_at,
+                })
+                .collect(),
+            next_cursor,
+        },
+    ))
+}

@@ -1,0 +1,162 @@
+//! `POST /admin/customers` and key rotation (admin only).
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::error::{ApiError, Problem};
+use super::extract::{Admin, ApiJson, Caller, IdempotencyKey};
+use super::idempotency::{self, Idempotency, is_unique_violation};
+use crate::accounts;
+use crate::state::AppState;
+
+/// Largest initial balance or top-up, in credits.
+pub const MAX_CREDIT: i64 = 1_000_000_000_000;
+
+/// Body of `POST /admin/customers`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCustomerRequest {
+    /// Unique name, 1-100 characters.
+    #[schema(example = "acme")]
+    pub name: String,
+    /// Initial balance in credits (default 0), booked as an `initial` ledger row.
+    #[serde(default)]
+    #[schema(example = 100)]
+    pub balance: i64,
+}
+
+/// A created customer. `api_key` is shown only here: it is stored hashed.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CustomerCreated {
+    pub customer_id: i64,
+    pub name: String,
+    /// Bearer token of the customer endpoints. `null` in a replay of an idempotent request
+    /// (the key is never stored in clear); rotate it if the first response was lost.
+    pub api_key: Option<String>,
+    /// Balance after creation.
+    pub balance: i64,
+}
+
+/// A customer's new API key.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ApiKeyRotated {
+    pub customer_id: i64,
+    pub api_key: String,
+}
+
+/// Creates a customer and its API key.
+#[utoipa::path(
+    post, path = "/admin/customers", tag = "admin",
+    security(("admin_token" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
+    request_body = CreateCustomerRequest,
+    responses(
+        (status = 201, description = "Created", body = CustomerCreated),
+        (status = 400, description = "Invalid name or balance", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or unknown token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A customer key was used", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Name taken, or Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create_customer(
+    State(state): State<AppState>,
+    _: Admin,
+    key: IdempotencyKey,
+    ApiJson(req): ApiJson<CreateCustomerRequest>,
+) -> Result<Response, ApiError> {
+    let name = req.name.trim();
+    let mut errors = std::collections::BTreeMap::new();
+    if name.is_empty() || name.chars().count() > 100 {
+        errors.insert("name".to_string(), "must be 1-100 characters".to_string());
+    } else if name.chars().any(char::is_control) {
+        errors.insert(
+            "name".to_string(),
+            "must not contain control characters".to_string(),
+        );
+    }
+    if !(0..=MAX_CREDIT).contains(&req.balance) {
+        errors.insert(
+            "balance".to_string(),
+            format!("must be between 0 and {MAX_CREDIT}"),
+        );
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+
+    let idem = Idempotency::new(
+        Caller::Admin,
+        key,
+        "POST /admin/customers",
+        &req,
+        state.config.http.idempotency_ttl.as_secs(),
+    );
+    if let Some(idem) = &idem
+        && let Some(resp) = idem.replay(&state.db).await?
+    {
+        return Ok(resp);
+    }
+
+    let mut tx = state.db.begin().await?;
+    let created = match accounts::create_customer(&mut tx, name, req.balance).await {
+        Ok(c) => c,
+        Err(e) if is_unique_violation(&e) => {
+            return Err(ApiError::Conflict(format!(
+                "a customer named {name:?} already exists"
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    tracing::info!(customer.id = created.customer_id, "customer created");
+    let mut body = CustomerCreated {
+        customer_id: created.customer_id,
+        name: name.to_string(),
+        api_key: None,
+        balance: created.balance,
+    };
+    // The stored (replayable) response carries no key; the live one does.
+    let stored =
+        idempotency::commit(idem.as_ref(), &state.db, tx, StatusCode::CREATED, &body).await?;
+    if stored.headers().contains_key(idempotency::REPLAYED_HEADER) {
+        return Ok(stored);
+    }
+    body.api_key = Some(created.api_key);
+    Ok(super::json_response(StatusCode::CREATED, &body))
+}
+
+/// Issues a new API key for a customer; the old key stops working at once.
+#[utoipa::path(
+    post, path = "/admin/customers/{customer_id}/api-key", tag = "admin",
+    security(("admin_token" = [])),
+    params(("customer_id" = i64, Path, description = "The customer")),
+    responses(
+        (status = 200, description = "New key", body = ApiKeyRotated),
+        (status = 401, description = "Missing or unknown token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A customer key was used", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn rotate_api_key(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(customer_id): Path<i64>,
+) -> Result<Response, ApiError> {
+    let mut tx = state.db.begin().await?;
+    let Some(api_key) = accounts::rotate_api_key(&mut tx, customer_id).await? else {
+        return Err(ApiError::NotFound(format!(
+            "customer {customer_id} does not exist"
+        )));
+    };
+    tx.commit().await?;
+    tracing::info!(customer.id = customer_id, "api key rotated");
+    Ok(super::json_response(
+        StatusCode::OK,
+        &ApiKeyRotated {
+            customer_id,
+            api_key,
+        },
+    ))
+}

@@ -1,0 +1,204 @@
+//! Extractors: who is calling (`Caller`, `Admin`), `Idempotency-Key`, and JSON / query
+//! extractors whose rejections are problem documents.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts};
+use axum::http::request::Parts;
+use serde::Serialize;
+use subtle::ConstantTimeEq;
+
+use super::error::ApiError;
+use crate::db;
+use crate::state::{AppState, sha256};
+
+/// Longest accepted bearer token; anything longer is unknown without a database lookup.
+const MAX_TOKEN_LEN: usize = 256;
+/// Longest accepted `Idempotency-Key`.
+pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
+
+/// The authenticated caller of a customer endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    /// `ADMIN_TOKEN`: may act for any customer by naming it.
+    Admin,
+    /// A customer's API key: acts for that customer only.
+    Customer(i64),
+}
+
+impl Caller {
+    /// The customer a request acts for. A customer naming another customer gets 403; the
+    /// admin must name one (400) that exists (404).
+    pub async fn target(
+        self,
+        state: &AppState,
+        named: Option<i64>,
+        field: &str,
+    ) -> Result<i64, ApiError> {
+        match (self, named) {
+            (Caller::Customer(id), None) => Ok(id),
+            (Caller::Customer(id), Some(n)) if n == id => Ok(id),
+            (Caller::Customer(_), Some(_)) => Err(ApiError::Forbidden(format!(
+                "this API key may only act for its own customer; {field} names another"
+            ))),
+            (Caller::Admin, None) => Err(ApiError::field(
+                field,
+                "required when authenticating with the admin token",
+            )),
+            (Caller::Admin, Some(n)) => {
+                if db::customers::exists(&state.db, n).await? {
+                    Ok(n)
+                } else {
+                    Err(ApiError::NotFound(format!("customer {n} does not exist")))
+                }
+            }
+        }
+    }
+
+    /// Scope of this caller's idempotency keys.
+    pub fn idempotency_scope(self) -> String {
+        match self {
+            Caller::Admin => "admin".into(),
+            Caller::Customer(id) => format!("c:{id}"),
+        }
+    }
+}
+
+fn bearer(parts: &Parts) -> Result<&str, ApiError> {
+    let value = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .ok_or(ApiError::Unauthorized(
+            "send your API key as Authorization: Bearer <key>",
+        ))?
+        .to_str()
+        .map_err(|_| ApiError::Unauthorized("malformed Authorization header"))?;
+    let (scheme, token) = value.split_once(' ').ok_or(ApiError::Unauthorized(
+        "expected Authorization: Bearer <key>",
+    ))?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(ApiError::Unauthorized(
+            "expected Authorization: Bearer <key>",
+        ));
+    }
+    let token = token.trim();
+    if token.is_empty() || token.len() > MAX_TOKEN_LEN {
+        return Err(ApiError::Unauthorized("unknown API key"));
+    }
+    Ok(token)
+}
+
+fn is_admin(state: &AppState, token: &str) -> bool {
+    bool::from(sha256(token.as_bytes()).ct_eq(&state.admin_token_hash))
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = bearer(parts)?;
+        if is_admin(state, token) {
+            return Ok(Caller::Admin);
+        }
+        match db::customers::find_by_key_hash(&state.db, &sha256(token.as_bytes())).await? {
+            Some(id) => Ok(Caller::Customer(id)),
+            None => Err(ApiError::Unauthorized("unknown API key")),
+        }
+    }
+}
+
+/// The admin, for admin-only endpoints: a customer key gets 403.
+#[derive(Debug, Clone, Copy)]
+pub struct Admin;
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        match Caller::from_request_parts(parts, state).await? {
+            Caller::Admin => Ok(Admin),
+            Caller::Customer(_) => Err(ApiError::Forbidden(
+                "this endpoint needs the admin token".into(),
+            )),
+        }
+    }
+}
+
+/// The optional `Idempotency-Key` header: 1-255 visible ASCII characters.
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let Some(value) = parts.headers.get("idempotency-key") else {
+            return Ok(Self(None));
+        };
+        let key = value
+            .to_str()
+            .ok()
+            .map(str::trim)
+            .filter(|k| {
+                !k.is_empty()
+                    && k.len() <= MAX_IDEMPOTENCY_KEY_LEN
+                    && k.bytes().all(|b| b.is_ascii_graphic())
+            })
+            .ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY_LEN} visible ASCII characters"
+                ))
+            })?;
+        Ok(Self(Some(key.to_string())))
+    }
+}
+
+/// `axum::Json` whose rejections are problem documents (400, 413 or 415).
+#[derive(Debug, Clone, Copy, Default, FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+impl<T: Serialize> axum::response::IntoResponse for ApiJson<T> {
+    fn into_response(self) -> axum::response::Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        match r {
+            JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
+            JsonRejection::JsonDataError(e) => ApiError::BadRequest(format!(
+                "the JSON does not match the expected shape: {}",
+                std::error::Error::source(&e)
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| e.body_text())
+            )),
+            JsonRejection::JsonSyntaxError(e) => ApiError::BadRequest(format!(
+                "the body is not valid JSON: {}",
+                std::error::Error::source(&e)
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| e.body_text())
+            )),
+            JsonRejection::BytesRejection(e) if e.status() == 413 => ApiError::PayloadTooLarge(
+                "the request body exceeds the configured MAX_BODY_BYTES".into(),
+            ),
+            other => ApiError::BadRequest(other.body_text()),
+        }
+    }
+}
+
+/// `axum::extract::Query` whose rejections are 400 problem documents.
+#[derive(Debug, Clone, Copy, Default, FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        ApiError::BadRequest(format!(
+            "invalid query string: {}",
+            std::error::Error::source(&r)
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| r.body_text())
+        ))
+    }
+}

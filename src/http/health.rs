@@ -1,0 +1,71 @@
+//! `GET /healthz` (the process answers) and `GET /readyz` (database and broker reachable, not
+//! draining).
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::db;
+use crate::state::AppState;
+
+/// Liveness answer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    #[schema(example = "ok")]
+    pub status: String,
+}
+
+/// Readiness answer: each dependency `up` or `down`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Readiness {
+    /// `ready`, `not_ready` or `draining`.
+    pub status: String,
+    pub database: String,
+    pub broker: String,
+}
+
+/// The process is alive.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "Alive", body = Health)))]
+pub async fn healthz() -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+    })
+}
+
+/// The process can serve: database and broker reachable and not shutting down.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, description = "Ready", body = Readiness),
+        (status = 503, description = "A dependency is down, or the process is draining", body = Readiness),
+    ))]
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    let database = db::ping(&state.db, Duration::from_secs(2)).await;
+    let broker = state.broker.is_connected();
+    let draining = state.is_draining();
+    let up = |b: bool| if b { "up" } else { "down" }.to_string();
+    let ready = database && broker && !draining;
+    let body = Readiness {
+        status: if draining {
+            "draining"
+        } else if ready {
+            "ready"
+        } else {
+            "not_ready"
+        }
+        .into(),
+        database: up(database),
+        broker: up(broker),
+    };
+    let code = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(body)).into_response()
+}

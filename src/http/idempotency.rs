@@ -1,0 +1,123 @@
+//! `Idempotency-Key` handling for write endpoints: the first successful response is stored in
+//! the transaction that produced it; a retry with the same key and body replays it (header
+//! `Idempotent-Replayed: true`) and changes nothing; the same key with another body is a 409.
+//! Failed requests are not stored: retrying them re-runs the validation or the balance check.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::MySqlPool;
+use sqlx::error::DatabaseError;
+
+use super::error::ApiError;
+use super::extract::{Caller, IdempotencyKey};
+use crate::db::{self, Tx};
+
+/// Header set on replayed responses.
+pub const REPLAYED_HEADER: &str = "idempotent-replayed";
+
+/// An idempotent request in progress.
+#[derive(Debug, Clone)]
+pub struct Idempotency {
+    scope: String,
+    key: String,
+    hash: [u8; 32],
+    ttl_secs: u64,
+}
+
+impl Idempotency {
+    /// `None` when the request carries no key. `route` and `body` make the fingerprint that a
+    /// retry must match.
+    pub fn new(
+        caller: Caller,
+        key: IdempotencyKey,
+        route: &str,
+        body: &impl Serialize,
+        ttl_secs: u64,
+    ) -> Option<Self> {
+        let key = key.0?;
+        let mut hasher = Sha256::new();
+        hasher.update(route.as_bytes());
+        hasher.update([0]);
+        hasher.update(serde_json::to_vec(body).unwrap_or_default());
+        Some(Self {
+            scope: caller.idempotency_scope(),
+            key,
+            hash: hasher.finalize().into(),
+            ttl_secs,
+        })
+    }
+
+    /// The stored response for this key, if any; 409 if it was stored for another body.
+    pub async fn replay(&self, pool: &MySqlPool) -> Result<Option<Response>, ApiError> {
+        let Some(stored) =
+            db::idempotency::find(pool, &self.scope, &self.key, self.ttl_secs).await?
+        else {
+            return Ok(None);
+        };
+        if stored.request_hash != self.hash {
+            return Err(ApiError::Conflict(
+                "this Idempotency-Key was already used with a different request".into(),
+            ));
+        }
+        let status = StatusCode::from_u16(stored.status_code as u16).unwrap_or(StatusCode::OK);
+        let mut resp = (status, stored.response_body).into_response();
+        let headers = resp.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        headers.insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
+        Ok(Some(resp))
+    }
+}
+
+/// Stores the response (when a key was given) and commits `tx`. If a concurrent request with
+/// the same key committed first, this transaction is rolled back and that response replayed.
+pub async fn commit<T: Serialize>(
+    idem: Option<&Idempotency>,
+    pool: &MySqlPool,
+    mut tx: Tx,
+    status: StatusCode,
+    body: &T,
+) -> Result<Response, ApiError> {
+    let json = serde_json::to_string(body).map_err(|e| ApiError::Internal(e.into()))?;
+    if let Some(idem) = idem {
+        let stored = db::idempotency::insert(
+            &mut tx,
+            &idem.scope,
+            &idem.key,
+            &idem.hash,
+            status.as_u16(),
+            &json,
+            idem.ttl_secs,
+        )
+        .await;
+        match stored {
+            Ok(()) => {}
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                tx.rollback().await?;
+                return idem.replay(pool).await?.ok_or_else(|| {
+                    ApiError::Conflict("a request with this Idempotency-Key is in progress".into())
+                });
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    tx.commit().await?;
+    let mut resp = (status, json).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(resp)
+}
+
+/// Whether a database error is a unique-key violation.
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => DatabaseError::is_unique_violation(d.as_ref()),
+        _ => false,
+    }
+}

@@ -1,0 +1,135 @@
+//! The HTTP API: router, middleware (request ids, tracing, timeout, body limit, panic
+//! catching) and one module per resource.
+
+pub mod balance;
+pub mod customers;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod idempotency;
+pub mod messages;
+pub mod openapi;
+pub mod pagination;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Serialize;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+use self::error::ApiError;
+use crate::state::AppState;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Serializes `body` as a JSON response.
+pub fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => {
+            let mut resp = (status, bytes).into_response();
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            resp
+        }
+        Err(e) => ApiError::Internal(e.into()).into_response(),
+    }
+}
+
+/// The complete router with its middleware.
+pub fn router(state: AppState) -> Router {
+    let max_body = state.config.http.max_body_bytes;
+    let api = Router::new()
+        .route("/admin/customers", post(customers::create_customer))
+        .route(
+            "/admin/customers/{customer_id}/api-key",
+            post(customers::rotate_api_key),
+        )
+        .route("/balance/add", post(balance::add_balance))
+        .route("/balance", get(balance::get_balance))
+        .route("/sms/send", post(messages::send))
+        .route("/sms/history", get(messages::history))
+        .route("/sms/{sms_identifier}", get(messages::get_sms))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .layer(middleware::from_fn_with_state(state.clone(), timeout))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state);
+
+    Router::new()
+        .merge(
+            SwaggerUi::new("/swagger-ui").url("/api-docs/openapi.json", openapi::ApiDoc::openapi()),
+        )
+        .merge(api)
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                    let route = req
+                        .extensions()
+                        .get::<MatchedPath>()
+                        .map(|p| p.as_str().to_owned())
+                        .unwrap_or_else(|| "unmatched".into());
+                    let request_id = req
+                        .headers()
+                        .get(REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("");
+                    tracing::info_span!(
+                        "http.request",
+                        http.method = %req.method(),
+                        http.route = %route,
+                        request.id = %request_id,
+                    )
+                }))
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                .layer(CatchPanicLayer::custom(|_| {
+                    tracing::error!("handler panicked");
+                    ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response()
+                }))
+                .layer(DefaultBodyLimit::max(max_body)),
+        )
+}
+
+/// Answers 503 with a problem document when a request runs longer than `REQUEST_TIMEOUT_MS`.
+/// Dropping the handler's future rolls its open transaction back.
+async fn timeout(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let limit: Duration = state.config.http.request_timeout;
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => ApiError::Unavailable(format!(
+            "the request did not complete within {} ms; if it carried an Idempotency-Key, retry it with the same key",
+            limit.as_millis()
+        ))
+        .into_response(),
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("no such endpoint; see /swagger-ui/".into())
+}
+
+async fn method_not_allowed() -> Response {
+    let problem = error::Problem {
+        problem_type: "/problems/method-not-allowed".into(),
+        title: "Method not allowed".into(),
+        status: 405,
+        detail: "this endpoint does not accept that method; see /swagger-ui/".into(),
+        errors: None,
+        balance: None,
+        required: None,
+    };
+    error::problem_response(&problem)
+}

@@ -1,0 +1,84 @@
+//! Cursor pagination: lists are newest first by id; a cursor is an opaque token for "rows
+//! older than this one", so pages stay stable while new rows arrive.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use super::error::ApiError;
+
+/// Page size when `limit` is absent.
+pub const DEFAULT_LIMIT: u32 = 20;
+/// Largest `limit`.
+pub const MAX_LIMIT: u32 = 100;
+
+/// Validates `limit`.
+pub fn limit(limit: Option<u32>) -> Result<u32, ApiError> {
+    match limit.unwrap_or(DEFAULT_LIMIT) {
+        l @ 1..=MAX_LIMIT => Ok(l),
+        _ => Err(ApiError::field(
+            "limit",
+            format!("must be between 1 and {MAX_LIMIT}"),
+        )),
+    }
+}
+
+/// Encodes the id of the last row of a page.
+pub fn encode(last_id: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("v1:{last_id}"))
+}
+
+/// Decodes a cursor into "ids below this".
+pub fn decode(cursor: Option<&str>) -> Result<Option<i64>, ApiError> {
+    let Some(cursor) = cursor else {
+        return Ok(None);
+    };
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| s.strip_prefix("v1:")?.parse::<i64>().ok())
+        .filter(|id| *id > 0)
+        .map(Some)
+        .ok_or_else(|| ApiError::field("cursor", "not a cursor returned by this API"))
+}
+
+/// Splits one extra fetched row off: returns the page and the cursor of the next one.
+pub fn page<T>(mut rows: Vec<T>, limit: u32, id: impl Fn(&T) -> i64) -> (Vec<T>, Option<String>) {
+    if rows.len() > limit as usize {
+        rows.truncate(limit as usize);
+        let next = rows.last().map(|r| encode(id(r)));
+        (rows, next)
+    } else {
+        (rows, None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        assert_eq!(decode(Some(&encode(42))).unwrap(), Some(42));
+        assert_eq!(decode(None).unwrap(), None);
+        assert!(decode(Some("42")).is_err());
+        assert!(decode(Some(&URL_SAFE_NO_PAD.encode("v1:-5"))).is_err());
+    }
+
+    #[test]
+    fn limit_is_bounded() {
+        assert_eq!(limit(None).unwrap(), DEFAULT_LIMIT);
+        assert!(limit(Some(0)).is_err());
+        assert!(limit(Some(101)).is_err());
+    }
+
+    #[test]
+    fn page_detects_more() {
+        let (rows, next) = page(vec![5, 4, 3], 2, |r| *r);
+        assert_eq!(rows, vec![5, 4]);
+        assert_eq!(decode(next.as_deref()).unwrap(), Some(4));
+        let (rows, next) = page(vec![5, 4], 2, |r| *r);
+        assert_eq!(rows.len(), 2);
+        assert!(next.is_none());
+    }
+}

@@ -1,0 +1,455 @@
+//! Intake: turns a send request into a validated [`SendCommand`] and accepts it in one database
+//! transaction (charge, ledger row, request row, one status row per recipient, outbox row).
+//!
+//! Validation happens before any database work, so bad input can never leave anything behind.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use uuid::Uuid;
+
+use crate::config::IntakeConfig;
+use crate::db::{self, Tx, ledger, messages, outbox};
+use crate::domain::{self, Encoding, PhoneNumber, SegmentCount, SmsType};
+
+/// Field -> problem, as returned in a problem's `errors` member.
+pub type FieldErrors = BTreeMap<String, String>;
+
+/// At most this many operator names in a request's preference.
+const MAX_OPERATOR_PREFERENCES: usize = 10;
+
+/// What a caller asked for, before validation (the HTTP body minus authentication).
+#[derive(Debug, Clone, Default)]
+pub struct SendInput<'a> {
+    pub text: &'a str,
+    pub recipients: &'a [String],
+    pub sms_type: Option<&'a str>,
+    pub allow_partial: bool,
+    pub validity_seconds: Option<i64>,
+    pub operators: Option<&'a [String]>,
+}
+
+/// A validated request, ready to be accepted.
+#[derive(Debug, Clone)]
+pub struct SendCommand {
+    pub user_id: i64,
+    pub text: String,
+    pub count: SegmentCount,
+    pub recipients: Vec<PhoneNumber>,
+    pub sms_type: SmsType,
+    pub allow_partial: bool,
+    pub validity_seconds: Option<u32>,
+    /// Operator preference; empty means the configured order.
+    pub operators: Vec<String>,
+    /// W3C traceparent of the request, carried to the delivery path.
+    pub traceparent: Option<String>,
+}
+
+/// Validates `input` against the configured limits and operator names.
+pub fn validate(
+    user_id: i64,
+    input: &SendInput<'_>,
+    config: &IntakeConfig,
+    operator_names: impl Fn(SmsType) -> BTreeSet<String>,
+) -> Result<SendCommand, FieldErrors> {
+    let mut errors = FieldErrors::new();
+
+    let sms_type = match input.sms_type {
+        None => SmsType::Normal,
+        Some(t) => t.parse().unwrap_or_else(|e: String| {
+            errors.insert("type".into(), e);
+            SmsType::Normal
+        }),
+    };
+
+    let count = domain::segments::count(input.text);
+    if input.text.trim().is_empty() {
+        errors.insert("text".into(), "must not be empty".into());
+    } else if input.text.contains('\0') {
+        errors.insert("text".into(), "must not contain NUL characters".into());
+    } else if count.segments > config.max_segments {
+        errors.insert(
+            "text".into(),
+            format!(
+                "is {} segments long ({}); at most {} are allowed",
+                count.segments, count.encoding, config.max_segments
+            ),
+        );
+    }
+
+    let mut recipients = Vec::with_capacity(input.recipients.len());
+    if input.recipients.is_empty() {
+        errors.insert(
+            "recipients".into(),
+            "at least one recipient is required".into(),
+        );
+    } else if input.recipients.len() > config.max_recipients {
+        errors.insert(
+            "recipients".into(),
+            format!(
+                "{} recipients given; at most {} per request",
+                input.recipients.len(),
+                config.max_recipients
+            ),
+        );
+    } else {
+        let mut first_index: HashMap<PhoneNumber, usize> = HashMap::new();
+        for (i, raw) in input.recipients.iter().enumerate() {
+            match PhoneNumber::parse(raw, config.default_country.as_ref()) {
+                Ok(number) => {
+                    if let Some(first) = first_index.get(&number) {
+                        errors.insert(
+                            format!("recipients[{i}]"),
+                            format!("duplicate of recipients[{first}] ({number})"),
+                        );
+                    } else {
+                        first_index.insert(number.clone(), i);
+                        recipients.push(number);
+                    }
+                }
+                Err(e) => {
+                    errors.insert(format!("recipients[{i}]"), e.to_string());
+                }
+            }
+        }
+    }
+
+    let validity_seconds = match input.validity_seconds {
+        None => None,
+        Some(v) => {
+            let max = config.max_validity.as_secs();
+            match u32::try_from(v) {
+                Ok(v) if v >= 1 && u64::from(v) <= max => Some(v),
+                _ => {
+                    errors.insert(
+                        "validity_seconds".into(),
+                        format!("must be between 1 and {max}"),
+                    );
+                    None
+                }
+            }
+        }
+    };
+
+    let mut operators = Vec::new();
+    if let Some(names) = input.operators {
+        let known = operator_names(sms_type);
+        if names.len() > MAX_OPERATOR_PREFERENCES {
+            errors.insert(
+                "operators".into(),
+                format!("at most {MAX_OPERATOR_PREFERENCES} operators"),
+            );
+        } else {
+            for (i, name) in names.iter().enumerate() {
+                if !known.contains(name) {
+                    errors.insert(
+                        format!("operators[{i}]"),
+                        format!(
+                            "unknown operator {name:?} for {sms_type} messages; known: {}",
+                            known.iter().cloned().collect::<Vec<_>>().join(", ")
+                        ),
+                    );
+                } else if operators.contains(name) {
+                    errors.insert(format!("operators[{i}]"), format!("{name:?} listed twice"));
+                } else {
+                    operators.push(name.clone());
+                }
+            }
+        }
+    }
+
+    if errors.is_empty()
+        && domain::cost(
+            recipients.len() as u64,
+            count.segments,
+            config.price(sms_type),
+        )
+        .is_none()
+    {
+        errors.insert(
+            "recipients".into(),
+            "the cost of this request overflows".into(),
+        );
+    }
+
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(SendCommand {
+        user_id,
+        text: input.text.to_string(),
+        count,
+        recipients,
+        sms_type,
+        allow_partial: input.allow_partial,
+        validity_seconds,
+        operators,
+        traceparent: None,
+    })
+}
+
+/// An accepted request.
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    pub sms_identifier: Uuid,
+    pub accepted: Vec<PhoneNumber>,
+    /// Recipients left out because the balance did not cover them (`allow_partial` only).
+    pub rejected: Vec<PhoneNumber>,
+    pub segments: u32,
+    pub encoding: Encoding,
+    pub cost: i64,
+    /// Balance after the charge.
+    pub balance: i64,
+}
+
+/// The result of [`accept`].
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Accepted(Accepted),
+    /// Nothing was written; the caller must roll back (or simply drop the transaction).
+    InsufficientBalance {
+        balance: i64,
+        required: i64,
+    },
+    /// The customer has no balance row.
+    UnknownCustomer,
+}
+
+/// Accepts a validated command inside `tx`: locks the balance, works out how many recipients
+/// it covers, charges them with a conditional UPDATE and writes the ledger, request, status and
+/// outbox rows. The caller commits.
+pub async fn accept(
+    tx: &mut Tx,
+    cmd: &SendCommand,
+    price_per_segment: i64,
+) -> Result<Outcome, sqlx::Error> {
+    let Some(balance) = ledger::lock_balance(tx, cmd.user_id).await? else {
+        return Ok(Outcome::UnknownCustomer);
+    };
+    let unit = i64::from(cmd.count.segments) * price_per_segment;
+    let wanted = cmd.recipients.len();
+    let covered = if unit == 0 {
+        wanted
+    } else {
+        usize::try_from(balance / unit)
+            .unwrap_or(usize::MAX)
+            .min(wanted)
+    };
+    let take = if covered == wanted {
+        wanted
+    } else if cmd.allow_partial && covered > 0 {
+        covered
+    } else {
+        return Ok(Outcome::InsufficientBalance {
+            balance,
+            required: unit * wanted as i64,
+        });
+    };
+    let cost = unit * take as i64;
+
+    let sms_identifier = Uuid::now_v7();
+    let sms_id = sms_identifier.to_string();
+    let transaction_id = format!("charge:{sms_id}");
+    let description = format!(
+        "{} {} x {} segment(s)",
+        cmd.sms_type, take, cmd.count.segments
+    );
+    let charged = ledger::debit(
+        tx,
+        &ledger::Entry {
+            user_id: cmd.user_id,
+            entry_type: ledger::EntryType::Charge,
+            transaction_id: &transaction_id,
+            description: Some(&description),
+            sms_identifier: Some(&sms_id),
+        },
+        cost,
+    )
+    .await?;
+    if !charged {
+        // Unreachable while we hold the row lock; kept so the invariant never rests on it.
+        return Ok(Outcome::InsufficientBalance {
+            balance,
+            required: cost,
+        });
+    }
+
+    let accepted: Vec<PhoneNumber> = cmd.recipients[..take].to_vec();
+    let rejected: Vec<PhoneNumber> = cmd.recipients[take..].to_vec();
+    let recipient_strings: Vec<String> = accepted.iter().map(|p| p.as_str().to_string()).collect();
+    let operators = cmd.operators.join(",");
+    let request_id = messages::insert_request(
+        tx,
+        &messages::NewRequest {
+            sms_identifier: &sms_id,
+            user_id: cmd.user_id,
+            sms_type: cmd.sms_type.as_str(),
+            body: &cmd.text,
+            encoding: cmd.count.encoding.as_str(),
+            segments: cmd.count.segments,
+            recipients: &recipient_strings,
+            price_per_segment,
+            cost,
+            operators: &operators,
+            validity_seconds: cmd.validity_seconds,
+            traceparent: cmd.traceparent.as_deref(),
+        },
+    )
+    .await?;
+    outbox::insert(
+        tx,
+        request_id,
+        &sms_id,
+        cmd.sms_type.priority(),
+        cmd.traceparent.as_deref(),
+    )
+    .await?;
+
+    Ok(Outcome::Accepted(Accepted {
+        sms_identifier,
+        accepted,
+        rejected,
+        segments: cmd.count.segments,
+        encoding: cmd.count.encoding,
+        cost,
+        balance: balance - cost,
+    }))
+}
+
+/// Convenience for callers without their own transaction handling: begin, accept, commit.
+pub async fn accept_in_new_transaction(
+    pool: &sqlx::MySqlPool,
+    cmd: &SendCommand,
+    price_per_segment: i64,
+) -> Result<Outcome, sqlx::Error> {
+    let mut tx: db::Tx = pool.begin().await?;
+    let outcome = accept(&mut tx, cmd, price_per_segment).await?;
+    if matches!(outcome, Outcome::Accepted(_)) {
+        tx.commit().await?;
+    }
+    Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn config() -> IntakeConfig {
+        IntakeConfig {
+            price_normal: 1,
+            price_express: 2,
+            max_segments: 10,
+            max_recipients: 1_000,
+            default_country: Some("98".parse().unwrap()),
+            max_validity: Duration::from_secs(86_400),
+        }
+    }
+
+    fn names(_: SmsType) -> BTreeSet<String> {
+        BTreeSet::from(["opA".to_string(), "opB".to_string()])
+    }
+
+    fn recipients(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_valid_request_is_normalized() {
+        let r = recipients(&["09121234567", "+98 912 765 4321"]);
+        let cmd = validate(
+            1,
+            &SendInput {
+                text: "hi",
+                recipients: &r,
+                sms_type: Some("EXPRESS"),
+                ..Default::default()
+            },
+            &config(),
+            names,
+        )
+        .unwrap();
+        assert_eq!(cmd.sms_type, SmsType::Express);
+        assert_eq!(cmd.recipients[0].as_str(), "+989121234567");
+        assert_eq!(cmd.recipients[1].as_str(), "+989127654321");
+        assert_eq!(cmd.count.segments, 1);
+    }
+
+    #[test]
+    fn every_bad_field_is_reported() {
+        let r = recipients(&["09121234567", "+989121234567", "12"]);
+        let ops = recipients(&["opA", "nope", "opA"]);
+        let errors = validate(
+            1,
+            &SendInput {
+                text: "   ",
+                recipients: &r,
+                sms_type: Some("urgent"),
+                validity_seconds: Some(0),
+                operators: Some(&ops),
+                ..Default::default()
+            },
+            &config(),
+            names,
+        )
+        .unwrap_err();
+        let keys: Vec<&str> = errors.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "operators[1]",
+                "operators[2]",
+                "recipients[1]",
+                "recipients[2]",
+                "text",
+                "type",
+                "validity_seconds"
+            ]
+        );
+        assert!(errors["recipients[1]"].contains("duplicate of recipients[0]"));
+    }
+
+    #[test]
+    fn limits_are_enforced() {
+        let many: Vec<String> = (0..1_001).map(|i| format!("+98912{i:07}")).collect();
+        let errors = validate(
+            1,
+            &SendInput {
+                text: "hi",
+                recipients: &many,
+                ..Default::default()
+            },
+            &config(),
+            names,
+        )
+        .unwrap_err();
+        assert!(errors["recipients"].contains("at most 1000"));
+
+        let long = "a".repeat(153 * 10 + 1);
+        let r = recipients(&["+989121234567"]);
+        let errors = validate(
+            1,
+            &SendInput {
+                text: &long,
+                recipients: &r,
+                ..Default::default()
+            },
+            &config(),
+            names,
+        )
+        .unwrap_err();
+        assert!(errors["text"].contains("11 segments"));
+
+        let errors = validate(
+            1,
+            &SendInput {
+                text: "hi",
+                recipients: &[],
+                ..Default::default()
+            },
+            &config(),
+            names,
+        )
+        .unwrap_err();
+        assert!(errors.contains_key("recipients"));
+    }
+}

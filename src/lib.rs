@@ -1,0 +1,25 @@
+//! # sms-gateway
+//!
+//! A balance-aware SMS gateway. A tour of the crate, in the order a message travels:
+//!
+//! - [`config`]: typed, validated configuration from the environment.
+//! - [`http`]: the axum API. `POST /sms/send` authenticates ([`http::extract`]), validates and
+//!   accepts through [`intake`], which charges the balance and writes the status rows and the
+//!   outbox row in one transaction ([`db`]).
+//! - [`domain`]: phone numbers (E.164), GSM 03.38 segment counting, message types and states,
+//!   money.
+//! - [`accounts`]: customers and their API keys.
+//! - [`queue`]: the supervised RabbitMQ connection.
+//! - [`startup`]: roles (`api`, `publisher`, `worker`, `all`), start-up and graceful shutdown.
+//! - [`telemetry`]: logs and traces.
+
+pub mod accounts;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod http;
+pub mod intake;
+pub mod queue;
+pub mod startup;
+pub mod state;
+pub mod telemetry;

@@ -1,0 +1,155 @@
+//! RabbitMQ: one supervised connection per process, reconnected with jittered backoff when the
+//! broker goes away. Publishers and consumers open their channels from it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lapin::{Connection, ConnectionProperties};
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::AmqpConfig;
+
+/// A supervised broker connection.
+pub struct Broker {
+    url: SecretString,
+    name: String,
+    current: watch::Sender<Option<Arc<Connection>>>,
+}
+
+impl Broker {
+    /// A broker handle; nothing connects until [`Broker::run_until_stopped`] runs.
+    pub fn new(config: &AmqpConfig, connection_name: impl Into<String>) -> Arc<Self> {
+        Arc::new(Self {
+            url: config.url.clone(),
+            name: connection_name.into(),
+            current: watch::Sender::new(None),
+        })
+    }
+
+    /// True while a connection is open.
+    pub fn is_connected(&self) -> bool {
+        self.current
+            .borrow()
+            .as_ref()
+            .is_some_and(|c| c.status().connected())
+    }
+
+    /// The open connection, waiting for one (or for `stop`) when there is none.
+    pub async fn connection(&self, stop: &CancellationToken) -> Option<Arc<Connection>> {
+        let mut rx = self.current.subscribe();
+        loop {
+            if let Some(conn) = rx.borrow_and_update().as_ref()
+                && conn.status().connected()
+            {
+                return Some(conn.clone());
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return None,
+                changed = rx.changed() => if changed.is_err() { return None },
+                // A connection that died between two notifications is seen on the next tick.
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+            }
+        }
+    }
+
+    /// Connects, watches the connection, reconnects with backoff; returns when `stop` fires,
+    /// closing the connection.
+    pub async fn run_until_stopped(self: Arc<Self>, stop: CancellationToken) {
+        let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
+        while !stop.is_cancelled() {
+            let props =
+                ConnectionProperties::default().with_connection_name(self.name.clone().into());
+            let attempt = tokio::select! {
+                _ = stop.cancelled() => break,
+                r = Connection::connect(self.url.expose_secret(), props) => r,
+            };
+            match attempt {
+                Ok(conn) => {
+                    tracing::info!("connected to RabbitMQ");
+                    backoff.reset();
+                    let conn = Arc::new(conn);
+                    self.current.send_replace(Some(conn.clone()));
+                    loop {
+                        tokio::select! {
+                            _ = stop.cancelled() => break,
+                            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                        }
+                        if !conn.status().connected() {
+                            tracing::warn!("RabbitMQ connection lost; reconnecting");
+                            break;
+                        }
+                    }
+                    self.current.send_replace(None);
+                    if stop.is_cancelled() {
+                        let _ = conn.close(200, "shutdown".into()).await;
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot connect to RabbitMQ; retrying");
+                }
+            }
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = tokio::time::sleep(backoff.next_delay()) => {}
+            }
+        }
+    }
+}
+
+/// Exponential backoff with full jitter.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    base: Duration,
+    max: Duration,
+    attempt: u32,
+}
+
+impl Backoff {
+    /// Starts at `base`, doubles per attempt, never above `max`.
+    pub fn new(base: Duration, max: Duration) -> Self {
+        Self {
+            base,
+            max,
+            attempt: 0,
+        }
+    }
+
+    /// Back to the first delay.
+    pub fn reset(&mut self) {
+        self.attempt = 0;
+    }
+
+    /// The next delay: uniformly random in `[ceiling / 2, ceiling]`.
+    pub fn next_delay(&mut self) -> Duration {
+        let ceiling = self
+            .base
+            .saturating_mul(1u32 << self.attempt.min(20))
+            .min(self.max);
+        self.attempt = self.attempt.saturating_add(1);
+        let half = ceiling / 2;
+        half + half.mul_f64(rand::random::<f64>())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Backoff;
+    use std::time::Duration;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
+        let first = b.next_delay();
+        assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100));
+        for _ in 0..30 {
+            assert!(b.next_delay() <= Duration::from_secs(1));
+        }
+        let late = b.next_delay();
+        assert!(late >= Duration::from_millis(500));
+        b.reset();
+        assert!(b.next_delay() <= Duration::from_millis(100));
+    }
+}

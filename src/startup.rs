@@ -1,0 +1,171 @@
+//! Builds and runs the gateway for a role, and owns the shutdown token: SIGINT or SIGTERM
+//! cancels it, readiness turns false, the HTTP server stops accepting and drains, background
+//! tasks stop between units of work, and everything is awaited within `SHUTDOWN_TIMEOUT_SECS`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::MySqlPool;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::db;
+use crate::queue::{Backoff, Broker};
+use crate::state::{App, AppState};
+
+/// Which parts of the gateway a process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    /// API, outbox publishers and delivery workers in one process.
+    All,
+    /// The HTTP API only.
+    Api,
+    /// Outbox publishers only.
+    Publisher,
+    /// Delivery workers only.
+    Worker,
+}
+
+impl Role {
+    /// Whether this role serves HTTP.
+    pub fn runs_api(self) -> bool {
+        matches!(self, Role::All | Role::Api)
+    }
+}
+
+/// Waits for SIGINT or SIGTERM and cancels `token`.
+pub fn cancel_on_signal(token: CancellationToken) {
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let term = std::future::pending::<()>();
+        tokio::select! {
+            _ = ctrl_c => tracing::info!("SIGINT received; shutting down"),
+            _ = term => tracing::info!("SIGTERM received; shutting down"),
+        }
+        token.cancel();
+    });
+}
+
+/// Applies migrations, retrying with backoff while the database is unreachable.
+pub async fn migrate_with_retry(
+    config: &Config,
+    pool: &MySqlPool,
+    stop: &CancellationToken,
+) -> anyhow::Result<()> {
+    let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(10));
+    loop {
+        let attempt = async {
+            db::create_database_if_missing(&config.database).await?;
+            db::migrate(pool).await?;
+            anyhow::Ok(())
+        };
+        match attempt.await {
+            Ok(()) => return Ok(()),
+            Err(e) if is_connect_error(&e) => {
+                tracing::warn!(error = %e, "database unreachable; retrying migrations");
+            }
+            Err(e) => return Err(e.context("applying migrations")),
+        }
+        tokio::select! {
+            _ = stop.cancelled() => anyhow::bail!("stopped before the database became reachable"),
+            _ = tokio::time::sleep(backoff.next_delay()) => {}
+        }
+    }
+}
+
+fn is_connect_error(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<sqlx::Error>(),
+            Some(sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_))
+        )
+    })
+}
+
+/// Runs a role until `stop` is cancelled.
+pub async fn run(config: Config, role: Role, stop: CancellationToken) -> anyhow::Result<()> {
+    let pool = db::pool(&config.database).context("DATABASE_URL")?;
+    if config.database.run_migrations {
+        migrate_with_retry(&config, &pool, &stop).await?;
+    }
+    let broker = Broker::new(&config.amqp, format!("sms-gateway/{role:?}").to_lowercase());
+    let tracker = TaskTracker::new();
+    tracker.spawn(broker.clone().run_until_stopped(stop.clone()));
+
+    let shutdown_timeout = config.http.shutdown_timeout;
+    let state = AppState(Arc::new(App::new(config, pool.clone(), broker)));
+
+    if role.runs_api() {
+        let addr = state.config.http.listen_addr;
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding LISTEN_ADDR {addr}"))?;
+        tracing::info!(%addr, ?role, "HTTP API listening");
+        let app = crate::http::router(state.clone());
+        let drain_state = state.clone();
+        let http_stop = stop.clone();
+        tracker.spawn(async move {
+            let shutdown = async move {
+                http_stop.cancelled().await;
+                drain_state.start_draining();
+            };
+            if let Err(e) = axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
+                tracing::error!(error = %e, "HTTP server failed");
+            }
+        });
+        tracker.spawn(prune_idempotency_keys(state.clone(), stop.clone()));
+    }
+
+    stop.cancelled().await;
+    state.start_draining();
+    tracker.close();
+    if tokio::time::timeout(shutdown_timeout, tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            timeout_secs = shutdown_timeout.as_secs(),
+            "shutdown timeout reached with work still running"
+        );
+    }
+    pool.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Deletes expired idempotency keys in small batches, once a minute.
+async fn prune_idempotency_keys(state: AppState, stop: CancellationToken) {
+    let ttl = state.config.http.idempotency_ttl.as_secs();
+    loop {
+        loop {
+            match db::idempotency::prune(&state.db, ttl, 1_000).await {
+                Ok(1_000) if !stop.is_cancelled() => continue,
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "pruning idempotency keys failed");
+                    break;
+                }
+            }
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+        }
+    }
+}

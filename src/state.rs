@@ -1,0 +1,66 @@
+//! `AppState(Arc<App>)`: what every HTTP handler shares.
+
+use std::ops::Deref;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use sha2::{Digest, Sha256};
+use sqlx::MySqlPool;
+
+use crate::config::Config;
+use crate::queue::Broker;
+
+/// Shared application context.
+pub struct App {
+    /// The validated configuration.
+    pub config: Config,
+    /// The bounded database pool.
+    pub db: MySqlPool,
+    /// The supervised RabbitMQ connection (readiness, and the roles that use it).
+    pub broker: Arc<Broker>,
+    /// SHA-256 of `ADMIN_TOKEN`, compared in constant time.
+    pub admin_token_hash: [u8; 32],
+    /// Set when shutdown starts: readiness turns false so load balancers stop sending.
+    draining: AtomicBool,
+}
+
+impl App {
+    /// Builds the context.
+    pub fn new(config: Config, db: MySqlPool, broker: Arc<Broker>) -> Self {
+        use secrecy::ExposeSecret;
+        let admin_token_hash = sha256(config.http.admin_token.expose_secret().as_bytes());
+        Self {
+            config,
+            db,
+            broker,
+            admin_token_hash,
+            draining: AtomicBool::new(false),
+        }
+    }
+
+    /// Marks the process as shutting down.
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+    }
+
+    /// True once shutdown started.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+}
+
+/// The handler state: cheap to clone.
+#[derive(Clone)]
+pub struct AppState(pub Arc<App>);
+
+impl Deref for AppState {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}
+
+/// SHA-256 of `data`.
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    Sha256::digest(data).into()
+}

@@ -1,0 +1,377 @@
+//! `spawn_app()`: a gateway router on a fresh, migrated database of its own, with request
+//! helpers and the end-of-test checks (ledger invariant). The database server comes from
+//! `DATABASE_URL` (and the broker from `AMQP_URL`); only when they are unset do the tests
+//! start MariaDB / RabbitMQ containers with testcontainers.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use sms_gateway::config::Config;
+use sms_gateway::db;
+use sms_gateway::queue::Broker;
+use sms_gateway::state::{App, AppState};
+use sqlx::mysql::MySqlPoolOptions;
+use sqlx::{Executor, MySqlPool};
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+
+/// Where the database and broker servers are; containers kept alive while a test runs.
+pub struct Services {
+    pub database_server_url: String,
+    pub amqp_url: String,
+    _containers: Vec<Box<dyn std::any::Any + Send + Sync>>,
+}
+
+fn server_url(database_url: &str) -> String {
+    // Strip the database name (and any query) from mysql://user:pw@host:port/db?x
+    let without_query = database_url.split('?').next().unwrap_or(database_url);
+    match without_query.rfind('/') {
+        Some(i) if i > "mysql://".len() => without_query[..i].to_string(),
+        _ => without_query.to_string(),
+    }
+}
+
+/// The services named by the environment, or containers when unset.
+pub async fn services() -> Services {
+    let _ = dotenvy::dotenv();
+    let mut containers: Vec<Box<dyn std::any::Any + Send + Sync>> = Vec::new();
+    let database_server_url = match std::env::var("DATABASE_URL") {
+        Ok(url) => server_url(&url),
+        Err(_) => {
+            let (url, c) = containers::mariadb().await;
+            containers.push(c);
+            url
+        }
+    };
+    let amqp_url = match std::env::var("AMQP_URL") {
+        Ok(url) => url,
+        Err(_) => {
+            let (url, c) = containers::rabbitmq().await;
+            containers.push(c);
+            url
+        }
+    };
+    Services {
+        database_server_url,
+        amqp_url,
+        _containers: containers,
+    }
+}
+
+mod containers {
+    use testcontainers::core::{IntoContainerPort, WaitFor};
+    use testcontainers::runners::AsyncRunner;
+    use testcontainers::{GenericImage, ImageExt};
+
+    pub async fn mariadb() -> (String, Box<dyn std::any::Any + Send + Sync>) {
+        let c = GenericImage::new("mariadb", "10.11")
+            .with_exposed_port(3306.tcp())
+            .with_wait_for(WaitFor::message_on_stderr("ready for connections"))
+            .with_env_var("MARIADB_ALLOW_EMPTY_ROOT_PASSWORD", "1")
+            .with_env_var("MARIADB_ROOT_HOST", "%")
+            .start()
+            .await
+            .expect("DATABASE_URL is unset and a MariaDB container could not start (is Docker running?)");
+        let port = c.get_host_port_ipv4(3306).await.expect("mapped port");
+        (format!("mysql://root@127.0.0.1:{port}"), Box::new(c))
+    }
+
+    pub async fn rabbitmq() -> (String, Box<dyn std::any::Any + Send + Sync>) {
+        let c = GenericImage::new("rabbitmq", "3.13-management")
+            .with_exposed_port(5672.tcp())
+            .with_wait_for(WaitFor::message_on_stdout("Server startup complete"))
+            .start()
+            .await
+            .expect(
+                "AMQP_URL is unset and a RabbitMQ container could not start (is Docker running?)",
+            );
+        let port = c.get_host_port_ipv4(5672).await.expect("mapped port");
+        (
+            format!("amqp://guest:guest@127.0.0.1:{port}/%2f"),
+            Box::new(c),
+        )
+    }
+}
+
+/// A gateway on its own database.
+pub struct TestApp {
+    pub router: Router,
+    pub state: AppState,
+    pub db: MySqlPool,
+    pub services: Arc<Services>,
+    pub stop: CancellationToken,
+    db_name: String,
+    cleaned: bool,
+}
+
+/// A response, decoded.
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl TestResponse {
+    /// Asserts the status, printing the body when it differs.
+    #[track_caller]
+    pub fn assert_status(&self, expected: u16) -> &Self {
+        assert_eq!(
+            self.status.as_u16(),
+            expected,
+            "unexpected status; body: {}",
+            self.text
+        );
+        self
+    }
+
+    /// Asserts a problem+json error with this status.
+    #[track_caller]
+    pub fn assert_problem(&self, expected: u16) -> &Value {
+        self.assert_status(expected);
+        assert_eq!(
+            self.headers["content-type"], "application/problem+json",
+            "errors are problem+json: {}",
+            self.text
+        );
+        assert_eq!(self.body["status"], expected);
+        assert!(
+            self.body["type"]
+                .as_str()
+                .unwrap()
+                .starts_with("/problems/")
+        );
+        assert!(self.body["title"].is_string());
+        assert!(self.body["detail"].is_string());
+        &self.body
+    }
+}
+
+/// Starts an app with default test settings.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// Starts an app with extra environment variables.
+pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
+    let services = Arc::new(services().await);
+    let db_name = format!("smsgw_t_{}", uuid::Uuid::new_v4().simple());
+    let admin = MySqlPoolOptions::new()
+        .max_connections(1)
+        .connect(&services.database_server_url)
+        .await
+        .expect("connect to the database server");
+    admin
+        .execute(sqlx::AssertSqlSafe(format!("create database `{db_name}`")))
+        .await
+        .expect("create test database");
+    admin.close().await;
+
+    let mut env: HashMap<String, String> = HashMap::from([
+        ("ADMIN_TOKEN".into(), ADMIN_TOKEN.into()),
+        (
+            "DATABASE_URL".into(),
+            format!("{}/{db_name}", services.database_server_url),
+        ),
+        ("AMQP_URL".into(), services.amqp_url.clone()),
+        ("DB_MAX_CONNECTIONS".into(), "10".into()),
+        ("DEFAULT_COUNTRY_CODE".into(), "98".into()),
+        ("LOG_FORMAT".into(), "pretty".into()),
+    ]);
+    for (k, v) in vars {
+        env.insert(k.to_string(), v.to_string());
+    }
+    let config = Config::from_lookup(&|k| env.get(k).cloned()).expect("test config");
+    let pool = db::pool(&config.database).expect("pool");
+    db::migrate(&pool).await.expect("migrations");
+    if std::env::var("TEST_LOG").is_ok() {
+        let _ = tracing::subscriber::set_global_default(sms_gateway::telemetry::subscriber(
+            &config.telemetry,
+        ));
+    }
+    let broker = Broker::new(&config.amqp, "sms-gateway-test");
+    let state = AppState(Arc::new(App::new(config, pool.clone(), broker)));
+    TestApp {
+        router: sms_gateway::http::router(state.clone()),
+        state,
+        db: pool,
+        services,
+        stop: CancellationToken::new(),
+        db_name,
+        cleaned: false,
+    }
+}
+
+impl TestApp {
+    /// Sends a request through the router (no socket).
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<Body>,
+    ) -> TestResponse {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let has_body = body.is_some();
+        if has_body
+            && !headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        {
+            req = req.header("content-type", "application/json");
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req.body(body.unwrap_or_else(Body::empty)).unwrap();
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8_lossy(&bytes).to_string();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        TestResponse {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> TestResponse {
+        self.request("POST", path, token, &[], Some(Body::from(body.to_string())))
+            .await
+    }
+
+    pub async fn post_with(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: &Value,
+    ) -> TestResponse {
+        self.request(
+            "POST",
+            path,
+            token,
+            headers,
+            Some(Body::from(body.to_string())),
+        )
+        .await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> TestResponse {
+        self.request("GET", path, token, &[], None).await
+    }
+
+    /// Creates a customer through the admin API; returns (id, api key).
+    pub async fn create_customer(&self, name: &str, balance: i64) -> (i64, String) {
+        let r = self
+            .post(
+                "/admin/customers",
+                Some(ADMIN_TOKEN),
+                &json!({"name": name, "balance": balance}),
+            )
+            .await;
+        r.assert_status(201);
+        (
+            r.body["customer_id"].as_i64().unwrap(),
+            r.body["api_key"].as_str().unwrap().to_string(),
+        )
+    }
+
+    /// Sends an SMS as `key`.
+    pub async fn send(&self, key: &str, body: Value) -> TestResponse {
+        self.post("/sms/send", Some(key), &body).await
+    }
+
+    /// A customer's balance straight from the database.
+    pub async fn balance_of(&self, user_id: i64) -> i64 {
+        sqlx::query_scalar("select balance from user_balances where user_id = ?")
+            .bind(user_id)
+            .fetch_one(&self.db)
+            .await
+            .unwrap()
+    }
+
+    /// Row count of a table.
+    pub async fn count(&self, table: &str) -> i64 {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("select count(*) from {table}")))
+            .fetch_one(&self.db)
+            .await
+            .unwrap()
+    }
+
+    /// For every customer: balance = sum of its ledger, and balance >= 0.
+    pub async fn assert_ledger_invariant(&self) {
+        let broken: Vec<(i64, i64, i64)> = sqlx::query_as(
+            "select b.user_id, b.balance, cast(coalesce(sum(t.amount), 0) as signed) \
+             from user_balances b left join user_transactions t on t.user_id = b.user_id \
+             group by b.user_id, b.balance \
+             having b.balance <> cast(coalesce(sum(t.amount), 0) as signed) or b.balance < 0",
+        )
+        .fetch_all(&self.db)
+        .await
+        .unwrap();
+        assert!(
+            broken.is_empty(),
+            "ledger invariant broken (user, balance, ledger sum): {broken:?}"
+        );
+    }
+
+    /// End-of-test checks, then drops the database.
+    pub async fn finish(mut self) {
+        self.assert_ledger_invariant().await;
+        self.stop.cancel();
+        self.db.close().await;
+        drop_database(&self.services.database_server_url, &self.db_name).await;
+        self.cleaned = true;
+    }
+}
+
+async fn drop_database(server: &str, name: &str) {
+    if let Ok(pool) = MySqlPoolOptions::new()
+        .max_connections(1)
+        .connect(server)
+        .await
+    {
+        let _ = pool
+            .execute(sqlx::AssertSqlSafe(format!(
+                "drop database if exists `{name}`"
+            )))
+            .await;
+        pool.close().await;
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if self.cleaned {
+            return;
+        }
+        // A failed test still removes its database.
+        self.stop.cancel();
+        let server = self.services.database_server_url.clone();
+        let name = self.db_name.clone();
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(drop_database(&server, &name));
+        })
+        .join();
+    }
+}

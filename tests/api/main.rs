@@ -1,0 +1,9 @@
+//! Integration tests of the HTTP API against a real MariaDB/MySQL (a fresh database per test).
+
+mod admin;
+mod balance;
+mod helpers;
+mod history;
+mod idempotency;
+mod openapi;
+mod send;

@@ -1,0 +1,390 @@
+use axum::body::Body;
+use serde_json::{Value, json};
+
+use crate::helpers::{ADMIN_TOKEN, TestApp, spawn_app, spawn_app_with};
+
+/// Everything a send writes, to prove that a refused request wrote nothing.
+async fn footprint(app: &TestApp) -> [i64; 4] {
+    [
+        app.count("sms_requests").await,
+        app.count("sms_status").await,
+        app.count("outbox_events").await,
+        app.count("user_transactions").await,
+    ]
+}
+
+#[tokio::test]
+async fn a_send_charges_once_and_writes_status_and_outbox_rows() {
+    let app = spawn_app().await;
+    let (id, key) = app.create_customer("acme", 10).await;
+    let r = app
+        .send(
+            &key,
+            json!({"text": "hi", "recipients": ["+989121234567", "09127654321"]}),
+        )
+        .await;
+    r.assert_status(202);
+    assert_eq!(r.body["status"], "processing");
+    assert_eq!(r.body["recipients"], 2);
+    assert_eq!(r.body["segments"], 1);
+    assert_eq!(r.body["encoding"], "GSM-7");
+    assert_eq!(r.body["cost"], 2);
+    assert_eq!(r.body["balance"], 8);
+    assert!(r.body.get("accepted").is_none());
+    let sms_id = r.body["sms_identifier"].as_str().unwrap().to_string();
+    assert_eq!(app.balance_of(id).await, 8);
+
+    let rows: Vec<(String, String, String)> = sqlx::query_as(
+        "select recipient, status, sms_type from sms_status where sms_identifier = ? order by id",
+    )
+    .bind(&sms_id)
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            ("+989121234567".into(), "PENDING".into(), "normal".into()),
+            ("+989127654321".into(), "PENDING".into(), "normal".into()),
+        ]
+    );
+    let (priority, status): (i32, String) =
+        sqlx::query_as("select priority, status from outbox_events where sms_identifier = ?")
+            .bind(&sms_id)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!((priority, status.as_str()), (0, "pending"));
+    let charge: (i64, String) = sqlx::query_as(
+        "select amount, transaction_id from user_transactions where transaction_type = 'charge'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(charge, (-2, format!("charge:{sms_id}")));
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn express_is_priced_higher_and_queued_with_higher_priority() {
+    let app = spawn_app().await;
+    let (id, key) = app.create_customer("acme", 100).await;
+    let long_text = "a".repeat(161); // 2 GSM-7 segments
+    let r = app
+        .send(
+            &key,
+            json!({"text": long_text, "recipients": ["+989121234567"], "type": "EXPRESS",
+                   "validity_seconds": 60}),
+        )
+        .await;
+    r.assert_status(202);
+    assert_eq!(r.body["type"], "express");
+    assert_eq!(r.body["segments"], 2);
+    assert_eq!(r.body["cost"], 4);
+    assert_eq!(app.balance_of(id).await, 96);
+    let priority: i32 = sqlx::query_scalar("select priority from outbox_events")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(priority, 10);
+    let has_expiry: bool = sqlx::query_scalar("select expires_at > now(6) from sms_requests")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert!(has_expiry);
+
+    let r = app
+        .send(
+            &key,
+            json!({"text": "سلام", "recipients": ["+989121234567"]}),
+        )
+        .await;
+    r.assert_status(202);
+    assert_eq!(r.body["encoding"], "UCS-2");
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn every_refused_send_leaves_nothing_behind() {
+    let app = spawn_app_with(&[("MAX_BODY_BYTES", "4096")]).await;
+    let (id, key) = app.create_customer("acme", 5).await;
+    let (other_id, _) = app.create_customer("other", 5).await;
+    let before = footprint(&app).await;
+    let ok = |v: Value| v;
+
+    let cases: Vec<(u16, &str, Value)> = vec![
+        (
+            400,
+            "text",
+            ok(json!({"text": "", "recipients": ["+989121234567"]})),
+        ),
+        (
+            400,
+            "text",
+            ok(json!({"text": "a".repeat(1531), "recipients": ["+989121234567"]})),
+        ),
+        (
+            400,
+            "recipients",
+            ok(json!({"text": "hi", "recipients": []})),
+        ),
+        (
+            400,
+            "recipients[0]",
+            ok(json!({"text": "hi", "recipients": ["hello"]})),
+        ),
+        (
+            400,
+            "recipients[1]",
+            ok(json!({"text": "hi", "recipients": ["+989121234567", "09121234567"]})),
+        ),
+        (
+            400,
+            "recipients[0]",
+            ok(json!({"text": "hi", "recipients": ["091285284834"]})),
+        ),
+        (
+            400,
+            "type",
+            ok(json!({"text": "hi", "recipients": ["+989121234567"], "type": "urgent"})),
+        ),
+        (
+            400,
+            "validity_seconds",
+            ok(json!({"text": "hi", "recipients": ["+989121234567"], "validity_seconds": -5})),
+        ),
+        (
+            400,
+            "operators[0]",
+            ok(json!({"text": "hi", "recipients": ["+989121234567"], "operators": ["nope"]})),
+        ),
+        (
+            402,
+            "",
+            ok(
+                json!({"text": "hi", "recipients": ["+989121234567", "+989121234568", "+989121234569"], "type": "express"}),
+            ),
+        ),
+        (
+            403,
+            "",
+            ok(json!({"text": "hi", "recipients": ["+989121234567"], "customer_id": other_id})),
+        ),
+    ];
+    for (status, field, body) in cases {
+        let r = app.send(&key, body.clone()).await;
+        let p = r.assert_problem(status);
+        if !field.is_empty() {
+            assert!(
+                p["errors"][field].is_string(),
+                "expected an error on {field} for {body}: {p}"
+            );
+        }
+        if status == 402 {
+            assert_eq!(p["balance"], 5);
+            assert_eq!(p["required"], 6);
+        }
+    }
+    let too_many: Vec<String> = (0..1001).map(|i| format!("+98912{:07}", i)).collect();
+    let r = app
+        .send(&key, json!({"text": "hi", "recipients": too_many}))
+        .await;
+    // 1,001 numbers exceed the 4 KB body limit of this app before validation even runs.
+    r.assert_problem(413);
+
+    // Malformed JSON, unknown fields, wrong types and a non-JSON body.
+    let raw = |b: &'static str| Some(Body::from(b));
+    let auth = Some(key.as_str());
+    app.request("POST", "/sms/send", auth, &[], raw("{\"text\": "))
+        .await
+        .assert_problem(400);
+    let r = app
+        .request(
+            "POST",
+            "/sms/send",
+            auth,
+            &[],
+            raw(r#"{"text":"hi","recipients":["+989121234567"],"recipeints":[]}"#),
+        )
+        .await;
+    assert!(
+        r.assert_problem(400)["detail"]
+            .as_str()
+            .unwrap()
+            .contains("recipeints")
+    );
+    app.request(
+        "POST",
+        "/sms/send",
+        auth,
+        &[],
+        raw(r#"{"text":"hi","recipients":"+989121234567"}"#),
+    )
+    .await
+    .assert_problem(400);
+    app.request(
+        "POST",
+        "/sms/send",
+        auth,
+        &[("content-type", "text/plain")],
+        raw("hi"),
+    )
+    .await
+    .assert_problem(415);
+    app.request(
+        "POST",
+        "/sms/send",
+        None,
+        &[],
+        raw(r#"{"text":"hi","recipients":["+989121234567"]}"#),
+    )
+    .await
+    .assert_problem(401);
+    app.request(
+        "POST",
+        "/sms/send",
+        Some("sk_unknown"),
+        &[],
+        raw(r#"{"text":"hi","recipients":["+989121234567"]}"#),
+    )
+    .await
+    .assert_problem(401);
+    app.request(
+        "POST",
+        "/sms/send",
+        auth,
+        &[("idempotency-key", "")],
+        raw(r#"{"text":"hi","recipients":["+989121234567"]}"#),
+    )
+    .await
+    .assert_problem(400);
+
+    assert_eq!(footprint(&app).await, before);
+    assert_eq!(app.balance_of(id).await, 5);
+    assert_eq!(app.balance_of(other_id).await, 5);
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn partial_acceptance_charges_only_what_the_balance_covers() {
+    let app = spawn_app().await;
+    let (id, key) = app.create_customer("acme", 5).await;
+    let recipients = [
+        "+989121234561",
+        "+989121234562",
+        "+989121234563",
+        "+989121234564",
+    ];
+    let r = app
+        .send(
+            &key,
+            json!({"text": "hi", "recipients": recipients, "type": "express", "allow_partial": true}),
+        )
+        .await;
+    r.assert_status(202);
+    assert_eq!(r.body["recipients"], 2);
+    assert_eq!(r.body["cost"], 4);
+    assert_eq!(r.body["balance"], 1);
+    assert_eq!(
+        r.body["accepted"],
+        json!(["+989121234561", "+989121234562"])
+    );
+    assert_eq!(r.body["rejected"][0]["recipient"], "+989121234563");
+    assert_eq!(r.body["rejected"][0]["reason"], "insufficient_balance");
+    assert_eq!(r.body["rejected"].as_array().unwrap().len(), 2);
+    assert_eq!(app.count("sms_status").await, 2);
+
+    // The last credit can still be spent on a normal message ...
+    let r = app
+        .send(
+            &key,
+            json!({"text": "hi", "recipients": recipients, "allow_partial": true}),
+        )
+        .await;
+    r.assert_status(202);
+    assert_eq!(r.body["recipients"], 1);
+    assert_eq!(app.balance_of(id).await, 0);
+    // ... and nothing more: zero covered recipients is a 402 even with allow_partial.
+    let r = app
+        .send(
+            &key,
+            json!({"text": "hi", "recipients": recipients, "allow_partial": true}),
+        )
+        .await;
+    r.assert_problem(402);
+    assert_eq!(app.count("sms_status").await, 3);
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn concurrent_sends_never_overdraft() {
+    let app = spawn_app_with(&[("DB_MAX_CONNECTIONS", "20")]).await;
+    let (id, key) = app.create_customer("acme", 100).await;
+    let app = std::sync::Arc::new(app);
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..200 {
+        let app = app.clone();
+        let key = key.clone();
+        tasks.spawn(async move {
+            app.send(
+                &key,
+                json!({"text": "hi", "recipients": [format!("+98912{:07}", 1_000_000 + i)]}),
+            )
+            .await
+            .status
+            .as_u16()
+        });
+    }
+    let mut accepted = 0;
+    let mut refused = 0;
+    while let Some(status) = tasks.join_next().await {
+        match status.unwrap() {
+            202 => accepted += 1,
+            402 => refused += 1,
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert_eq!((accepted, refused), (100, 100));
+    assert_eq!(app.balance_of(id).await, 0);
+    assert_eq!(app.count("sms_status").await, 100);
+    assert_eq!(app.count("outbox_events").await, 100);
+    let app = std::sync::Arc::into_inner(app).unwrap();
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn the_admin_sends_for_a_named_customer_only() {
+    let app = spawn_app().await;
+    let (id, _) = app.create_customer("acme", 3).await;
+    let body = json!({"text": "hi", "recipients": ["+989121234567"], "customer_id": id});
+    app.send(ADMIN_TOKEN, body).await.assert_status(202);
+    assert_eq!(app.balance_of(id).await, 2);
+    let r = app
+        .send(
+            ADMIN_TOKEN,
+            json!({"text": "hi", "recipients": ["+989121234567"]}),
+        )
+        .await;
+    assert!(r.assert_problem(400)["errors"]["customer_id"].is_string());
+    app.send(
+        ADMIN_TOKEN,
+        json!({"text": "hi", "recipients": ["+989121234567"], "customer_id": 999_999}),
+    )
+    .await
+    .assert_problem(404);
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn local_numbers_need_a_default_country() {
+    let app = spawn_app_with(&[("DEFAULT_COUNTRY_CODE", "none")]).await;
+    let (_, key) = app.create_customer("acme", 3).await;
+    let r = app
+        .send(&key, json!({"text": "hi", "recipients": ["09121234567"]}))
+        .await;
+    assert!(r.assert_problem(400)["errors"]["recipients[0]"].is_string());
+    app.send(&key, json!({"text": "hi", "recipients": ["+989121234567"]}))
+        .await
+        .assert_status(202);
+    app.finish().await;
+}
