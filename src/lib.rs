@@ -10,6 +10,7 @@
 //!   money.
 //! - [`accounts`]: customers and their API keys.
 //! - [`queue`]: the supervised RabbitMQ connection.
+//! - [`mock_operator`]: an operator speaking the wire protocol, for demos and tests.
 //! - [`startup`]: roles (`api`, `publisher`, `worker`, `all`), start-up and graceful shutdown.
 //! - [`telemetry`]: logs and traces.
 
@@ -19,6 +20,7 @@ pub mod db;
 pub mod domain;
 pub mod http;
 pub mod intake;
+pub mod mock_operator;
 pub mod queue;
 pub mod startup;
 pub mod state;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use sms_gateway::config::Config;
+use sms_gateway::mock_operator::{MockOperator, MockOperatorConfig};
 use sms_gateway::startup::{self, Role};
 use sms_gateway::{accounts, db, telemetry};
 use tokio_util::sync::CancellationToken;
@@ -31,6 +32,49 @@ enum Command {
         #[command(subcommand)]
         command: CustomerCommand,
     },
+    /// Run a mock operator speaking the operator wire protocol (POST /send, GET /stats).
+    MockOperator(MockOperatorArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct MockOperatorArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:9091")]
+    listen: std::net::SocketAddr,
+    /// Name, used as the prefix of message ids.
+    #[arg(long, default_value = "mock")]
+    name: String,
+    /// Bearer key the gateway must send (any key is accepted when unset).
+    #[arg(long)]
+    api_key: Option<String>,
+    /// Delay before answering each send, in milliseconds.
+    #[arg(long, default_value_t = 5)]
+    latency_ms: u64,
+    /// Share of sends failing with 503 (transient), 0.0-1.0.
+    #[arg(long, default_value_t = 0.0, value_parser = rate)]
+    fail_rate: f64,
+    /// Share of sends rejected with 400 (permanent), 0.0-1.0.
+    #[arg(long, default_value_t = 0.0, value_parser = rate)]
+    reject_rate: f64,
+    /// Where to post delivery reports, e.g. http://127.0.0.1:8080/dlr/opA.
+    #[arg(long)]
+    dlr_url: Option<String>,
+    /// Bearer key of the delivery reports (the operator's api_key in OPERATORS).
+    #[arg(long)]
+    dlr_key: Option<String>,
+    /// Delay before reporting delivery, in milliseconds.
+    #[arg(long, default_value_t = 500)]
+    dlr_delay_ms: u64,
+    /// Share of reports saying UNDELIV, 0.0-1.0.
+    #[arg(long, default_value_t = 0.0, value_parser = rate)]
+    undeliverable_rate: f64,
+}
+
+fn rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
+        _ => Err("must be a number between 0.0 and 1.0".into()),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -49,6 +93,22 @@ enum CustomerCommand {
 fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
+    if let Command::MockOperator(args) = cli.command {
+        // Needs none of the gateway's configuration.
+        telemetry::init(&sms_gateway::config::TelemetryConfig {
+            log_format: sms_gateway::config::LogFormat::Json,
+            otlp_endpoint: None,
+            service_name: "mock-operator".into(),
+        });
+        let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+        return match runtime.block_on(mock_operator(args)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("mock-operator: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {
@@ -71,8 +131,35 @@ fn main() -> ExitCode {
     }
 }
 
+async fn mock_operator(args: MockOperatorArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.fail_rate + args.reject_rate <= 1.0,
+        "--fail-rate plus --reject-rate must not exceed 1.0"
+    );
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    let op = MockOperator::new(MockOperatorConfig {
+        name: args.name,
+        api_key: args.api_key,
+        latency: std::time::Duration::from_millis(args.latency_ms),
+        fail_rate: args.fail_rate,
+        reject_rate: args.reject_rate,
+        dlr_url: args.dlr_url,
+        dlr_key: args.dlr_key,
+        dlr_delay: std::time::Duration::from_millis(args.dlr_delay_ms),
+        undeliverable_rate: args.undeliverable_rate,
+    });
+    let stop = CancellationToken::new();
+    startup::cancel_on_signal(stop.clone());
+    tracing::info!(listen = %args.listen, "mock operator listening (POST /send, GET /stats)");
+    op.serve(listener, stop).await?;
+    Ok(())
+}
+
 async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
     match cli.command {
+        Command::MockOperator(_) => unreachable!("handled before the configuration is read"),
         Command::Serve { role } => {
             let stop = CancellationToken::new();
             startup::cancel_on_signal(stop.clone());

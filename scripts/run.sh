@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# `make run`: start the gateway on this machine and send a first SMS end to end.
+#   1. find MySQL/MariaDB and RabbitMQ (scripts/services.sh), create .env from .env.example
+#   2. build and start `sms-gateway serve` (migrations run at start)
+#   3. as the admin: create a customer, top it up; as the customer: send an SMS to two
+#      recipients, then show the balance, the history and the message's status
+#   4. keep the gateway in the foreground until Ctrl-C
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+eval "$(scripts/services.sh sms_gateway)"
+if [[ ! -f .env ]]; then
+  cp .env.example .env
+  echo "run: created .env from .env.example (edit it to change settings)"
+fi
+env_value() { sed -n "s/^$1=//p" .env | tail -n 1; }
+ADMIN_TOKEN="${ADMIN_TOKEN:-$(env_value ADMIN_TOKEN)}"
+LISTEN_ADDR="${LISTEN_ADDR:-$(env_value LISTEN_ADDR)}"
+PORT="${LISTEN_ADDR##*:}"; PORT="${PORT:-8080}"
+BASE="http://127.0.0.1:${PORT}"
+export ADMIN_TOKEN
+
+if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+  echo "run: port $PORT is already in use; stop what runs there or set LISTEN_ADDR" >&2
+  exit 1
+fi
+
+echo "run: building (the first build takes a few minutes)"
+cargo build --quiet --bin sms-gateway
+BIN="${CARGO_TARGET_DIR:-target}/debug/sms-gateway"
+
+LOG="${TMPDIR:-/tmp}/sms-gateway-run.log"
+"$BIN" serve >"$LOG" 2>&1 &
+GW=$!
+trap 'kill $GW 2>/dev/null; wait $GW 2>/dev/null' EXIT
+echo "run: gateway started (pid $GW, log $LOG); waiting for $BASE/readyz"
+for i in $(seq 1 120); do
+  if curl -fs "$BASE/readyz" >/dev/null 2>&1; then break; fi
+  if ! kill -0 $GW 2>/dev/null; then echo "run: the gateway exited; its log:" >&2; cat "$LOG" >&2; exit 1; fi
+  sleep 0.5
+  [[ $i == 120 ]] && { echo "run: not ready after 60 s:" >&2; curl -s "$BASE/readyz" >&2; tail -20 "$LOG" >&2; exit 1; }
+done
+
+pretty() { python3 -m json.tool; }
+step() { echo; echo "==> $*"; }
+
+NAME="demo-$(date +%s)"
+step "POST /admin/customers (admin)"
+CUSTOMER=$(curl -fsS -X POST "$BASE/admin/customers" -H "Authorization: Bearer $ADMIN_TOKEN" \
+  -H 'Content-Type: application/json' -d "{\"name\": \"$NAME\", \"balance\": 0}")
+echo "$CUSTOMER" | pretty
+CID=$(echo "$CUSTOMER" | python3 -c 'import json,sys; print(json.load(sys.stdin)["customer_id"])')
+KEY=$(echo "$CUSTOMER" | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')
+
+step "POST /balance/add (admin)"
+curl -fsS -X POST "$BASE/balance/add" -H "Authorization: Bearer $ADMIN_TOKEN" \
+  -H 'Content-Type: application/json' -d "{\"user_id\": $CID, \"balance\": 100, \"description\": \"top-up\"}" | pretty
+
+step "POST /sms/send (customer key) to two recipients"
+SENT=$(curl -fsS -X POST "$BASE/sms/send" -H "Authorization: Bearer $KEY" \
+  -H 'Content-Type: application/json' -H "Idempotency-Key: first-sms-$NAME" \
+  -d '{"text": "Hello from sms-gateway", "recipients": ["+989121234567", "09127654321"], "type": "normal"}')
+echo "$SENT" | pretty
+SMS_ID=$(echo "$SENT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["sms_identifier"])')
+
+step "GET /balance"
+curl -fsS "$BASE/balance" -H "Authorization: Bearer $KEY" | pretty
+step "GET /sms/history"
+curl -fsS "$BASE/sms/history" -H "Authorization: Bearer $KEY" | pretty
+step "GET /sms/$SMS_ID"
+curl -fsS "$BASE/sms/$SMS_ID" -H "Authorization: Bearer $KEY" | pretty
+
+cat <<MSG
+
+run: the gateway is up at $BASE
+     Swagger UI:  $BASE/swagger-ui/
+     your key:    export KEY=$KEY
+     try:         curl -s $BASE/sms/$SMS_ID -H "Authorization: Bearer \$KEY"
+     log:         $LOG
+run: Ctrl-C stops it.
+MSG
+wait $GW
