@@ -9,7 +9,8 @@
 //! - [`domain`]: phone numbers (E.164), GSM 03.38 segment counting, message types and states,
 //!   money.
 //! - [`accounts`]: customers and their API keys.
-//! - [`queue`]: the supervised RabbitMQ connection.
+//! - [`outbox`]: the publisher pool moving outbox rows to the RabbitMQ lanes with confirms.
+//! - [`queue`]: the supervised RabbitMQ connection and the topology.
 //! - [`mock_operator`]: an operator speaking the wire protocol, for demos and tests.
 //! - [`startup`]: roles (`api`, `publisher`, `worker`, `all`), start-up and graceful shutdown.
 //! - [`telemetry`]: logs and traces.
@@ -21,6 +22,7 @@ pub mod domain;
 pub mod http;
 pub mod intake;
 pub mod mock_operator;
+pub mod outbox;
 pub mod queue;
 pub mod startup;
 pub mod state;

@@ -13,6 +13,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::db;
+use crate::outbox::PublisherPool;
 use crate::queue::{Backoff, Broker};
 use crate::state::{App, AppState};
 
@@ -33,6 +34,11 @@ impl Role {
     /// Whether this role serves HTTP.
     pub fn runs_api(self) -> bool {
         matches!(self, Role::All | Role::Api)
+    }
+
+    /// Whether this role publishes the outbox.
+    pub fn runs_publisher(self) -> bool {
+        matches!(self, Role::All | Role::Publisher)
     }
 }
 
@@ -97,6 +103,10 @@ fn is_connect_error(e: &anyhow::Error) -> bool {
 
 /// Runs a role until `stop` is cancelled.
 pub async fn run(config: Config, role: Role, stop: CancellationToken) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        role != Role::Worker,
+        "the worker role (delivery to operators) is not implemented yet; run --role api or publisher"
+    );
     let pool = db::pool(&config.database).context("DATABASE_URL")?;
     if config.database.run_migrations {
         migrate_with_retry(&config, &pool, &stop).await?;
@@ -104,6 +114,22 @@ pub async fn run(config: Config, role: Role, stop: CancellationToken) -> anyhow:
     let broker = Broker::new(&config.amqp, format!("sms-gateway/{role:?}").to_lowercase());
     let tracker = TaskTracker::new();
     tracker.spawn(broker.clone().run_until_stopped(stop.clone()));
+
+    if role.runs_publisher() {
+        let publishers = PublisherPool::new(
+            pool.clone(),
+            broker.clone(),
+            config.amqp.clone(),
+            config.delivery.clone(),
+        );
+        tracing::info!(
+            owner = publishers.owner(),
+            express = config.delivery.publishers_express,
+            normal = config.delivery.publishers_normal,
+            "outbox publishers starting"
+        );
+        publishers.spawn(&tracker, &stop);
+    }
 
     let shutdown_timeout = config.http.shutdown_timeout;
     let state = AppState(Arc::new(App::new(config, pool.clone(), broker)));

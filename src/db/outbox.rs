@@ -23,3 +23,124 @@ pub async fn insert(
     .await?;
     Ok(())
 }
+
+/// A claimed outbox row.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ClaimedRow {
+    pub id: i64,
+    pub request_id: i64,
+    pub sms_identifier: String,
+    pub priority: i32,
+    pub traceparent: Option<String>,
+}
+
+/// Claims up to `limit` due rows of one priority for `owner`: `FOR UPDATE SKIP LOCKED`, so
+/// concurrent publishers (in this process or others) never claim the same row, then marks them
+/// claimed with a lease timestamp, all in one short transaction.
+pub async fn claim(
+    pool: &sqlx::MySqlPool,
+    priority: i32,
+    limit: u32,
+    owner: &str,
+) -> Result<Vec<ClaimedRow>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let rows: Vec<ClaimedRow> = sqlx::query_as(
+        "select id, request_id, sms_identifier, priority, traceparent from outbox_events \
+         where status = 'pending' and priority = ? and next_run_at <= now(6) \
+         order by next_run_at, id limit ? for update skip locked",
+    )
+    .bind(priority)
+    .bind(limit)
+    .fetch_all(&mut *tx)
+    .await?;
+    if rows.is_empty() {
+        tx.rollback().await?;
+        return Ok(rows);
+    }
+    let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
+        "update outbox_events set status = 'claimed', claimed_at = now(6), attempts = attempts + 1, claimed_by = ",
+    );
+    qb.push_bind(owner).push(" where id in (");
+    let mut ids = qb.separated(", ");
+    for r in &rows {
+        ids.push_bind(r.id);
+    }
+    qb.push(")");
+    qb.build().execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(rows)
+}
+
+/// Deletes rows the broker confirmed (only while `owner` still holds their lease).
+pub async fn delete_published(
+    pool: &sqlx::MySqlPool,
+    ids: &[i64],
+    owner: &str,
+) -> Result<u64, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let mut qb =
+        sqlx::QueryBuilder::<sqlx::MySql>::new("delete from outbox_events where claimed_by = ");
+    qb.push_bind(owner).push(" and id in (");
+    let mut sep = qb.separated(", ");
+    for id in ids {
+        sep.push_bind(*id);
+    }
+    qb.push(")");
+    Ok(qb.build().execute(pool).await?.rows_affected())
+}
+
+/// Gives rows back after a failed publish: pending again after `delay_ms`, with the error.
+pub async fn release(
+    pool: &sqlx::MySqlPool,
+    ids: &[i64],
+    owner: &str,
+    delay_ms: u64,
+    error: &str,
+) -> Result<u64, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
+        "update outbox_events set status = 'pending', claimed_by = null, claimed_at = null, \
+         next_run_at = now(6) + interval ",
+    );
+    qb.push_bind(delay_ms * 1_000)
+        .push(" microsecond, last_error = ")
+        .push_bind(error.chars().take(500).collect::<String>())
+        .push(" where claimed_by = ")
+        .push_bind(owner)
+        .push(" and id in (");
+    let mut sep = qb.separated(", ");
+    for id in ids {
+        sep.push_bind(*id);
+    }
+    qb.push(")");
+    Ok(qb.build().execute(pool).await?.rows_affected())
+}
+
+/// Returns rows whose lease expired (their publisher died or stalled) to the pending state.
+pub async fn reap_expired(
+    pool: &sqlx::MySqlPool,
+    lease_secs: u64,
+    limit: u32,
+) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "update outbox_events set status = 'pending', claimed_by = null, claimed_at = null, \
+         last_error = 'lease expired' \
+         where status = 'claimed' and claimed_at < now(6) - interval ? second limit ?",
+    )
+    .bind(lease_secs)
+    .bind(limit)
+    .execute(pool)
+    .await?
+    .rows_affected())
+}
+
+/// Rows waiting per priority (pending or claimed), for readiness of lanes and metrics.
+pub async fn backlog(pool: &sqlx::MySqlPool) -> Result<Vec<(i32, i64)>, sqlx::Error> {
+    sqlx::query_as("select priority, count(*) from outbox_events group by priority")
+        .fetch_all(pool)
+        .await
+}

@@ -1,6 +1,8 @@
 //! RabbitMQ: one supervised connection per process, reconnected with jittered backoff when the
 //! broker goes away. Publishers and consumers open their channels from it.
 
+pub mod topology;
+
 use std::sync::Arc;
 use std::time::Duration;
 

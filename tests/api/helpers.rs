@@ -108,6 +108,8 @@ pub struct TestApp {
     pub services: Arc<Services>,
     pub stop: CancellationToken,
     db_name: String,
+    /// Exchange and queues of this test (removed at the end), when it uses the broker.
+    amqp_names: Option<[String; 3]>,
     cleaned: bool,
 }
 
@@ -206,8 +208,80 @@ pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
         services,
         stop: CancellationToken::new(),
         db_name,
+        amqp_names: None,
         cleaned: false,
     }
+}
+
+/// An app with its own exchange and queues on the real broker, connected.
+pub async fn spawn_app_with_broker(vars: &[(&str, &str)]) -> TestApp {
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    let exchange = format!("t.{suffix}");
+    let normal = format!("t.{suffix}.normal");
+    let express = format!("t.{suffix}.express");
+    let mut all: Vec<(&str, &str)> = vec![
+        ("AMQP_EXCHANGE", &exchange),
+        ("AMQP_QUEUE_NORMAL", &normal),
+        ("AMQP_QUEUE_EXPRESS", &express),
+    ];
+    all.extend_from_slice(vars);
+    let mut app = spawn_app_with(&all).await;
+    app.amqp_names = Some([exchange.clone(), normal.clone(), express.clone()]);
+    tokio::spawn(app.state.broker.clone().run_until_stopped(app.stop.clone()));
+    app
+}
+
+impl TestApp {
+    /// A channel of its own on the test broker.
+    pub async fn amqp_channel(&self) -> lapin::Channel {
+        let conn = lapin::Connection::connect(&self.services.amqp_url, Default::default())
+            .await
+            .expect("connect to RabbitMQ");
+        conn.create_channel().await.expect("channel")
+    }
+
+    /// Takes every message waiting in a queue (acknowledging them).
+    pub async fn drain_queue(&self, queue: &str) -> Vec<lapin::message::BasicGetMessage> {
+        let channel = self.amqp_channel().await;
+        let mut out = Vec::new();
+        while let Some(m) = channel
+            .basic_get(
+                queue.into(),
+                lapin::options::BasicGetOptions { no_ack: true },
+            )
+            .await
+            .expect("basic.get")
+        {
+            out.push(m);
+        }
+        out
+    }
+}
+
+async fn delete_amqp(url: &str, names: &[String; 3]) {
+    let Ok(conn) = lapin::Connection::connect(url, Default::default()).await else {
+        return;
+    };
+    let Ok(ch) = conn.create_channel().await else {
+        return;
+    };
+    for q in [&names[1], &names[2], &format!("{}.dead", names[0])] {
+        let _ = ch
+            .queue_delete(
+                q.as_str().into(),
+                lapin::options::QueueDeleteOptions::default(),
+            )
+            .await;
+    }
+    for e in [names[0].clone(), format!("{}.dlx", names[0])] {
+        let _ = ch
+            .exchange_delete(
+                e.as_str().into(),
+                lapin::options::ExchangeDeleteOptions::default(),
+            )
+            .await;
+    }
+    let _ = conn.close(200, "bye".into()).await;
 }
 
 impl TestApp {
@@ -337,6 +411,9 @@ impl TestApp {
         self.stop.cancel();
         self.db.close().await;
         drop_database(&self.services.database_server_url, &self.db_name).await;
+        if let Some(names) = &self.amqp_names {
+            delete_amqp(&self.services.amqp_url, names).await;
+        }
         self.cleaned = true;
     }
 }
@@ -364,13 +441,20 @@ impl Drop for TestApp {
         // A failed test still removes its database.
         self.stop.cancel();
         let server = self.services.database_server_url.clone();
+        let amqp_url = self.services.amqp_url.clone();
         let name = self.db_name.clone();
+        let amqp_names = self.amqp_names.clone();
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .unwrap();
-            rt.block_on(drop_database(&server, &name));
+            rt.block_on(async {
+                drop_database(&server, &name).await;
+                if let Some(names) = &amqp_names {
+                    delete_amqp(&amqp_url, names).await;
+                }
+            });
         })
         .join();
     }

@@ -6,4 +6,5 @@ mod helpers;
 mod history;
 mod idempotency;
 mod openapi;
+mod outbox;
 mod send;

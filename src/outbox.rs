@@ -1,0 +1,288 @@
+//! The outbox publisher pool (role `publisher`): per lane, tasks claim due outbox rows with
+//! `FOR UPDATE SKIP LOCKED`, publish them as persistent messages with publisher confirms, and
+//! delete a row only after the broker confirmed it. A failed publish gives the row back with a
+//! delay; a row whose publisher died is returned by the reaper once its lease expired. Several
+//! processes may run this role at once: a row is never lost, and in the rare case of a lease
+//! expiring mid-publish it is published twice, which consumers absorb (the state machine
+//! sends each recipient once).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{BasicProperties, Channel};
+use lapin::{Confirmation, PublisherConfirm};
+use serde::{Deserialize, Serialize};
+use sqlx::MySqlPool;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{AmqpConfig, DeliveryConfig};
+use crate::db::outbox::{self as repo, ClaimedRow};
+use crate::domain::SmsType;
+use crate::queue::{Backoff, Broker, topology};
+
+/// The AMQP message body: which request to deliver. The text and recipients stay in the
+/// database, so a message is small and one per request, whatever its recipient count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueMessage {
+    pub sms_identifier: String,
+    pub request_id: i64,
+}
+
+/// AMQP header carrying the W3C trace context of the accepting HTTP request.
+pub const TRACEPARENT_HEADER: &str = "traceparent";
+
+/// Idle wait of a lane that found nothing to publish.
+fn idle_wait(lane: SmsType) -> Duration {
+    match lane {
+        SmsType::Express => Duration::from_millis(20),
+        SmsType::Normal => Duration::from_millis(100),
+    }
+}
+
+/// What one round of a publisher did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PublishRound {
+    /// Rows claimed.
+    pub claimed: usize,
+    /// Rows confirmed by the broker and deleted.
+    pub published: usize,
+    /// Rows given back for a later retry.
+    pub released: usize,
+}
+
+/// The publisher pool of one process.
+pub struct PublisherPool {
+    db: MySqlPool,
+    broker: Arc<Broker>,
+    amqp: AmqpConfig,
+    delivery: DeliveryConfig,
+    owner: String,
+}
+
+impl PublisherPool {
+    /// A pool identified by host, process id and a random suffix (the lease owner).
+    pub fn new(
+        db: MySqlPool,
+        broker: Arc<Broker>,
+        amqp: AmqpConfig,
+        delivery: DeliveryConfig,
+    ) -> Arc<Self> {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into());
+        let suffix = uuid::Uuid::new_v4().simple().to_string();
+        let owner = format!("{host}-{}-{}", std::process::id(), &suffix[..8]);
+        Arc::new(Self {
+            db,
+            broker,
+            amqp,
+            delivery,
+            owner: owner.chars().take(64).collect(),
+        })
+    }
+
+    /// The lease owner name of this pool.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// Spawns the configured number of publishers per lane and the reaper.
+    pub fn spawn(self: &Arc<Self>, tracker: &TaskTracker, stop: &CancellationToken) {
+        for (lane, count) in [
+            (SmsType::Express, self.delivery.publishers_express),
+            (SmsType::Normal, self.delivery.publishers_normal),
+        ] {
+            for _ in 0..count {
+                tracker.spawn(self.clone().run_lane_until_stopped(lane, stop.clone()));
+            }
+        }
+        tracker.spawn(self.clone().reap_until_stopped(stop.clone()));
+    }
+
+    /// Opens a confirm-mode channel and declares the topology.
+    pub async fn open_channel(&self, stop: &CancellationToken) -> Option<Channel> {
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
+        loop {
+            let conn = self.broker.connection(stop).await?;
+            let attempt = async {
+                let channel = conn.create_channel().await?;
+                channel
+                    .confirm_select(ConfirmSelectOptions::default())
+                    .await?;
+                topology::declare(&channel, &self.amqp).await?;
+                Ok::<_, lapin::Error>(channel)
+            };
+            match attempt.await {
+                Ok(channel) => return Some(channel),
+                Err(e) => tracing::warn!(error = %e, "cannot open a publisher channel; retrying"),
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return None,
+                _ = tokio::time::sleep(backoff.next_delay()) => {}
+            }
+        }
+    }
+
+    /// Publishes a lane until `stop`; stops only between rounds, so nothing stays claimed.
+    pub async fn run_lane_until_stopped(self: Arc<Self>, lane: SmsType, stop: CancellationToken) {
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
+        'connect: while !stop.is_cancelled() {
+            let Some(channel) = self.open_channel(&stop).await else {
+                break;
+            };
+            while !stop.is_cancelled() {
+                match self.publish_once(&channel, lane).await {
+                    Ok(round) if round.claimed == 0 => {
+                        backoff.reset();
+                        tokio::select! {
+                            _ = stop.cancelled() => break 'connect,
+                            _ = tokio::time::sleep(idle_wait(lane)) => {}
+                        }
+                    }
+                    Ok(round) if round.released == 0 => backoff.reset(),
+                    Ok(round) => {
+                        tracing::warn!(lane = %lane, released = round.released, "some rows were not confirmed; retrying later");
+                        if !channel.status().connected() {
+                            continue 'connect;
+                        }
+                        tokio::time::sleep(backoff.next_delay()).await;
+                    }
+                    Err(e) => {
+                        tracing::warn!(lane = %lane, error = %e, "outbox round failed; backing off");
+                        tokio::select! {
+                            _ = stop.cancelled() => break 'connect,
+                            _ = tokio::time::sleep(backoff.next_delay()) => {}
+                        }
+                        if !channel.status().connected() {
+                            continue 'connect;
+                        }
+                    }
+                }
+            }
+        }
+        tracing::debug!(lane = %lane, "publisher stopped");
+    }
+
+    /// One round: claim a batch of the lane, publish it, wait for the confirms, delete what
+    /// was confirmed and release the rest.
+    pub async fn publish_once(
+        &self,
+        channel: &Channel,
+        lane: SmsType,
+    ) -> Result<PublishRound, sqlx::Error> {
+        let rows = repo::claim(
+            &self.db,
+            lane.priority(),
+            self.delivery.outbox_batch_size,
+            &self.owner,
+        )
+        .await?;
+        if rows.is_empty() {
+            return Ok(PublishRound::default());
+        }
+        let mut confirms = Vec::with_capacity(rows.len());
+        let mut failed = Vec::new();
+        for row in &rows {
+            match self.publish(channel, lane, row).await {
+                Ok(confirm) => confirms.push((row.id, confirm)),
+                Err(e) => {
+                    tracing::warn!(sms.id = %row.sms_identifier, error = %e, "publish failed");
+                    failed.push(row.id);
+                }
+            }
+        }
+        let mut published = Vec::with_capacity(confirms.len());
+        for (id, confirm) in confirms {
+            match confirm.await {
+                Ok(Confirmation::Ack(None)) => published.push(id),
+                Ok(Confirmation::Ack(Some(_))) => {
+                    tracing::error!(lane = %lane, "message returned unroutable: is the queue bound?");
+                    failed.push(id);
+                }
+                Ok(other) => {
+                    tracing::warn!(lane = %lane, confirmation = ?other, "broker did not confirm");
+                    failed.push(id);
+                }
+                Err(e) => {
+                    tracing::warn!(lane = %lane, error = %e, "confirm failed");
+                    failed.push(id);
+                }
+            }
+        }
+        repo::delete_published(&self.db, &published, &self.owner).await?;
+        if !failed.is_empty() {
+            let delay = 500 + (rand::random::<f64>() * 500.0) as u64;
+            repo::release(
+                &self.db,
+                &failed,
+                &self.owner,
+                delay,
+                "publish not confirmed",
+            )
+            .await?;
+        }
+        Ok(PublishRound {
+            claimed: rows.len(),
+            published: published.len(),
+            released: failed.len(),
+        })
+    }
+
+    async fn publish(
+        &self,
+        channel: &Channel,
+        lane: SmsType,
+        row: &ClaimedRow,
+    ) -> Result<PublisherConfirm, lapin::Error> {
+        let body = serde_json::to_vec(&QueueMessage {
+            sms_identifier: row.sms_identifier.clone(),
+            request_id: row.request_id,
+        })
+        .expect("queue message serializes");
+        let mut headers = FieldTable::default();
+        if let Some(tp) = &row.traceparent {
+            headers.insert(
+                TRACEPARENT_HEADER.into(),
+                AMQPValue::LongString(tp.as_str().into()),
+            );
+        }
+        let properties = BasicProperties::default()
+            .with_delivery_mode(2)
+            .with_content_type("application/json".into())
+            .with_message_id(row.sms_identifier.as_str().into())
+            .with_headers(headers);
+        channel
+            .basic_publish(
+                self.amqp.exchange.as_str().into(),
+                topology::routing_key(lane).into(),
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..Default::default()
+                },
+                &body,
+                properties,
+            )
+            .await
+    }
+
+    /// Returns expired leases to the pending state, every half lease.
+    pub async fn reap_until_stopped(self: Arc<Self>, stop: CancellationToken) {
+        let lease = self.delivery.outbox_lease;
+        let every = (lease / 2).max(Duration::from_millis(500));
+        loop {
+            match repo::reap_expired(&self.db, lease.as_secs(), 1_000).await {
+                Ok(0) => {}
+                Ok(n) => tracing::warn!(
+                    rows = n,
+                    "reclaimed outbox rows whose publisher lease expired"
+                ),
+                Err(e) => tracing::warn!(error = %e, "outbox reaper failed"),
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(every) => {}
+            }
+        }
+    }
+}

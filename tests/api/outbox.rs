@@ -1,0 +1,222 @@
+//! The outbox publisher pool against the real broker.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use serde_json::json;
+use sms_gateway::db::outbox as repo;
+use sms_gateway::domain::SmsType;
+use sms_gateway::outbox::{PublisherPool, QueueMessage};
+
+use crate::helpers::{TestApp, spawn_app_with_broker};
+
+fn pool_of(app: &TestApp) -> std::sync::Arc<PublisherPool> {
+    PublisherPool::new(
+        app.db.clone(),
+        app.state.broker.clone(),
+        app.state.config.amqp.clone(),
+        app.state.config.delivery.clone(),
+    )
+}
+
+async fn wait_for_empty_outbox(app: &TestApp) {
+    for _ in 0..200 {
+        if app.count("outbox_events").await == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the outbox was not drained within 10 s");
+}
+
+#[tokio::test]
+async fn accepted_requests_reach_their_lane_queue_persistently() {
+    let app = spawn_app_with_broker(&[]).await;
+    let (_, key) = app.create_customer("acme", 100).await;
+    let tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let mut normal_ids = HashSet::new();
+    for i in 0..3 {
+        let r = app
+            .post_with(
+                "/sms/send",
+                Some(&key),
+                &[("traceparent", tp)],
+                &json!({"text": "hi", "recipients": [format!("+98912123456{i}"), "+989127654321"]}),
+            )
+            .await;
+        r.assert_status(202);
+        normal_ids.insert(r.body["sms_identifier"].as_str().unwrap().to_string());
+    }
+    let express = app
+        .send(
+            &key,
+            json!({"text": "otp", "recipients": ["+989121234567"], "type": "express"}),
+        )
+        .await;
+    express.assert_status(202);
+
+    let pool = pool_of(&app);
+    pool.spawn(&tokio_util::task::TaskTracker::new(), &app.stop);
+    wait_for_empty_outbox(&app).await;
+
+    let cfg = &app.state.config.amqp;
+    let normal = app.drain_queue(&cfg.queue_normal).await;
+    let express_msgs = app.drain_queue(&cfg.queue_express).await;
+    assert_eq!(
+        normal.len(),
+        3,
+        "one message per request, not per recipient"
+    );
+    assert_eq!(express_msgs.len(), 1);
+    let got: HashSet<String> = normal
+        .iter()
+        .map(|m| {
+            serde_json::from_slice::<QueueMessage>(&m.delivery.data)
+                .unwrap()
+                .sms_identifier
+        })
+        .collect();
+    assert_eq!(got, normal_ids);
+    let props = &normal[0].delivery.properties;
+    assert_eq!(props.delivery_mode(), &Some(2), "persistent");
+    let headers = props.headers().as_ref().expect("headers");
+    let carried = headers
+        .inner()
+        .get("traceparent")
+        .expect("traceparent header");
+    let lapin::types::AMQPValue::LongString(carried) = carried else {
+        panic!("traceparent is not a string: {carried:?}");
+    };
+    assert_eq!(carried.to_string(), tp);
+    let m: QueueMessage = serde_json::from_slice(&express_msgs[0].delivery.data).unwrap();
+    assert_eq!(
+        m.sms_identifier,
+        express.body["sms_identifier"].as_str().unwrap()
+    );
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn concurrent_claims_never_hand_out_a_row_twice() {
+    let app = spawn_app_with_broker(&[]).await;
+    let (_, key) = app.create_customer("acme", 1_000).await;
+    for i in 0..60 {
+        let kind = if i % 3 == 0 { "express" } else { "normal" };
+        app.send(
+            &key,
+            json!({"text": "hi", "recipients": [format!("+98912{:07}", i)], "type": kind}),
+        )
+        .await
+        .assert_status(202);
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in 0..6 {
+        let db = app.db.clone();
+        tasks.spawn(async move {
+            let priority = if w % 2 == 0 {
+                SmsType::Express
+            } else {
+                SmsType::Normal
+            }
+            .priority();
+            let mut mine = Vec::new();
+            loop {
+                let rows = repo::claim(&db, priority, 7, &format!("w{w}"))
+                    .await
+                    .unwrap();
+                if rows.is_empty() {
+                    return (priority, mine);
+                }
+                assert!(
+                    rows.iter().all(|r| r.priority == priority),
+                    "lanes are claimed separately"
+                );
+                mine.extend(rows.into_iter().map(|r| r.id));
+            }
+        });
+    }
+    let mut all = Vec::new();
+    while let Some(r) = tasks.join_next().await {
+        all.extend(r.unwrap().1);
+    }
+    let unique: HashSet<i64> = all.iter().copied().collect();
+    assert_eq!(all.len(), 60, "every row claimed");
+    assert_eq!(unique.len(), 60, "no row claimed twice");
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn rows_of_a_dead_publisher_are_reaped_and_published() {
+    let app = spawn_app_with_broker(&[("OUTBOX_LEASE_SECS", "1")]).await;
+    let (_, key) = app.create_customer("acme", 100).await;
+    for i in 0..5 {
+        app.send(
+            &key,
+            json!({"text": "hi", "recipients": [format!("+98912123456{i}")]}),
+        )
+        .await
+        .assert_status(202);
+    }
+    // A publisher claims everything and dies before publishing.
+    let claimed = repo::claim(&app.db, 0, 100, "dead-publisher")
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 5);
+    // Nothing is claimable while the lease runs ...
+    assert!(
+        repo::claim(&app.db, 0, 100, "other")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(repo::reap_expired(&app.db, 1, 100).await.unwrap(), 0);
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    // ... and after it expired, a live pool (with its reaper) publishes them.
+    let pool = pool_of(&app);
+    pool.spawn(&tokio_util::task::TaskTracker::new(), &app.stop);
+    wait_for_empty_outbox(&app).await;
+    let msgs = app.drain_queue(&app.state.config.amqp.queue_normal).await;
+    assert_eq!(msgs.len(), 5);
+    // The dead publisher waking up cannot delete rows it no longer owns.
+    let ids: Vec<i64> = claimed.iter().map(|r| r.id).collect();
+    assert_eq!(
+        repo::delete_published(&app.db, &ids, "dead-publisher")
+            .await
+            .unwrap(),
+        0
+    );
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn a_publish_round_stops_cleanly_with_nothing_left_claimed() {
+    let app = spawn_app_with_broker(&[]).await;
+    let (_, key) = app.create_customer("acme", 100).await;
+    for i in 0..4 {
+        app.send(
+            &key,
+            json!({"text": "hi", "recipients": [format!("+98912123456{i}")], "type": "express"}),
+        )
+        .await
+        .assert_status(202);
+    }
+    let pool = pool_of(&app);
+    let channel = pool.open_channel(&app.stop).await.expect("channel");
+    let round = pool.publish_once(&channel, SmsType::Express).await.unwrap();
+    assert_eq!((round.claimed, round.published, round.released), (4, 4, 0));
+    let empty = pool.publish_once(&channel, SmsType::Express).await.unwrap();
+    assert_eq!(empty.claimed, 0);
+    let claimed: i64 =
+        sqlx::query_scalar("select count(*) from outbox_events where status = 'claimed'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(claimed, 0);
+    assert_eq!(
+        app.drain_queue(&app.state.config.amqp.queue_express)
+            .await
+            .len(),
+        4
+    );
+    app.finish().await;
+}
