@@ -388,3 +388,31 @@ async fn local_numbers_need_a_default_country() {
         .assert_status(202);
     app.finish().await;
 }
+
+#[tokio::test]
+async fn a_request_over_the_timeout_gets_503_and_charges_nothing() {
+    let app = spawn_app_with(&[("REQUEST_TIMEOUT_MS", "300")]).await;
+    let (id, key) = app.create_customer("acme", 10).await;
+    // Another transaction holds the customer's balance row, so the send blocks on its lock.
+    let mut blocker = app.db.begin().await.unwrap();
+    sqlx::query("select balance from user_balances where user_id = ? for update")
+        .bind(id)
+        .fetch_one(&mut *blocker)
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let r = app
+        .send(&key, json!({"text": "hi", "recipients": ["+989121234567"]}))
+        .await;
+    let p = r.assert_problem(503);
+    assert_eq!(p["type"], "/problems/unavailable");
+    assert_eq!(r.headers["retry-after"], "1");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    blocker.rollback().await.unwrap();
+    // The abandoned transaction was rolled back: nothing charged, nothing queued.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(app.balance_of(id).await, 10);
+    assert_eq!(app.count("sms_status").await, 0);
+    assert_eq!(app.count("outbox_events").await, 0);
+    app.finish().await;
+}
