@@ -9,6 +9,8 @@
 //! - [`domain`]: phone numbers (E.164), GSM 03.38 segment counting, message types and states,
 //!   money.
 //! - [`accounts`]: customers and their API keys.
+//! - [`operators`]: upstream operators over HTTP, one circuit breaker each, and each lane's
+//!   failover order.
 //! - [`outbox`]: the publisher pool moving outbox rows to the RabbitMQ lanes with confirms.
 //! - [`queue`]: the supervised RabbitMQ connection and the topology.
 //! - [`mock_operator`]: an operator speaking the wire protocol, for demos and tests.
@@ -22,6 +24,7 @@ pub mod domain;
 pub mod http;
 pub mod intake;
 pub mod mock_operator;
+pub mod operators;
 pub mod outbox;
 pub mod queue;
 pub mod startup;
