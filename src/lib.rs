@@ -15,6 +15,7 @@
 //! - [`queue`]: the supervised RabbitMQ connection and the topology.
 //! - [`mock_operator`]: an operator speaking the wire protocol, for demos and tests.
 //! - [`startup`]: roles (`api`, `publisher`, `worker`, `all`), start-up and graceful shutdown.
+//! - [`worker`]: delivery workers: consume the lanes, send, settle (SENT, FAILED + refund, retry).
 //! - [`telemetry`]: logs and traces.
 
 pub mod accounts;
@@ -30,3 +31,4 @@ pub mod queue;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod worker;

@@ -13,9 +13,12 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::db;
+use crate::mock_operator::{MockOperator, MockOperatorConfig};
+use crate::operators::OperatorRegistry;
 use crate::outbox::PublisherPool;
 use crate::queue::{Backoff, Broker};
 use crate::state::{App, AppState};
+use crate::worker::WorkerPool;
 
 /// Which parts of the gateway a process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -34,6 +37,11 @@ impl Role {
     /// Whether this role serves HTTP.
     pub fn runs_api(self) -> bool {
         matches!(self, Role::All | Role::Api)
+    }
+
+    /// Whether this role delivers to operators.
+    pub fn runs_worker(self) -> bool {
+        matches!(self, Role::All | Role::Worker)
     }
 
     /// Whether this role publishes the outbox.
@@ -103,10 +111,6 @@ fn is_connect_error(e: &anyhow::Error) -> bool {
 
 /// Runs a role until `stop` is cancelled.
 pub async fn run(config: Config, role: Role, stop: CancellationToken) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        role != Role::Worker,
-        "the worker role (delivery to operators) is not implemented yet; run --role api or publisher"
-    );
     let pool = db::pool(&config.database).context("DATABASE_URL")?;
     if config.database.run_migrations {
         migrate_with_retry(&config, &pool, &stop).await?;
@@ -131,8 +135,27 @@ pub async fn run(config: Config, role: Role, stop: CancellationToken) -> anyhow:
         publishers.spawn(&tracker, &stop);
     }
 
+    let operators = Arc::new(build_operators(&config, &tracker, &stop).await?);
+    if role.runs_worker() {
+        let workers = WorkerPool::new(
+            pool.clone(),
+            operators.clone(),
+            broker.clone(),
+            config.amqp.clone(),
+            config.delivery.clone(),
+        );
+        tracing::info!(
+            express = config.delivery.workers_express,
+            normal = config.delivery.workers_normal,
+            "delivery workers starting"
+        );
+        workers.spawn(&tracker, &stop);
+    }
+
     let shutdown_timeout = config.http.shutdown_timeout;
-    let state = AppState(Arc::new(App::new(config, pool.clone(), broker)));
+    let state = AppState(Arc::new(
+        App::new(config, pool.clone(), broker).with_operators(operators),
+    ));
 
     if role.runs_api() {
         let addr = state.config.http.listen_addr;
@@ -194,4 +217,49 @@ async fn prune_idempotency_keys(state: AppState, stop: CancellationToken) {
             _ = tokio::time::sleep(Duration::from_secs(60)) => {}
         }
     }
+}
+
+/// The operator registry: the configured operators, or, when `OPERATORS` and
+/// `EXPRESS_OPERATORS` are both unset, two mock operators started in this process (on
+/// ephemeral localhost ports, posting delivery reports to this process's API) so that a fresh
+/// start delivers end to end.
+pub async fn build_operators(
+    config: &Config,
+    tracker: &TaskTracker,
+    stop: &CancellationToken,
+) -> anyhow::Result<OperatorRegistry> {
+    if !config.operators.uses_builtin_mocks() {
+        let normal = config.operators.normal.clone().unwrap_or_default();
+        let express = config.operators.express.clone().unwrap_or_default();
+        return OperatorRegistry::from_config(&normal, &express);
+    }
+    let api_port = config.http.listen_addr.port();
+    let mut configs = Vec::new();
+    for name in crate::config::BUILTIN_MOCK_NAMES {
+        let key = crate::accounts::new_api_key().key;
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("binding a built-in mock operator")?;
+        let addr = listener.local_addr()?;
+        let mock = MockOperator::new(MockOperatorConfig {
+            name: name.to_string(),
+            api_key: Some(key.clone()),
+            latency: Duration::from_millis(5),
+            dlr_url: Some(format!("http://127.0.0.1:{api_port}/dlr/{name}")),
+            dlr_key: Some(key.clone()),
+            dlr_delay: Duration::from_millis(500),
+            ..Default::default()
+        });
+        let stop = stop.clone();
+        tracker.spawn(async move {
+            if let Err(e) = mock.serve(listener, stop).await {
+                tracing::error!(error = %e, "built-in mock operator failed");
+            }
+        });
+        tracing::info!(operator = name, %addr, "built-in mock operator started (no OPERATORS configured)");
+        let json =
+            serde_json::json!({"name": name, "url": format!("http://{addr}/send"), "api_key": key});
+        configs.push(serde_json::from_value(json)?);
+    }
+    OperatorRegistry::from_config(&configs, &[])
 }

@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 use sqlx::MySqlPool;
 
 use crate::config::Config;
+use crate::operators::OperatorRegistry;
 use crate::queue::Broker;
 
 /// Shared application context.
@@ -18,6 +19,9 @@ pub struct App {
     pub db: MySqlPool,
     /// The supervised RabbitMQ connection (readiness, and the roles that use it).
     pub broker: Arc<Broker>,
+    /// The operators (delivery reports are authenticated by their keys); `None` in a process
+    /// that neither sends nor receives reports.
+    pub operators: Option<Arc<OperatorRegistry>>,
     /// SHA-256 of `ADMIN_TOKEN`, compared in constant time.
     pub admin_token_hash: [u8; 32],
     /// Set when shutdown starts: readiness turns false so load balancers stop sending.
@@ -33,9 +37,16 @@ impl App {
             config,
             db,
             broker,
+            operators: None,
             admin_token_hash,
             draining: AtomicBool::new(false),
         }
+    }
+
+    /// Attaches the operator registry.
+    pub fn with_operators(mut self, operators: Arc<OperatorRegistry>) -> Self {
+        self.operators = Some(operators);
+        self
     }
 
     /// Marks the process as shutting down.

@@ -3,6 +3,7 @@
 //! so callers decide what belongs in one transaction.
 
 pub mod customers;
+pub mod delivery;
 pub mod idempotency;
 pub mod ledger;
 pub mod messages;

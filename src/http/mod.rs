@@ -3,6 +3,7 @@
 
 pub mod balance;
 pub mod customers;
+pub mod dlr;
 pub mod error;
 pub mod extract;
 pub mod health;
@@ -61,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .route("/sms/send", post(messages::send))
         .route("/sms/history", get(messages::history))
         .route("/sms/{sms_identifier}", get(messages::get_sms))
+        .route("/dlr/{operator}", post(dlr::receive))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .layer(middleware::from_fn_with_state(state.clone(), timeout))

@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{balance, customers, error, health, messages};
+use super::{balance, customers, dlr, error, health, messages};
 use crate::domain;
 
 /// The whole API.
@@ -24,6 +24,7 @@ use crate::domain;
         messages::send,
         messages::history,
         messages::get_sms,
+        dlr::receive,
         health::healthz,
         health::readyz,
     ),
@@ -38,6 +39,7 @@ use crate::domain;
         (name = "sms", description = "Sending and tracking messages"),
         (name = "balance", description = "Prepaid balance and its ledger"),
         (name = "admin", description = "Customer management (admin token)"),
+        (name = "delivery reports", description = "Operators reporting delivery"),
         (name = "operations", description = "Health and readiness"),
     )
 )]
@@ -58,6 +60,10 @@ impl Modify for SecuritySchemes {
             bearer("A customer's API key (from POST /admin/customers)"),
         );
         components.add_security_scheme("admin_token", bearer("The ADMIN_TOKEN of the gateway"));
+        components.add_security_scheme(
+            "operator_key",
+            bearer("The operator's api_key from OPERATORS / EXPRESS_OPERATORS"),
+        );
     }
 }
 

@@ -200,7 +200,16 @@ pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
         ));
     }
     let broker = Broker::new(&config.amqp, "sms-gateway-test");
-    let state = AppState(Arc::new(App::new(config, pool.clone(), broker)));
+    let mut app = App::new(config.clone(), pool.clone(), broker);
+    if !config.operators.uses_builtin_mocks() {
+        let registry = sms_gateway::operators::OperatorRegistry::from_config(
+            &config.operators.normal.clone().unwrap_or_default(),
+            &config.operators.express.clone().unwrap_or_default(),
+        )
+        .expect("operator registry");
+        app = app.with_operators(Arc::new(registry));
+    }
+    let state = AppState(Arc::new(app));
     TestApp {
         router: sms_gateway::http::router(state.clone()),
         state,

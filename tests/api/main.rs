@@ -2,6 +2,7 @@
 
 mod admin;
 mod balance;
+mod delivery;
 mod helpers;
 mod history;
 mod idempotency;

@@ -1,0 +1,314 @@
+//! Delivery state in SQL: every transition is a conditional UPDATE on the current state, so
+//! a duplicate or redelivered queue message can never move a message twice, and a refund is
+//! written in the same transaction as its FAILED transition under a unique transaction id.
+
+use chrono::{DateTime, Utc};
+use sqlx::{FromRow, MySqlPool};
+
+use super::ledger::{self, Entry, EntryType};
+
+/// What a worker needs of a request.
+#[derive(Debug, Clone, FromRow)]
+pub struct DeliveryRequest {
+    pub id: i64,
+    pub sms_identifier: String,
+    pub user_id: i64,
+    pub sms_type: String,
+    pub body: String,
+    pub segments: i32,
+    pub price_per_segment: i64,
+    pub operators: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Loads a request for delivery.
+pub async fn load_request(
+    pool: &MySqlPool,
+    request_id: i64,
+) -> Result<Option<DeliveryRequest>, sqlx::Error> {
+    sqlx::query_as(
+        "select id, sms_identifier, user_id, sms_type, body, segments, price_per_segment, \
+         operators, expires_at, created_at from sms_requests where id = ?",
+    )
+    .bind(request_id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// A recipient that may need work.
+#[derive(Debug, Clone, FromRow)]
+pub struct OpenRecipient {
+    pub id: i64,
+    pub recipient: String,
+    pub status: String,
+}
+
+/// Recipients of a request that are PENDING, or SENDING without a live lease.
+pub async fn open_recipients(
+    pool: &MySqlPool,
+    request_id: i64,
+) -> Result<Vec<OpenRecipient>, sqlx::Error> {
+    sqlx::query_as(
+        "select id, recipient, status from sms_status where request_id = ? and \
+         (status = 'PENDING' or (status = 'SENDING' and (locked_until is null or locked_until < now(6)))) \
+         order by id",
+    )
+    .bind(request_id)
+    .fetch_all(pool)
+    .await
+}
+
+async fn event(
+    conn: &mut sqlx::MySqlConnection,
+    status_id: i64,
+    status: &str,
+    detail: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("insert into sms_events (status_id, status, detail) values (?, ?, ?)")
+        .bind(status_id)
+        .bind(status)
+        .bind(detail.map(|d| d.chars().take(255).collect::<String>()))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Takes a recipient's message: PENDING -> SENDING (or re-takes a SENDING one whose lease
+/// expired or that waits for a retry) with a lease of `lease_secs`. False when another
+/// worker holds it or it moved on.
+pub async fn claim(pool: &MySqlPool, status_id: i64, lease_secs: u64) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let was_pending: Option<String> =
+        sqlx::query_scalar("select status from sms_status where id = ? for update")
+            .bind(status_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let updated = sqlx::query(
+        "update sms_status set status = 'SENDING', attempts = attempts + 1, \
+         locked_until = now(6) + interval ? second where id = ? and \
+         (status = 'PENDING' or (status = 'SENDING' and (locked_until is null or locked_until < now(6))))",
+    )
+    .bind(lease_secs)
+    .bind(status_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if updated == 1 && was_pending.as_deref() == Some("PENDING") {
+        event(&mut tx, status_id, "SENDING", None).await?;
+    }
+    tx.commit().await?;
+    Ok(updated == 1)
+}
+
+/// SENDING -> SENT with the operator and its message id.
+pub async fn mark_sent(
+    pool: &MySqlPool,
+    status_id: i64,
+    operator: &str,
+    message_id: &str,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let updated = sqlx::query(
+        "update sms_status set status = 'SENT', provider = ?, provider_message_id = ?, \
+         locked_until = null where id = ? and status = 'SENDING'",
+    )
+    .bind(operator)
+    .bind(message_id)
+    .bind(status_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if updated == 1 {
+        event(&mut tx, status_id, "SENT", Some(operator)).await?;
+    }
+    tx.commit().await?;
+    Ok(updated == 1)
+}
+
+/// PENDING | SENDING -> FAILED and the refund of that recipient's charge, in one
+/// transaction. The refund's `transaction_id` is `refund:<status id>`: unique, so no retry,
+/// redelivery or second process can refund twice. Returns whether this call failed it.
+pub async fn fail_and_refund(
+    pool: &MySqlPool,
+    request: &DeliveryRequest,
+    status_id: i64,
+    reason: &str,
+    provider: Option<&str>,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let updated = sqlx::query(
+        "update sms_status set status = 'FAILED', failure_reason = ?, \
+         provider = coalesce(?, provider), locked_until = null \
+         where id = ? and status in ('PENDING', 'SENDING')",
+    )
+    .bind(reason.chars().take(255).collect::<String>())
+    .bind(provider)
+    .bind(status_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if updated == 0 {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    event(&mut tx, status_id, "FAILED", Some(reason)).await?;
+    let amount = i64::from(request.segments) * request.price_per_segment;
+    if amount > 0 {
+        let transaction_id = format!("refund:{status_id}");
+        ledger::credit(
+            &mut tx,
+            &Entry {
+                user_id: request.user_id,
+                entry_type: EntryType::Refund,
+                transaction_id: &transaction_id,
+                description: Some(reason),
+                sms_identifier: Some(&request.sms_identifier),
+            },
+            amount,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Every operator failed transiently: release the lease, note why, and schedule the request
+/// again through the outbox after `delay_ms`.
+pub async fn schedule_retry(
+    pool: &MySqlPool,
+    request: &DeliveryRequest,
+    status_id: i64,
+    detail: &str,
+    delay_ms: u64,
+    priority: i32,
+) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let updated = sqlx::query(
+        "update sms_status set locked_until = null where id = ? and status = 'SENDING'",
+    )
+    .bind(status_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if updated == 1 {
+        event(&mut tx, status_id, "RETRY", Some(detail)).await?;
+    }
+    requeue(
+        &mut tx,
+        request.id,
+        &request.sms_identifier,
+        priority,
+        delay_ms,
+    )
+    .await?;
+    tx.commit().await
+}
+
+/// Puts a request (back) into the outbox, due after `delay_ms`; keeps an earlier due time
+/// if the request is already there.
+pub async fn requeue(
+    conn: &mut sqlx::MySqlConnection,
+    request_id: i64,
+    sms_identifier: &str,
+    priority: i32,
+    delay_ms: u64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into outbox_events (request_id, sms_identifier, priority, next_run_at) \
+         values (?, ?, ?, now(6) + interval ? microsecond) \
+         on duplicate key update next_run_at = least(next_run_at, now(6) + interval ? microsecond)",
+    )
+    .bind(request_id)
+    .bind(sms_identifier)
+    .bind(priority)
+    .bind(delay_ms * 1_000)
+    .bind(delay_ms * 1_000)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Requests with a SENDING recipient whose lease expired (its worker died mid-send) and
+/// nothing in the outbox: queued again. Returns how many.
+pub async fn requeue_expired_leases(pool: &MySqlPool, limit: u32) -> Result<u64, sqlx::Error> {
+    let stuck: Vec<(i64, String, String)> = sqlx::query_as(
+        "select distinct s.request_id, s.sms_identifier, s.sms_type from sms_status s \
+         where s.status = 'SENDING' and s.locked_until < now(6) \
+         and not exists (select 1 from outbox_events o where o.request_id = s.request_id) \
+         limit ?",
+    )
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    let mut conn = pool.acquire().await?;
+    for (request_id, sms_identifier, sms_type) in &stuck {
+        let priority = sms_type
+            .parse::<crate::domain::SmsType>()
+            .unwrap_or_default()
+            .priority();
+        requeue(&mut conn, *request_id, sms_identifier, priority, 0).await?;
+    }
+    Ok(stuck.len() as u64)
+}
+
+/// Outcome of a delivery report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportOutcome {
+    /// Moved SENT -> DELIVERED / UNDELIVERED.
+    Applied,
+    /// Recorded in the timeline only (intermediate, duplicate or late report).
+    Recorded,
+    /// No message of this operator has that id.
+    UnknownMessage,
+}
+
+/// Applies an operator's delivery report. `final_status` is `Some("DELIVERED" |
+/// "UNDELIVERED")` for final reports, `None` for intermediate ones.
+pub async fn apply_report(
+    pool: &MySqlPool,
+    operator: &str,
+    message_id: &str,
+    report: &str,
+    final_status: Option<&str>,
+) -> Result<ReportOutcome, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let row: Option<(i64, String)> = sqlx::query_as(
+        "select id, status from sms_status where provider = ? and provider_message_id = ? for update",
+    )
+    .bind(operator)
+    .bind(message_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((status_id, _)) = row else {
+        tx.rollback().await?;
+        return Ok(ReportOutcome::UnknownMessage);
+    };
+    let mut applied = false;
+    if let Some(target) = final_status {
+        let failure = (target == "UNDELIVERED").then_some(report);
+        applied = sqlx::query(
+            "update sms_status set status = ?, failure_reason = coalesce(?, failure_reason) \
+             where id = ? and status = 'SENT'",
+        )
+        .bind(target)
+        .bind(failure)
+        .bind(status_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+    }
+    let shown = if applied {
+        final_status.unwrap_or(report)
+    } else {
+        report
+    };
+    event(&mut tx, status_id, shown, Some(&format!("report {report}"))).await?;
+    tx.commit().await?;
+    Ok(if applied {
+        ReportOutcome::Applied
+    } else {
+        ReportOutcome::Recorded
+    })
+}

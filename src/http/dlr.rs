@@ -1,0 +1,125 @@
+//! `POST /dlr/{operator}`: delivery reports, authenticated by the operator's own key.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::error::{ApiError, Problem};
+use super::extract::ApiJson;
+use crate::db::delivery::{self, ReportOutcome};
+use crate::state::AppState;
+
+/// A delivery report.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DeliveryReport {
+    /// The id the operator returned when it accepted the message.
+    pub message_id: String,
+    /// SMPP-style state: DELIVRD; UNDELIV, REJECTD, EXPIRED, DELETED; or an intermediate
+    /// state such as ACCEPTD or ENROUTE (recorded in the timeline only).
+    #[schema(example = "DELIVRD")]
+    pub status: String,
+}
+
+/// What the gateway did with a report.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DeliveryReportAck {
+    /// `applied` (the message moved to DELIVERED or UNDELIVERED) or `recorded` (timeline only:
+    /// intermediate, duplicate or late report).
+    pub result: String,
+}
+
+/// Maps an operator's report state to the final state it means, if any.
+pub fn final_state(report: &str) -> Option<&'static str> {
+    match report {
+        "DELIVRD" | "DELIVERED" => Some("DELIVERED"),
+        "UNDELIV" | "UNDELIVERED" | "REJECTD" | "REJECTED" | "EXPIRED" | "DELETED" => {
+            Some("UNDELIVERED")
+        }
+        _ => None,
+    }
+}
+
+/// Receives an operator's delivery report.
+#[utoipa::path(
+    post, path = "/dlr/{operator}", tag = "delivery reports",
+    security(("operator_key" = [])),
+    params(("operator" = String, Path, description = "The operator's configured name")),
+    request_body = DeliveryReport,
+    responses(
+        (status = 200, description = "Applied or recorded", body = DeliveryReportAck),
+        (status = 400, description = "Malformed report", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or wrong operator key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown operator or message id", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn receive(
+    State(state): State<AppState>,
+    Path(operator): Path<String>,
+    headers: HeaderMap,
+    ApiJson(report): ApiJson<DeliveryReport>,
+) -> Result<Response, ApiError> {
+    let op = state
+        .operators
+        .as_ref()
+        .and_then(|r| r.get(&operator))
+        .ok_or_else(|| ApiError::NotFound(format!("no operator named {operator:?}")))?;
+    let key = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(ApiError::Unauthorized(
+            "send the operator's key as Authorization: Bearer <key>",
+        ))?;
+    if !op.verify_key(key.trim()) {
+        return Err(ApiError::Unauthorized("wrong operator key"));
+    }
+    let status = report.status.trim().to_ascii_uppercase();
+    let mut errors = std::collections::BTreeMap::new();
+    if report.message_id.is_empty() || report.message_id.len() > 128 {
+        errors.insert(
+            "message_id".to_string(),
+            "must be 1-128 characters".to_string(),
+        );
+    }
+    if status.is_empty()
+        || status.len() > 16
+        || !status
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        errors.insert(
+            "status".to_string(),
+            "must be 1-16 letters, digits or '_'".to_string(),
+        );
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let outcome = delivery::apply_report(
+        &state.db,
+        &operator,
+        &report.message_id,
+        &status,
+        final_state(&status),
+    )
+    .await?;
+    let result = match outcome {
+        ReportOutcome::UnknownMessage => {
+            return Err(ApiError::NotFound(format!(
+                "operator {operator} has no message {:?}",
+                report.message_id
+            )));
+        }
+        ReportOutcome::Applied => "applied",
+        ReportOutcome::Recorded => "recorded",
+    };
+    tracing::info!(operator.name = %operator, report = %status, result, "delivery report");
+    Ok(super::json_response(
+        StatusCode::OK,
+        &DeliveryReportAck {
+            result: result.into(),
+        },
+    ))
+}

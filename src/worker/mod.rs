@@ -1,0 +1,220 @@
+//! Delivery workers (role `worker`): one consumer per lane with its own concurrency, so a
+//! normal backlog never delays express. A queue message names a request; the worker takes
+//! each open recipient with a lease, sends it through the operators and records the outcome
+//! (SENT, FAILED with a refund, or a scheduled retry), and acknowledges the queue message
+//! only after every recipient's outcome is committed. On a database error it nacks with
+//! requeue after a backoff, never in a busy loop.
+
+pub mod send_sms;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions,
+};
+use lapin::types::FieldTable;
+use lapin::{Channel, Consumer};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{AmqpConfig, DeliveryConfig};
+use crate::domain::SmsType;
+use crate::operators::OperatorRegistry;
+use crate::outbox::QueueMessage;
+use crate::queue::{Backoff, Broker, topology};
+
+pub use send_sms::{DeliveryContext, deliver_request};
+
+/// The worker pool of one process.
+pub struct WorkerPool {
+    ctx: Arc<DeliveryContext>,
+    broker: Arc<Broker>,
+    amqp: AmqpConfig,
+    delivery: DeliveryConfig,
+}
+
+impl WorkerPool {
+    /// A pool sending through `operators`.
+    pub fn new(
+        db: sqlx::MySqlPool,
+        operators: Arc<OperatorRegistry>,
+        broker: Arc<Broker>,
+        amqp: AmqpConfig,
+        delivery: DeliveryConfig,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            ctx: Arc::new(DeliveryContext {
+                db,
+                operators,
+                default_validity: delivery.default_validity,
+            }),
+            broker,
+            amqp,
+            delivery,
+        })
+    }
+
+    /// Spawns a consumer per lane and the sweeper of expired leases.
+    pub fn spawn(self: &Arc<Self>, tracker: &TaskTracker, stop: &CancellationToken) {
+        for (lane, concurrency) in [
+            (SmsType::Express, self.delivery.workers_express),
+            (SmsType::Normal, self.delivery.workers_normal),
+        ] {
+            if concurrency > 0 {
+                tracker.spawn(self.clone().consume_until_stopped(
+                    lane,
+                    concurrency,
+                    tracker.clone(),
+                    stop.clone(),
+                ));
+            }
+        }
+        tracker.spawn(self.clone().sweep_until_stopped(stop.clone()));
+    }
+
+    async fn open(
+        &self,
+        conn: &lapin::Connection,
+        lane: SmsType,
+        concurrency: usize,
+    ) -> Result<(Channel, Consumer), lapin::Error> {
+        let channel = conn.create_channel().await?;
+        topology::declare(&channel, &self.amqp).await?;
+        let prefetch = (self.amqp.prefetch as usize).min(concurrency.max(1)) as u16;
+        channel
+            .basic_qos(prefetch, BasicQosOptions::default())
+            .await?;
+        let consumer = channel
+            .basic_consume(
+                topology::queue_name(&self.amqp, lane).into(),
+                format!("sms-gateway-{lane}-{}", std::process::id()).into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        Ok((channel, consumer))
+    }
+
+    /// Consumes a lane until `stop`: then no new message is taken, in-flight ones finish
+    /// (the tracker awaits them) and unacknowledged prefetched ones return to the queue when
+    /// the channel closes.
+    pub async fn consume_until_stopped(
+        self: Arc<Self>,
+        lane: SmsType,
+        concurrency: usize,
+        tracker: TaskTracker,
+        stop: CancellationToken,
+    ) {
+        let permits = Arc::new(Semaphore::new(concurrency));
+        let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
+        while !stop.is_cancelled() {
+            let Some(conn) = self.broker.connection(&stop).await else {
+                break;
+            };
+            let (channel, mut consumer) = match self.open(&conn, lane, concurrency).await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(lane = %lane, error = %e, "cannot start consuming; retrying");
+                    tokio::select! {
+                        _ = stop.cancelled() => break,
+                        _ = tokio::time::sleep(backoff.next_delay()) => continue,
+                    }
+                }
+            };
+            backoff.reset();
+            tracing::info!(lane = %lane, concurrency, "consuming");
+            loop {
+                let permit = tokio::select! {
+                    _ = stop.cancelled() => break,
+                    p = permits.clone().acquire_owned() => p.expect("semaphore open"),
+                };
+                let next = tokio::select! {
+                    _ = stop.cancelled() => break,
+                    n = consumer.next() => n,
+                };
+                let delivery = match next {
+                    Some(Ok(d)) => d,
+                    Some(Err(e)) => {
+                        tracing::warn!(lane = %lane, error = %e, "consumer error; reconnecting");
+                        break;
+                    }
+                    None => {
+                        tracing::warn!(lane = %lane, "consumer closed; reconnecting");
+                        break;
+                    }
+                };
+                let ctx = self.ctx.clone();
+                tracker.spawn(async move {
+                    handle(&ctx, delivery).await;
+                    drop(permit);
+                });
+            }
+            if stop.is_cancelled() {
+                // Let in-flight handlers ack on this channel before it closes.
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(60),
+                    permits.acquire_many(concurrency as u32),
+                )
+                .await;
+                let _ = channel.close(200, "shutdown".into()).await;
+            }
+        }
+    }
+
+    /// Re-queues requests whose worker died mid-send, every 5 seconds.
+    pub async fn sweep_until_stopped(self: Arc<Self>, stop: CancellationToken) {
+        loop {
+            match crate::db::delivery::requeue_expired_leases(&self.ctx.db, 100).await {
+                Ok(0) => {}
+                Ok(n) => tracing::warn!(
+                    requests = n,
+                    "re-queued requests whose delivery lease expired"
+                ),
+                Err(e) => tracing::warn!(error = %e, "lease sweeper failed"),
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+            }
+        }
+    }
+}
+
+/// Processes one queue message and settles it with the broker.
+async fn handle(ctx: &DeliveryContext, delivery: lapin::message::Delivery) {
+    let msg: QueueMessage = match serde_json::from_slice(&delivery.data) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!(error = %e, "poison message; dead-lettering it");
+            let _ = delivery
+                .acker
+                .reject(BasicRejectOptions { requeue: false })
+                .await;
+            return;
+        }
+    };
+    match deliver_request(ctx, msg.request_id).await {
+        Ok(_) => {
+            if let Err(e) = delivery.acker.ack(BasicAckOptions::default()).await {
+                tracing::warn!(sms.id = %msg.sms_identifier, error = %e, "ack failed; the message will be redelivered and skipped");
+            }
+        }
+        Err(e) => {
+            tracing::warn!(sms.id = %msg.sms_identifier, error = %e, "delivery failed on the database; requeueing after a pause");
+            tokio::time::sleep(Duration::from_millis(
+                500 + (rand::random::<f64>() * 1_500.0) as u64,
+            ))
+            .await;
+            let _ = delivery
+                .acker
+                .nack(BasicNackOptions {
+                    requeue: true,
+                    ..Default::default()
+                })
+                .await;
+        }
+    }
+}

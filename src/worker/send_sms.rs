@@ -1,0 +1,184 @@
+//! Delivering one request: each open recipient is taken with a lease, sent through the
+//! operators of its lane (or the request's preference), and settled: SENT with the operator's
+//! id; FAILED and refunded when an operator rejects it or its validity runs out; otherwise a
+//! retry is scheduled through the outbox with exponential backoff.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use futures::StreamExt;
+use sqlx::MySqlPool;
+
+use crate::db::delivery::{self as repo, DeliveryRequest, OpenRecipient};
+use crate::domain::SmsType;
+use crate::operators::{OperatorRegistry, OutboundSms, SendOutcome};
+
+/// Lease of a recipient being sent: longer than any operator call chain is expected to take.
+/// A worker that dies mid-send delays its recipients by this much, then the sweeper
+/// re-queues them.
+pub const SEND_LEASE_SECS: u64 = 60;
+
+/// Recipients of one request sent concurrently.
+const RECIPIENT_CONCURRENCY: usize = 16;
+
+/// What delivering needs.
+pub struct DeliveryContext {
+    pub db: MySqlPool,
+    pub operators: Arc<OperatorRegistry>,
+    /// Retry window of requests without `validity_seconds`.
+    pub default_validity: Duration,
+}
+
+/// What one pass over a request did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliverySummary {
+    pub sent: usize,
+    pub failed: usize,
+    pub retrying: usize,
+    /// Recipients another worker held, or that had moved on.
+    pub skipped: usize,
+}
+
+enum RecipientOutcome {
+    Sent,
+    Failed,
+    Retrying,
+    Skipped,
+}
+
+/// Delivers the open recipients of a request. Errors are database errors: the caller
+/// nacks and the message comes back; what was committed stays committed.
+pub async fn deliver_request(
+    ctx: &DeliveryContext,
+    request_id: i64,
+) -> Result<DeliverySummary, sqlx::Error> {
+    let Some(request) = repo::load_request(&ctx.db, request_id).await? else {
+        tracing::warn!(
+            request.id = request_id,
+            "queue message for an unknown request; dropping it"
+        );
+        return Ok(DeliverySummary::default());
+    };
+    let recipients = repo::open_recipients(&ctx.db, request_id).await?;
+    let outcomes: Vec<Result<RecipientOutcome, sqlx::Error>> = futures::stream::iter(recipients)
+        .map(|r| deliver_recipient(ctx, &request, r))
+        .buffer_unordered(RECIPIENT_CONCURRENCY)
+        .collect()
+        .await;
+    let mut summary = DeliverySummary::default();
+    for outcome in outcomes {
+        match outcome? {
+            RecipientOutcome::Sent => summary.sent += 1,
+            RecipientOutcome::Failed => summary.failed += 1,
+            RecipientOutcome::Retrying => summary.retrying += 1,
+            RecipientOutcome::Skipped => summary.skipped += 1,
+        }
+    }
+    Ok(summary)
+}
+
+async fn deliver_recipient(
+    ctx: &DeliveryContext,
+    request: &DeliveryRequest,
+    recipient: OpenRecipient,
+) -> Result<RecipientOutcome, sqlx::Error> {
+    if !repo::claim(&ctx.db, recipient.id, SEND_LEASE_SECS).await? {
+        return Ok(RecipientOutcome::Skipped);
+    }
+    let lane: SmsType = request.sms_type.parse().unwrap_or_default();
+    let expires_at = request.expires_at.unwrap_or_else(|| {
+        request.created_at
+            + chrono::Duration::from_std(ctx.default_validity).unwrap_or(chrono::Duration::days(1))
+    });
+    if Utc::now() >= expires_at {
+        repo::fail_and_refund(&ctx.db, request, recipient.id, "expired", None).await?;
+        return Ok(RecipientOutcome::Failed);
+    }
+    let preference: Vec<String> = request
+        .operators
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    let sms = OutboundSms {
+        to: recipient.recipient.clone(),
+        text: request.body.clone(),
+        reference: recipient.id.to_string(),
+    };
+    match ctx.operators.send(lane, &preference, &sms).await {
+        SendOutcome::Sent {
+            operator,
+            message_id,
+        } => {
+            repo::mark_sent(&ctx.db, recipient.id, &operator, &message_id).await?;
+            tracing::info!(sms.id = %request.sms_identifier, status.id = recipient.id, operator.name = %operator, "sms sent");
+            Ok(RecipientOutcome::Sent)
+        }
+        SendOutcome::Rejected { operator, reason } => {
+            let reason = format!("rejected by {operator}: {reason}");
+            repo::fail_and_refund(&ctx.db, request, recipient.id, &reason, Some(&operator)).await?;
+            tracing::info!(sms.id = %request.sms_identifier, status.id = recipient.id, operator.name = %operator, "sms rejected; refunded");
+            Ok(RecipientOutcome::Failed)
+        }
+        SendOutcome::AllFailed { attempts } => {
+            let detail = if attempts.is_empty() {
+                "no operator available for this lane and preference".to_string()
+            } else {
+                attempts
+                    .iter()
+                    .map(|(op, why)| format!("{op}: {why}"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            };
+            let delay = retry_delay(recipient_attempts(&ctx.db, recipient.id).await?);
+            let retry_at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+            if retry_at >= expires_at {
+                let reason = format!("expired: {detail}");
+                repo::fail_and_refund(&ctx.db, request, recipient.id, &reason, None).await?;
+                tracing::info!(sms.id = %request.sms_identifier, status.id = recipient.id, "every operator failed until the validity ran out; refunded");
+                return Ok(RecipientOutcome::Failed);
+            }
+            repo::schedule_retry(
+                &ctx.db,
+                request,
+                recipient.id,
+                &detail,
+                delay.as_millis() as u64,
+                lane.priority(),
+            )
+            .await?;
+            tracing::info!(sms.id = %request.sms_identifier, status.id = recipient.id, retry_in_ms = delay.as_millis() as u64, "every operator failed; retry scheduled");
+            Ok(RecipientOutcome::Retrying)
+        }
+    }
+}
+
+async fn recipient_attempts(db: &MySqlPool, status_id: i64) -> Result<u32, sqlx::Error> {
+    let attempts: i32 = sqlx::query_scalar("select attempts from sms_status where id = ?")
+        .bind(status_id)
+        .fetch_one(db)
+        .await?;
+    Ok(attempts.max(1) as u32)
+}
+
+/// Backoff before the next attempt: 1 s, 2 s, 4 s ... up to 60 s, with 20 % jitter.
+pub fn retry_delay(attempts: u32) -> Duration {
+    let base =
+        Duration::from_secs(1u64 << attempts.saturating_sub(1).min(6)).min(Duration::from_secs(60));
+    base.mul_f64(0.8 + rand::random::<f64>() * 0.4)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::retry_delay;
+    use std::time::Duration;
+
+    #[test]
+    fn retries_back_off_up_to_a_minute() {
+        assert!(retry_delay(1) <= Duration::from_millis(1_200));
+        assert!(retry_delay(3) >= Duration::from_millis(3_200));
+        assert!(retry_delay(50) <= Duration::from_secs(72));
+        assert!(retry_delay(50) >= Duration::from_secs(48));
+    }
+}

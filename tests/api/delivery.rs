@@ -1,0 +1,340 @@
+//! Delivery end to end: outbox -> RabbitMQ -> worker -> operator (HTTP mock operators) ->
+//! delivery report, with refunds. Real MariaDB, RabbitMQ and HTTP.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use sms_gateway::mock_operator::{MockOperator, MockOperatorConfig, MockStats};
+use sms_gateway::outbox::PublisherPool;
+use sms_gateway::worker::WorkerPool;
+use tokio_util::task::TaskTracker;
+
+use crate::helpers::{ADMIN_TOKEN, TestApp, spawn_app_with_broker};
+
+struct Mock {
+    url: String,
+    key: String,
+    stats: Arc<MockStats>,
+}
+
+async fn mock(name: &str, fail_rate: f64, reject_rate: f64) -> Mock {
+    let key = format!("{name}-key-0123456789");
+    let op = MockOperator::new(MockOperatorConfig {
+        name: name.into(),
+        api_key: Some(key.clone()),
+        latency: Duration::from_millis(2),
+        fail_rate,
+        reject_rate,
+        ..Default::default()
+    });
+    let stats = op.stats();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/send", listener.local_addr().unwrap());
+    tokio::spawn(op.serve(listener, tokio_util::sync::CancellationToken::new()));
+    Mock { url, key, stats }
+}
+
+fn operators_json(ops: &[(&str, &Mock)]) -> String {
+    let list: Vec<Value> = ops
+        .iter()
+        .map(|(name, m)| {
+            json!({"name": name, "url": m.url, "api_key": m.key, "timeout_ms": 1000,
+                   "breaker_failures": 100, "breaker_open_ms": 100})
+        })
+        .collect();
+    Value::Array(list).to_string()
+}
+
+/// Runs publishers and workers of the app until it finishes.
+fn run_pipeline(app: &TestApp) {
+    let tracker = TaskTracker::new();
+    let cfg = &app.state.config;
+    PublisherPool::new(
+        app.db.clone(),
+        app.state.broker.clone(),
+        cfg.amqp.clone(),
+        cfg.delivery.clone(),
+    )
+    .spawn(&tracker, &app.stop);
+    WorkerPool::new(
+        app.db.clone(),
+        app.state.operators.clone().expect("operators"),
+        app.state.broker.clone(),
+        cfg.amqp.clone(),
+        cfg.delivery.clone(),
+    )
+    .spawn(&tracker, &app.stop);
+}
+
+async fn statuses(app: &TestApp, key: &str, sms_id: &str) -> Value {
+    let r = app.get(&format!("/sms/{sms_id}"), Some(key)).await;
+    r.assert_status(200);
+    r.body
+}
+
+/// Waits until every recipient of the request is in `wanted`.
+async fn wait_for(app: &TestApp, key: &str, sms_id: &str, wanted: &[&str]) -> Value {
+    for _ in 0..300 {
+        let body = statuses(app, key, sms_id).await;
+        if body["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| wanted.contains(&m["status"].as_str().unwrap()))
+        {
+            return body;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "{sms_id} never reached {wanted:?}: {}",
+        statuses(app, key, sms_id).await
+    );
+}
+
+async fn refunds(app: &TestApp) -> i64 {
+    sqlx::query_scalar("select count(*) from user_transactions where transaction_type = 'refund'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_message_is_sent_then_delivered_by_report() {
+    let a = mock("opA", 0.0, 0.0).await;
+    let app = spawn_app_with_broker(&[("OPERATORS", &operators_json(&[("opA", &a)]))]).await;
+    run_pipeline(&app);
+    let (id, key) = app.create_customer("acme", 10).await;
+    let r = app
+        .send(
+            &key,
+            json!({"text": "hi", "recipients": ["+989121234567", "+989127654321"]}),
+        )
+        .await;
+    r.assert_status(202);
+    let sms_id = r.body["sms_identifier"].as_str().unwrap().to_string();
+    let body = wait_for(&app, &key, &sms_id, &["SENT"]).await;
+    let msg = &body["messages"][0];
+    assert_eq!(msg["provider"], "opA");
+    let message_id = msg["provider_message_id"].as_str().unwrap().to_string();
+    let events: Vec<&str> = msg["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(events, ["PENDING", "SENDING", "SENT"]);
+    assert_eq!(a.stats.snapshot().accepted, 2);
+
+    // Reports: wrong key, unknown id, intermediate, final, duplicate.
+    let dlr = |status: &str| json!({"message_id": message_id, "status": status});
+    app.post("/dlr/opA", Some("wrong"), &dlr("DELIVRD"))
+        .await
+        .assert_problem(401);
+    app.post("/dlr/nope", Some(&a.key), &dlr("DELIVRD"))
+        .await
+        .assert_problem(404);
+    app.post(
+        "/dlr/opA",
+        Some(&a.key),
+        &json!({"message_id": "x", "status": "DELIVRD"}),
+    )
+    .await
+    .assert_problem(404);
+    let r = app.post("/dlr/opA", Some(&a.key), &dlr("ENROUTE")).await;
+    r.assert_status(200);
+    assert_eq!(r.body["result"], "recorded");
+    let r = app.post("/dlr/opA", Some(&a.key), &dlr("DELIVRD")).await;
+    assert_eq!(r.body["result"], "applied");
+    let r = app.post("/dlr/opA", Some(&a.key), &dlr("UNDELIV")).await;
+    assert_eq!(
+        r.body["result"], "recorded",
+        "a final state never moves again"
+    );
+
+    let body = statuses(&app, &key, &sms_id).await;
+    assert_eq!(body["messages"][0]["status"], "DELIVERED");
+    assert_eq!(body["messages"][1]["status"], "SENT");
+    let r = app.get("/sms/history?status=delivered", Some(&key)).await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        app.balance_of(id).await,
+        8,
+        "a delivered message is not refunded"
+    );
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn traffic_fails_over_from_a_failing_operator() {
+    let a = mock("opA", 1.0, 0.0).await;
+    let b = mock("opB", 0.0, 0.0).await;
+    let app =
+        spawn_app_with_broker(&[("OPERATORS", &operators_json(&[("opA", &a), ("opB", &b)]))]).await;
+    run_pipeline(&app);
+    let (_, key) = app.create_customer("acme", 10).await;
+    let r = app
+        .send(&key, json!({"text": "hi", "recipients": ["+989121234567"]}))
+        .await;
+    let sms_id = r.body["sms_identifier"].as_str().unwrap().to_string();
+    let body = wait_for(&app, &key, &sms_id, &["SENT"]).await;
+    assert_eq!(body["messages"][0]["provider"], "opB");
+    assert!(a.stats.snapshot().failed >= 1);
+
+    // A preference for opA alone is honoured: it cannot go to B and keeps retrying.
+    let r = app
+        .send(&key, json!({"text": "hi", "recipients": ["+989121234568"], "operators": ["opA"], "validity_seconds": 1}))
+        .await;
+    let sms_id = r.body["sms_identifier"].as_str().unwrap().to_string();
+    let body = wait_for(&app, &key, &sms_id, &["FAILED"]).await;
+    assert!(
+        body["messages"][0]["failure_reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("expired")
+    );
+    assert_eq!(b.stats.snapshot().accepted, 1);
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn when_every_operator_fails_the_message_expires_and_is_refunded_once() {
+    let a = mock("opA", 1.0, 0.0).await;
+    let b = mock("opB", 1.0, 0.0).await;
+    let app =
+        spawn_app_with_broker(&[("OPERATORS", &operators_json(&[("opA", &a), ("opB", &b)]))]).await;
+    run_pipeline(&app);
+    let (id, key) = app.create_customer("acme", 10).await;
+    let r = app
+        .send(
+            &key,
+            json!({"text": "hi", "recipients": ["+989121234567", "+989127654321"],
+                            "type": "express", "validity_seconds": 2}),
+        )
+        .await;
+    r.assert_status(202);
+    assert_eq!(app.balance_of(id).await, 6);
+    let sms_id = r.body["sms_identifier"].as_str().unwrap().to_string();
+    let body = wait_for(&app, &key, &sms_id, &["FAILED"]).await;
+    let events: Vec<&str> = body["messages"][0]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["status"].as_str().unwrap())
+        .collect();
+    assert!(
+        events.contains(&"RETRY"),
+        "retried before giving up: {events:?}"
+    );
+    assert_eq!(events.last(), Some(&"FAILED"));
+    assert!(a.stats.snapshot().received >= 2 && b.stats.snapshot().received >= 2);
+    assert_eq!(app.balance_of(id).await, 10, "back to the credit");
+    assert_eq!(refunds(&app).await, 2, "one refund per recipient");
+    // Nothing is left to publish or retry.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.count("outbox_events").await, 0);
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn a_permanent_rejection_fails_without_failover() {
+    let a = mock("opA", 0.0, 1.0).await;
+    let b = mock("opB", 0.0, 0.0).await;
+    let app =
+        spawn_app_with_broker(&[("OPERATORS", &operators_json(&[("opA", &a), ("opB", &b)]))]).await;
+    run_pipeline(&app);
+    let (id, key) = app.create_customer("acme", 10).await;
+    let r = app
+        .send(&key, json!({"text": "hi", "recipients": ["+989121234567"]}))
+        .await;
+    let sms_id = r.body["sms_identifier"].as_str().unwrap().to_string();
+    let body = wait_for(&app, &key, &sms_id, &["FAILED"]).await;
+    assert!(
+        body["messages"][0]["failure_reason"]
+            .as_str()
+            .unwrap()
+            .contains("rejected by opA")
+    );
+    assert_eq!(body["messages"][0]["provider"], "opA");
+    assert_eq!(b.stats.snapshot().received, 0, "no failover after a 4xx");
+    assert_eq!(app.balance_of(id).await, 10);
+    assert_eq!(refunds(&app).await, 1);
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn a_redelivered_request_is_neither_sent_nor_refunded_twice() {
+    let a = mock("opA", 0.0, 0.0).await;
+    let app = spawn_app_with_broker(&[("OPERATORS", &operators_json(&[("opA", &a)]))]).await;
+    run_pipeline(&app);
+    let (id, key) = app.create_customer("acme", 10).await;
+    let r = app
+        .send(&key, json!({"text": "hi", "recipients": ["+989121234567"]}))
+        .await;
+    let sms_id = r.body["sms_identifier"].as_str().unwrap().to_string();
+    wait_for(&app, &key, &sms_id, &["SENT"]).await;
+    let request_id: i64 =
+        sqlx::query_scalar("select id from sms_requests where sms_identifier = ?")
+            .bind(&sms_id)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    // The same queue message again (a redelivery, or a duplicate publish).
+    let ctx = sms_gateway::worker::DeliveryContext {
+        db: app.db.clone(),
+        operators: app.state.operators.clone().unwrap(),
+        default_validity: Duration::from_secs(60),
+    };
+    let summary = sms_gateway::worker::deliver_request(&ctx, request_id)
+        .await
+        .unwrap();
+    assert_eq!(summary.sent, 0);
+    assert_eq!(a.stats.snapshot().received, 1, "the operator got it once");
+
+    // A refund cannot be booked twice for one recipient, nor for a SENT one.
+    let request = sms_gateway::db::delivery::load_request(&app.db, request_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let status_id: i64 = sqlx::query_scalar("select id from sms_status where request_id = ?")
+        .bind(request_id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert!(
+        !sms_gateway::db::delivery::fail_and_refund(&app.db, &request, status_id, "x", None)
+            .await
+            .unwrap()
+    );
+    assert_eq!(refunds(&app).await, 0);
+    assert_eq!(app.balance_of(id).await, 9);
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn a_recipient_held_by_a_dead_worker_is_sent_after_its_lease() {
+    let a = mock("opA", 0.0, 0.0).await;
+    let app = spawn_app_with_broker(&[("OPERATORS", &operators_json(&[("opA", &a)]))]).await;
+    let (_, key) = app.create_customer("acme", 10).await;
+    let r = app
+        .send(&key, json!({"text": "hi", "recipients": ["+989121234567"]}))
+        .await;
+    let sms_id = r.body["sms_identifier"].as_str().unwrap().to_string();
+    // A worker took the recipient and died (its lease ran out), and its queue message was
+    // acknowledged by a duplicate: only the sweeper can bring it back.
+    sqlx::query("update sms_status set status = 'SENDING', attempts = 1, locked_until = now(6) - interval 1 second")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    sqlx::query("delete from outbox_events")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    run_pipeline(&app);
+    let body = wait_for(&app, &key, &sms_id, &["SENT"]).await;
+    assert_eq!(body["messages"][0]["provider"], "opA");
+    assert_eq!(a.stats.snapshot().accepted, 1);
+    let _ = ADMIN_TOKEN;
+    app.finish().await;
+}
