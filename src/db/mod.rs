@@ -4,6 +4,7 @@
 
 pub mod customers;
 pub mod delivery;
+pub mod dispatch;
 pub mod idempotency;
 pub mod ledger;
 pub mod messages;

@@ -1,6 +1,7 @@
 //! The HTTP API: router, middleware (request ids, tracing, timeout, body limit, panic
 //! catching) and one module per resource.
 
+pub mod admin;
 pub mod balance;
 pub mod customers;
 pub mod dlr;
@@ -57,6 +58,9 @@ pub fn router(state: AppState) -> Router {
             "/admin/customers/{customer_id}/api-key",
             post(customers::rotate_api_key),
         )
+        .route("/admin/dispatch/pause", post(admin::pause))
+        .route("/admin/dispatch/resume", post(admin::resume))
+        .route("/admin/operators", get(admin::operators))
         .route("/balance/add", post(balance::add_balance))
         .route("/balance", get(balance::get_balance))
         .route("/sms/send", post(messages::send))

@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{balance, customers, dlr, error, health, messages};
+use super::{admin, balance, customers, dlr, error, health, messages};
 use crate::domain;
 
 /// The whole API.
@@ -19,6 +19,9 @@ use crate::domain;
     paths(
         customers::create_customer,
         customers::rotate_api_key,
+        admin::pause,
+        admin::resume,
+        admin::operators,
         balance::add_balance,
         balance::get_balance,
         messages::send,

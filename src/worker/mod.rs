@@ -8,6 +8,7 @@
 pub mod send_sms;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -34,6 +35,8 @@ pub struct WorkerPool {
     broker: Arc<Broker>,
     amqp: AmqpConfig,
     delivery: DeliveryConfig,
+    /// Local copy of the shared pause switch.
+    paused: AtomicBool,
 }
 
 impl WorkerPool {
@@ -54,6 +57,8 @@ impl WorkerPool {
             broker,
             amqp,
             delivery,
+            // Start paused until the switch has been read once.
+            paused: AtomicBool::new(true),
         })
     }
 
@@ -73,6 +78,7 @@ impl WorkerPool {
             }
         }
         tracker.spawn(self.clone().sweep_until_stopped(stop.clone()));
+        tracker.spawn(self.clone().watch_pause_until_stopped(stop.clone()));
     }
 
     async fn open(
@@ -127,6 +133,11 @@ impl WorkerPool {
             backoff.reset();
             tracing::info!(lane = %lane, concurrency, "consuming");
             loop {
+                // Paused: take nothing new. Prefetched messages stay unacknowledged in this
+                // channel and are neither sent nor lost; in-flight sends finish.
+                if !self.wait_while_paused(&stop).await {
+                    break;
+                }
                 let permit = tokio::select! {
                     _ = stop.cancelled() => break,
                     p = permits.clone().acquire_owned() => p.expect("semaphore open"),
@@ -160,6 +171,38 @@ impl WorkerPool {
                 )
                 .await;
                 let _ = channel.close(200, "shutdown".into()).await;
+            }
+        }
+    }
+
+    /// Returns once dispatch is not paused (true), or when `stop` fires (false).
+    async fn wait_while_paused(&self, stop: &CancellationToken) -> bool {
+        let mut logged = false;
+        while self.paused.load(Ordering::Relaxed) {
+            if !logged {
+                tracing::info!("dispatch paused; waiting");
+                logged = true;
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return false,
+                _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+            }
+        }
+        !stop.is_cancelled()
+    }
+
+    /// Mirrors the shared pause switch (a database row, so it holds for every worker
+    /// process) into this process, every 250 ms. While the database cannot be read the last
+    /// known value stays.
+    pub async fn watch_pause_until_stopped(self: Arc<Self>, stop: CancellationToken) {
+        loop {
+            match crate::db::dispatch::is_paused(&self.ctx.db).await {
+                Ok(p) => self.paused.store(p, Ordering::Relaxed),
+                Err(e) => tracing::warn!(error = %e, "cannot read the dispatch switch"),
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
             }
         }
     }

@@ -338,3 +338,99 @@ async fn a_recipient_held_by_a_dead_worker_is_sent_after_its_lease() {
     let _ = ADMIN_TOKEN;
     app.finish().await;
 }
+
+#[tokio::test]
+async fn nothing_is_sent_while_paused_and_nothing_is_lost() {
+    let a = mock("opA", 0.0, 0.0).await;
+    let app = spawn_app_with_broker(&[("OPERATORS", &operators_json(&[("opA", &a)]))]).await;
+    let (_, key) = app.create_customer("acme", 100).await;
+    app.post("/admin/dispatch/pause", Some(&key), &json!({}))
+        .await
+        .assert_problem(403);
+    let r = app
+        .post("/admin/dispatch/pause", Some(ADMIN_TOKEN), &json!({}))
+        .await;
+    r.assert_status(200);
+    assert_eq!(r.body["paused"], true);
+    run_pipeline(&app);
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let r = app
+            .send(
+                &key,
+                json!({"text": "hi", "recipients": [format!("+98912123456{i}")]}),
+            )
+            .await;
+        ids.push(r.body["sms_identifier"].as_str().unwrap().to_string());
+    }
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(a.stats.snapshot().received, 0, "nothing sent while paused");
+    for id in &ids {
+        assert_eq!(
+            statuses(&app, &key, id).await["messages"][0]["status"],
+            "PENDING"
+        );
+    }
+    let view = app.get("/admin/operators", Some(ADMIN_TOKEN)).await;
+    view.assert_status(200);
+    assert_eq!(view.body["dispatch_paused"], true);
+
+    let r = app
+        .post("/admin/dispatch/resume", Some(ADMIN_TOKEN), &json!({}))
+        .await;
+    assert_eq!(r.body["paused"], false);
+    for id in &ids {
+        wait_for(&app, &key, id, &["SENT"]).await;
+    }
+    assert_eq!(
+        a.stats.snapshot().accepted,
+        5,
+        "every message sent once after resuming"
+    );
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn the_operators_view_shows_circuit_states_and_counters() {
+    let a = mock("opA", 1.0, 0.0).await;
+    let b = mock("opB", 0.0, 0.0).await;
+    let ops = json!([
+        {"name": "opA", "url": a.url, "api_key": a.key, "breaker_failures": 2, "breaker_open_ms": 60000},
+        {"name": "opB", "url": b.url, "api_key": b.key}
+    ]);
+    let app = spawn_app_with_broker(&[("OPERATORS", &ops.to_string())]).await;
+    run_pipeline(&app);
+    let (_, key) = app.create_customer("acme", 100).await;
+    for i in 0..4 {
+        let r = app
+            .send(
+                &key,
+                json!({"text": "hi", "recipients": [format!("+98912123456{i}")]}),
+            )
+            .await;
+        let id = r.body["sms_identifier"].as_str().unwrap().to_string();
+        wait_for(&app, &key, &id, &["SENT"]).await;
+    }
+    let view = app.get("/admin/operators", Some(ADMIN_TOKEN)).await;
+    view.assert_status(200);
+    let ops = view.body["operators"].as_array().unwrap();
+    let op_a = ops.iter().find(|o| o["name"] == "opA").unwrap();
+    let op_b = ops.iter().find(|o| o["name"] == "opB").unwrap();
+    assert_eq!(
+        op_a["circuit"], "open",
+        "two failures opened A's breaker: {op_a}"
+    );
+    assert_eq!(op_a["transient_failures"], 2);
+    assert!(op_a["rejected_by_circuit"].as_u64().unwrap() >= 2);
+    assert_eq!(op_b["circuit"], "closed");
+    assert_eq!(op_b["sent"], 4);
+    assert_eq!(
+        a.stats.snapshot().received,
+        2,
+        "an open breaker stops calls to A"
+    );
+    app.get("/admin/operators", Some(&key))
+        .await
+        .assert_problem(403);
+    app.finish().await;
+}
