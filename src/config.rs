@@ -228,6 +228,10 @@ pub struct DeliveryConfig {
     pub workers_normal: usize,
     /// `DEFAULT_VALIDITY_SECS`: retry window of a message that did not ask for one.
     pub default_validity: Duration,
+    /// `DELIVERY_LEASE_SECS`: how long a worker holds a recipient it is sending; a worker that
+    /// dies mid-send delays its recipients by this much. Keep it above the sum of the
+    /// operators' timeouts.
+    pub delivery_lease: Duration,
 }
 
 /// Logs and traces.
@@ -520,6 +524,7 @@ impl Config {
             workers_express: r.ranged("WORKERS_EXPRESS", 32, 0, 10_000),
             workers_normal: r.ranged("WORKERS_NORMAL", 32, 0, 10_000),
             default_validity: r.secs("DEFAULT_VALIDITY_SECS", 86_400, 1, 30 * 86_400),
+            delivery_lease: r.secs("DELIVERY_LEASE_SECS", 60, 1, 3_600),
         };
 
         let telemetry = TelemetryConfig {

@@ -53,6 +53,7 @@ impl WorkerPool {
                 db,
                 operators,
                 default_validity: delivery.default_validity,
+                lease: delivery.delivery_lease,
             }),
             broker,
             amqp,

@@ -14,11 +14,6 @@ use crate::db::delivery::{self as repo, DeliveryRequest, OpenRecipient};
 use crate::domain::SmsType;
 use crate::operators::{OperatorRegistry, OutboundSms, SendOutcome};
 
-/// Lease of a recipient being sent: longer than any operator call chain is expected to take.
-/// A worker that dies mid-send delays its recipients by this much, then the sweeper
-/// re-queues them.
-pub const SEND_LEASE_SECS: u64 = 60;
-
 /// Recipients of one request sent concurrently.
 const RECIPIENT_CONCURRENCY: usize = 16;
 
@@ -28,6 +23,9 @@ pub struct DeliveryContext {
     pub operators: Arc<OperatorRegistry>,
     /// Retry window of requests without `validity_seconds`.
     pub default_validity: Duration,
+    /// Lease on a recipient being sent (`DELIVERY_LEASE_SECS`): after it, a dead worker's
+    /// recipient is taken again by the sweeper.
+    pub lease: Duration,
 }
 
 /// What one pass over a request did.
@@ -83,7 +81,7 @@ async fn deliver_recipient(
     request: &DeliveryRequest,
     recipient: OpenRecipient,
 ) -> Result<RecipientOutcome, sqlx::Error> {
-    if !repo::claim(&ctx.db, recipient.id, SEND_LEASE_SECS).await? {
+    if !repo::claim(&ctx.db, recipient.id, ctx.lease.as_secs()).await? {
         return Ok(RecipientOutcome::Skipped);
     }
     let lane: SmsType = request.sms_type.parse().unwrap_or_default();

@@ -285,6 +285,7 @@ async fn a_redelivered_request_is_neither_sent_nor_refunded_twice() {
         db: app.db.clone(),
         operators: app.state.operators.clone().unwrap(),
         default_validity: Duration::from_secs(60),
+        lease: Duration::from_secs(60),
     };
     let summary = sms_gateway::worker::deliver_request(&ctx, request_id)
         .await
@@ -432,5 +433,102 @@ async fn the_operators_view_shows_circuit_states_and_counters() {
     app.get("/admin/operators", Some(&key))
         .await
         .assert_problem(403);
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn express_stays_fast_behind_a_50000_message_normal_backlog() {
+    use lapin::BasicProperties;
+    use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+
+    let a = mock("opA", 0.0, 0.0).await;
+    let app = spawn_app_with_broker(&[
+        ("OPERATORS", &operators_json(&[("opA", &a)])),
+        ("WORKERS_NORMAL", "4"),
+        ("WORKERS_EXPRESS", "4"),
+    ])
+    .await;
+    let (_, key) = app.create_customer("acme", 1_000).await;
+    // The backlog: 50,000 normal queue messages (copies naming one real request, so each
+    // costs a worker a database round trip), published straight to the normal queue.
+    let r = app
+        .send(
+            &key,
+            json!({"text": "bulk", "recipients": ["+989120000000"]}),
+        )
+        .await;
+    let bulk_id = r.body["sms_identifier"].as_str().unwrap().to_string();
+    let request_id: i64 =
+        sqlx::query_scalar("select id from sms_requests where sms_identifier = ?")
+            .bind(&bulk_id)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    sqlx::query("delete from outbox_events")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let channel = app.amqp_channel().await;
+    sms_gateway::queue::topology::declare(&channel, &app.state.config.amqp)
+        .await
+        .unwrap();
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .unwrap();
+    let body = serde_json::to_vec(&sms_gateway::outbox::QueueMessage {
+        sms_identifier: bulk_id.clone(),
+        request_id,
+    })
+    .unwrap();
+    for _ in 0..50_000 {
+        // Confirms are awaited all at once below.
+        let confirm = channel
+            .basic_publish(
+                app.state.config.amqp.exchange.as_str().into(),
+                "normal".into(),
+                BasicPublishOptions::default(),
+                &body,
+                BasicProperties::default().with_delivery_mode(2),
+            )
+            .await
+            .unwrap();
+        drop(confirm);
+    }
+    channel.wait_for_confirms().await.unwrap();
+
+    run_pipeline(&app);
+    let mut worst = Duration::ZERO;
+    for i in 0..10 {
+        let started = std::time::Instant::now();
+        let r = app
+            .send(&key, json!({"text": "otp", "recipients": [format!("+98912123457{i}")], "type": "express"}))
+            .await;
+        let id = r.body["sms_identifier"].as_str().unwrap().to_string();
+        wait_for(&app, &key, &id, &["SENT"]).await;
+        worst = worst.max(started.elapsed());
+    }
+    let queue = app.state.config.amqp.queue_normal.clone();
+    let left = channel
+        .queue_declare(
+            queue.as_str().into(),
+            lapin::options::QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            lapin::types::FieldTable::default(),
+        )
+        .await
+        .unwrap()
+        .message_count();
+    eprintln!("express acceptance-to-SENT worst of 10: {worst:?}; normal backlog left: {left}");
+    assert!(
+        left > 10_000,
+        "the normal backlog must still be there to prove anything (left {left})"
+    );
+    assert!(
+        worst < Duration::from_secs(2),
+        "express took {worst:?} behind the backlog"
+    );
     app.finish().await;
 }

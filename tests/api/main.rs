@@ -2,6 +2,7 @@
 
 mod admin;
 mod balance;
+mod crash;
 mod delivery;
 mod helpers;
 mod history;
