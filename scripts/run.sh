@@ -3,7 +3,8 @@
 #   1. find MySQL/MariaDB and RabbitMQ (scripts/services.sh), create .env from .env.example
 #   2. build and start `sms-gateway serve` (migrations run at start)
 #   3. as the admin: create a customer, top it up; as the customer: send an SMS to two
-#      recipients, then show the balance, the history and the message's status
+#      recipients, wait until the operators delivered it (SENT, then DELIVERED), then show
+#      the balance, the history and the message's timeline
 #   4. keep the gateway in the foreground until Ctrl-C
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,6 +63,14 @@ SENT=$(curl -fsS -X POST "$BASE/sms/send" -H "Authorization: Bearer $KEY" \
   -d '{"text": "Hello from sms-gateway", "recipients": ["+989121234567", "09127654321"], "type": "normal"}')
 echo "$SENT" | pretty
 SMS_ID=$(echo "$SENT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["sms_identifier"])')
+
+step "waiting for delivery (built-in mock operators report DELIVRD after 0.5 s)"
+for i in $(seq 1 40); do
+  STATES=$(curl -fsS "$BASE/sms/$SMS_ID" -H "Authorization: Bearer $KEY" | python3 -c 'import json,sys; print(",".join(sorted(json.load(sys.stdin)["counts"])))')
+  echo "    states: $STATES"
+  [[ "$STATES" == "DELIVERED" || "$STATES" == *FAILED* || "$STATES" == *UNDELIVERED* ]] && break
+  sleep 0.25
+done
 
 step "GET /balance"
 curl -fsS "$BASE/balance" -H "Authorization: Bearer $KEY" | pretty
