@@ -205,8 +205,11 @@ pub async fn schedule_retry(
     tx.commit().await
 }
 
-/// Puts a request (back) into the outbox, due after `delay_ms`; keeps an earlier due time
-/// if the request is already there.
+/// Puts a request (back) into the outbox, due after `delay_ms`. If its row is still there:
+/// a pending row keeps the earlier due time; a row a publisher has claimed (its publication
+/// of the previous attempt is still awaiting the broker's confirm) is made pending again and
+/// taken from that publisher, whose delete-after-confirm (`where claimed_by = <owner>`) then
+/// leaves it alone, so the retry cannot be lost.
 pub async fn requeue(
     conn: &mut sqlx::MySqlConnection,
     request_id: i64,
@@ -214,14 +217,19 @@ pub async fn requeue(
     priority: i32,
     delay_ms: u64,
 ) -> Result<(), sqlx::Error> {
+    // Assignments apply left to right: next_run_at must read the old status.
     sqlx::query(
         "insert into outbox_events (request_id, sms_identifier, priority, next_run_at) \
          values (?, ?, ?, now(6) + interval ? microsecond) \
-         on duplicate key update next_run_at = least(next_run_at, now(6) + interval ? microsecond)",
+         on duplicate key update \
+         next_run_at = if(status = 'claimed', now(6) + interval ? microsecond, \
+                          least(next_run_at, now(6) + interval ? microsecond)), \
+         status = 'pending', claimed_by = null, claimed_at = null",
     )
     .bind(request_id)
     .bind(sms_identifier)
     .bind(priority)
+    .bind(delay_ms * 1_000)
     .bind(delay_ms * 1_000)
     .bind(delay_ms * 1_000)
     .execute(conn)

@@ -46,6 +46,13 @@ fn operators_json(ops: &[(&str, &Mock)]) -> String {
     Value::Array(list).to_string()
 }
 
+/// An app on its own database and queues, with these operators, publishing and delivering.
+async fn delivering_app(ops: &[(&str, &Mock)]) -> TestApp {
+    let app = spawn_app_with_broker(&[("OPERATORS", &operators_json(ops))]).await;
+    run_pipeline(&app);
+    app
+}
+
 /// Runs publishers and workers of the app until it finishes.
 fn run_pipeline(app: &TestApp) {
     let tracker = TaskTracker::new();
@@ -103,17 +110,14 @@ async fn refunds(app: &TestApp) -> i64 {
 #[tokio::test]
 async fn a_message_is_sent_then_delivered_by_report() {
     let a = mock("opA", 0.0, 0.0).await;
-    let app = spawn_app_with_broker(&[("OPERATORS", &operators_json(&[("opA", &a)]))]).await;
-    run_pipeline(&app);
+    let app = delivering_app(&[("opA", &a)]).await;
     let (id, key) = app.create_customer("acme", 10).await;
-    let r = app
-        .send(
+    let sms_id = app
+        .send_ok(
             &key,
             json!({"text": "hi", "recipients": ["+989121234567", "+989127654321"]}),
         )
         .await;
-    r.assert_status(202);
-    let sms_id = r.body["sms_identifier"].as_str().unwrap().to_string();
     let body = wait_for(&app, &key, &sms_id, &["SENT"]).await;
     let msg = &body["messages"][0];
     assert_eq!(msg["provider"], "opA");
@@ -170,23 +174,17 @@ async fn a_message_is_sent_then_delivered_by_report() {
 async fn traffic_fails_over_from_a_failing_operator() {
     let a = mock("opA", 1.0, 0.0).await;
     let b = mock("opB", 0.0, 0.0).await;
-    let app =
-        spawn_app_with_broker(&[("OPERATORS", &operators_json(&[("opA", &a), ("opB", &b)]))]).await;
-    run_pipeline(&app);
+    let app = delivering_app(&[("opA", &a), ("opB", &b)]).await;
     let (_, key) = app.create_customer("acme", 10).await;
-    let r = app
-        .send(&key, json!({"text": "hi", "recipients": ["+989121234567"]}))
+    let sms_id = app
+        .send_ok(&key, json!({"text": "hi", "recipients": ["+989121234567"]}))
         .await;
-    let sms_id = r.body["sms_identifier"].as_str().unwrap().to_string();
     let body = wait_for(&app, &key, &sms_id, &["SENT"]).await;
     assert_eq!(body["messages"][0]["provider"], "opB");
     assert!(a.stats.snapshot().failed >= 1);
 
     // A preference for opA alone is honoured: it cannot go to B and keeps retrying.
-    let r = app
-        .send(&key, json!({"text": "hi", "recipients": ["+989121234568"], "operators": ["opA"], "validity_seconds": 1}))
-        .await;
-    let sms_id = r.body["sms_identifier"].as_str().unwrap().to_string();
+    let sms_id = app.send_ok(&key, json!({"text": "hi", "recipients": ["+989121234568"], "operators": ["opA"], "validity_seconds": 1})).await;
     let body = wait_for(&app, &key, &sms_id, &["FAILED"]).await;
     assert!(
         body["messages"][0]["failure_reason"]
@@ -202,9 +200,7 @@ async fn traffic_fails_over_from_a_failing_operator() {
 async fn when_every_operator_fails_the_message_expires_and_is_refunded_once() {
     let a = mock("opA", 1.0, 0.0).await;
     let b = mock("opB", 1.0, 0.0).await;
-    let app =
-        spawn_app_with_broker(&[("OPERATORS", &operators_json(&[("opA", &a), ("opB", &b)]))]).await;
-    run_pipeline(&app);
+    let app = delivering_app(&[("opA", &a), ("opB", &b)]).await;
     let (id, key) = app.create_customer("acme", 10).await;
     let r = app
         .send(
@@ -241,14 +237,11 @@ async fn when_every_operator_fails_the_message_expires_and_is_refunded_once() {
 async fn a_permanent_rejection_fails_without_failover() {
     let a = mock("opA", 0.0, 1.0).await;
     let b = mock("opB", 0.0, 0.0).await;
-    let app =
-        spawn_app_with_broker(&[("OPERATORS", &operators_json(&[("opA", &a), ("opB", &b)]))]).await;
-    run_pipeline(&app);
+    let app = delivering_app(&[("opA", &a), ("opB", &b)]).await;
     let (id, key) = app.create_customer("acme", 10).await;
-    let r = app
-        .send(&key, json!({"text": "hi", "recipients": ["+989121234567"]}))
+    let sms_id = app
+        .send_ok(&key, json!({"text": "hi", "recipients": ["+989121234567"]}))
         .await;
-    let sms_id = r.body["sms_identifier"].as_str().unwrap().to_string();
     let body = wait_for(&app, &key, &sms_id, &["FAILED"]).await;
     assert!(
         body["messages"][0]["failure_reason"]
@@ -266,13 +259,11 @@ async fn a_permanent_rejection_fails_without_failover() {
 #[tokio::test]
 async fn a_redelivered_request_is_neither_sent_nor_refunded_twice() {
     let a = mock("opA", 0.0, 0.0).await;
-    let app = spawn_app_with_broker(&[("OPERATORS", &operators_json(&[("opA", &a)]))]).await;
-    run_pipeline(&app);
+    let app = delivering_app(&[("opA", &a)]).await;
     let (id, key) = app.create_customer("acme", 10).await;
-    let r = app
-        .send(&key, json!({"text": "hi", "recipients": ["+989121234567"]}))
+    let sms_id = app
+        .send_ok(&key, json!({"text": "hi", "recipients": ["+989121234567"]}))
         .await;
-    let sms_id = r.body["sms_identifier"].as_str().unwrap().to_string();
     wait_for(&app, &key, &sms_id, &["SENT"]).await;
     let request_id: i64 =
         sqlx::query_scalar("select id from sms_requests where sms_identifier = ?")
@@ -318,10 +309,9 @@ async fn a_recipient_held_by_a_dead_worker_is_sent_after_its_lease() {
     let a = mock("opA", 0.0, 0.0).await;
     let app = spawn_app_with_broker(&[("OPERATORS", &operators_json(&[("opA", &a)]))]).await;
     let (_, key) = app.create_customer("acme", 10).await;
-    let r = app
-        .send(&key, json!({"text": "hi", "recipients": ["+989121234567"]}))
+    let sms_id = app
+        .send_ok(&key, json!({"text": "hi", "recipients": ["+989121234567"]}))
         .await;
-    let sms_id = r.body["sms_identifier"].as_str().unwrap().to_string();
     // A worker took the recipient and died (its lease ran out), and its queue message was
     // acknowledged by a duplicate: only the sweeper can bring it back.
     sqlx::query("update sms_status set status = 'SENDING', attempts = 1, locked_until = now(6) - interval 1 second")

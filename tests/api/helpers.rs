@@ -380,6 +380,13 @@ impl TestApp {
         self.post("/sms/send", Some(key), &body).await
     }
 
+    /// Sends an SMS as `key`, asserts the 202 and returns its `sms_identifier`.
+    pub async fn send_ok(&self, key: &str, body: Value) -> String {
+        let r = self.send(key, body).await;
+        r.assert_status(202);
+        r.body["sms_identifier"].as_str().unwrap().to_string()
+    }
+
     /// A customer's balance straight from the database.
     pub async fn balance_of(&self, user_id: i64) -> i64 {
         sqlx::query_scalar("select balance from user_balances where user_id = ?")

@@ -220,3 +220,44 @@ async fn a_publish_round_stops_cleanly_with_nothing_left_claimed() {
     );
     app.finish().await;
 }
+
+#[tokio::test]
+async fn a_retry_queued_while_the_first_publish_awaits_its_confirm_is_kept() {
+    let app = spawn_app_with_broker(&[]).await;
+    let (_, key) = app.create_customer("acme", 100).await;
+    app.send_ok(&key, json!({"text": "hi", "recipients": ["+989121234567"]}))
+        .await;
+    // A publisher claimed the row and is waiting for the broker's confirm ...
+    let claimed = repo::claim(&app.db, 0, 10, "publisher-1").await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    // ... while a worker already got the message, failed, and re-queued the request.
+    let mut conn = app.db.acquire().await.unwrap();
+    sms_gateway::db::delivery::requeue(
+        &mut conn,
+        claimed[0].request_id,
+        &claimed[0].sms_identifier,
+        0,
+        0,
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    // The confirm arrives: the publisher's delete must not take the retry with it.
+    let deleted = repo::delete_published(&app.db, &[claimed[0].id], "publisher-1")
+        .await
+        .unwrap();
+    assert_eq!(deleted, 0);
+    let status: String = sqlx::query_scalar("select status from outbox_events")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(status, "pending");
+    assert_eq!(
+        repo::claim(&app.db, 0, 10, "publisher-2")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    app.finish().await;
+}
