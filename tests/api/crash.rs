@@ -124,7 +124,15 @@ async fn stop_under_load(how: Stop) {
             }
         });
     }
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    // Stop once real traffic has flowed, however fast this machine is right now.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while accepted.lock().await.len() < 50 {
+        assert!(
+            Instant::now() < deadline,
+            "the gateway accepted fewer than 50 sends in 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     match how {
         Stop::Kill => drop(gateway), // SIGKILL
         Stop::Term => {
@@ -163,7 +171,7 @@ async fn stop_under_load(how: Stop) {
     while clients.join_next().await.is_some() {}
     let accepted = accepted.lock().await.clone();
     assert!(
-        accepted.len() > 20,
+        accepted.len() >= 50,
         "too little traffic before the kill: {}",
         accepted.len()
     );
