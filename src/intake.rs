@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use uuid::Uuid;
 
 use crate::config::IntakeConfig;
-use crate::db::{self, Tx, ledger, messages, outbox};
+use crate::db::{Tx, ledger, messages, outbox};
 use crate::domain::{self, Encoding, PhoneNumber, SegmentCount, SmsType};
 
 /// Field -> problem, as returned in a problem's `errors` member.
@@ -313,20 +313,6 @@ pub async fn accept(
         cost,
         balance: balance - cost,
     }))
-}
-
-/// Convenience for callers without their own transaction handling: begin, accept, commit.
-pub async fn accept_in_new_transaction(
-    pool: &sqlx::MySqlPool,
-    cmd: &SendCommand,
-    price_per_segment: i64,
-) -> Result<Outcome, sqlx::Error> {
-    let mut tx: db::Tx = pool.begin().await?;
-    let outcome = accept(&mut tx, cmd, price_per_segment).await?;
-    if matches!(outcome, Outcome::Accepted(_)) {
-        tx.commit().await?;
-    }
-    Ok(outcome)
 }
 
 #[cfg(test)]

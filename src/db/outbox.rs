@@ -137,10 +137,3 @@ pub async fn reap_expired(
     .await?
     .rows_affected())
 }
-
-/// Rows waiting per priority (pending or claimed), for readiness of lanes and metrics.
-pub async fn backlog(pool: &sqlx::MySqlPool) -> Result<Vec<(i32, i64)>, sqlx::Error> {
-    sqlx::query_as("select priority, count(*) from outbox_events group by priority")
-        .fetch_all(pool)
-        .await
-}

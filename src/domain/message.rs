@@ -108,11 +108,6 @@ impl SmsStatus {
                 | (Sent, Undelivered)
         )
     }
-
-    /// No further transition is possible.
-    pub fn is_final(self) -> bool {
-        matches!(self, Self::Delivered | Self::Undelivered | Self::Failed)
-    }
 }
 
 impl fmt::Display for SmsStatus {
