@@ -421,9 +421,37 @@ impl TestApp {
         );
     }
 
+    /// Every status is one the contract allows, every FAILED recipient has exactly one
+    /// refund, and nothing else was refunded.
+    pub async fn assert_states_allowed(&self) {
+        let bad: Vec<(i64, String)> = sqlx::query_as(
+            "select id, status from sms_status where status not in \
+             ('PENDING', 'SENDING', 'SENT', 'DELIVERED', 'UNDELIVERED', 'FAILED')",
+        )
+        .fetch_all(&self.db)
+        .await
+        .unwrap();
+        assert!(bad.is_empty(), "states outside the contract: {bad:?}");
+        let wrong_refunds: Vec<(i64, String, i64)> = sqlx::query_as(
+            "select s.id, s.status, count(t.id) from sms_status s \
+             left join user_transactions t on t.transaction_id = concat('refund:', s.id) \
+             group by s.id, s.status \
+             having (s.status = 'FAILED' and count(t.id) <> 1) \
+                 or (s.status <> 'FAILED' and count(t.id) <> 0)",
+        )
+        .fetch_all(&self.db)
+        .await
+        .unwrap();
+        assert!(
+            wrong_refunds.is_empty(),
+            "refunds must match FAILED recipients one to one (id, status, refunds): {wrong_refunds:?}"
+        );
+    }
+
     /// End-of-test checks, then drops the database.
     pub async fn finish(mut self) {
         self.assert_ledger_invariant().await;
+        self.assert_states_allowed().await;
         self.stop.cancel();
         self.db.close().await;
         drop_database(&self.services.database_server_url, &self.db_name).await;

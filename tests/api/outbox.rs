@@ -261,3 +261,98 @@ async fn a_retry_queued_while_the_first_publish_awaits_its_confirm_is_kept() {
     );
     app.finish().await;
 }
+
+#[tokio::test]
+async fn a_poison_message_goes_to_the_dead_letter_queue() {
+    use lapin::BasicProperties;
+    use lapin::options::BasicPublishOptions;
+
+    let app = spawn_app_with_broker(&[(
+        "OPERATORS",
+        r#"[{"name":"opA","url":"http://127.0.0.1:9/send","api_key":"k"}]"#,
+    )])
+    .await;
+    let channel = app.amqp_channel().await;
+    let cfg = app.state.config.amqp.clone();
+    sms_gateway::queue::topology::declare(&channel, &cfg)
+        .await
+        .unwrap();
+    channel
+        .basic_publish(
+            cfg.exchange.as_str().into(),
+            "express".into(),
+            BasicPublishOptions::default(),
+            b"not json",
+            BasicProperties::default(),
+        )
+        .await
+        .unwrap();
+    sms_gateway::worker::WorkerPool::new(
+        app.db.clone(),
+        app.state.operators.clone().unwrap(),
+        app.state.broker.clone(),
+        cfg.clone(),
+        app.state.config.delivery.clone(),
+    )
+    .spawn(&tokio_util::task::TaskTracker::new(), &app.stop);
+    let dead = sms_gateway::queue::topology::dead_letter_queue(&cfg);
+    let mut got = Vec::new();
+    for _ in 0..100 {
+        got = app.drain_queue(&dead).await;
+        if !got.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(got.len(), 1, "the poison message was dead-lettered");
+    assert_eq!(got[0].delivery.data, b"not json");
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn quorum_queues_can_be_declared_and_used() {
+    let app = spawn_app_with_broker(&[("AMQP_QUORUM_QUEUES", "true")]).await;
+    let (_, key) = app.create_customer("acme", 100).await;
+    app.send_ok(
+        &key,
+        json!({"text": "hi", "recipients": ["+989121234567"], "type": "express"}),
+    )
+    .await;
+    let pool = pool_of(&app);
+    let channel = pool.open_channel(&app.stop).await.expect("channel");
+    let round = pool.publish_once(&channel, SmsType::Express).await.unwrap();
+    assert_eq!(round.published, 1);
+    let queue = app.state.config.amqp.queue_express.clone();
+    let declared = channel
+        .queue_declare(
+            queue.as_str().into(),
+            lapin::options::QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            lapin::types::FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(declared.message_count(), 1);
+    assert_eq!(app.drain_queue(&queue).await.len(), 1);
+    // It really is a quorum queue: declaring it as a classic one is refused as inequivalent.
+    let classic = app
+        .amqp_channel()
+        .await
+        .queue_declare(
+            queue.as_str().into(),
+            lapin::options::QueueDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
+            lapin::types::FieldTable::default(),
+        )
+        .await;
+    let err = classic.expect_err("a classic re-declaration must be refused");
+    assert!(
+        err.to_string().contains("x-queue-type") || err.to_string().contains("PRECONDITION"),
+        "{err}"
+    );
+    app.finish().await;
+}
