@@ -76,7 +76,7 @@ impl CircuitState {
         }
     }
 
-    /// Value of the `sms_operator_circuit_state` gauge: 0 closed, 1 half open, 2 open.
+    /// Value of the `smsgw_operator_circuit_state` gauge: 0 closed, 1 half open, 2 open.
     pub fn gauge_value(self) -> f64 {
         match self {
             Self::Closed => 0.0,
@@ -146,7 +146,7 @@ struct Hooks(Arc<Observed>);
 impl Hooks {
     fn set(&self, state: CircuitState) {
         let previous = CircuitState::from_u8(self.0.state.swap(state.to_u8(), Ordering::SeqCst));
-        metrics::gauge!("sms_operator_circuit_state", "operator" => self.0.operator.clone())
+        metrics::gauge!("smsgw_operator_circuit_state", "operator" => self.0.operator.clone())
             .set(state.gauge_value());
         if previous == state {
             return;
@@ -163,7 +163,7 @@ impl Hooks {
 impl Instrument for Hooks {
     fn on_call_rejected(&self) {
         self.0.rejected.fetch_add(1, Ordering::Relaxed);
-        metrics::counter!("sms_operator_circuit_rejections_total", "operator" => self.0.operator.clone())
+        metrics::counter!("smsgw_operator_circuit_rejections_total", "operator" => self.0.operator.clone())
             .increment(1);
     }
 
