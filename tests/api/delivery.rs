@@ -499,18 +499,7 @@ async fn express_stays_fast_behind_a_50000_message_normal_backlog() {
         worst = worst.max(started.elapsed());
     }
     let queue = app.state.config.amqp.queue_normal.clone();
-    let left = channel
-        .queue_declare(
-            queue.as_str().into(),
-            lapin::options::QueueDeclareOptions {
-                passive: true,
-                ..Default::default()
-            },
-            lapin::types::FieldTable::default(),
-        )
-        .await
-        .unwrap()
-        .message_count();
+    let left = app.queue_depth(&queue).await;
     eprintln!("express acceptance-to-SENT worst of 10: {worst:?}; normal backlog left: {left}");
     assert!(
         left > 10_000,

@@ -249,6 +249,23 @@ impl TestApp {
         conn.create_channel().await.expect("channel")
     }
 
+    /// How many messages wait in a queue.
+    pub async fn queue_depth(&self, queue: &str) -> u32 {
+        self.amqp_channel()
+            .await
+            .queue_declare(
+                queue.into(),
+                lapin::options::QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                lapin::types::FieldTable::default(),
+            )
+            .await
+            .expect("passive queue.declare")
+            .message_count()
+    }
+
     /// Takes every message waiting in a queue (acknowledging them).
     pub async fn drain_queue(&self, queue: &str) -> Vec<lapin::message::BasicGetMessage> {
         let channel = self.amqp_channel().await;

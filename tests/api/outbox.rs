@@ -323,18 +323,7 @@ async fn quorum_queues_can_be_declared_and_used() {
     let round = pool.publish_once(&channel, SmsType::Express).await.unwrap();
     assert_eq!(round.published, 1);
     let queue = app.state.config.amqp.queue_express.clone();
-    let declared = channel
-        .queue_declare(
-            queue.as_str().into(),
-            lapin::options::QueueDeclareOptions {
-                passive: true,
-                ..Default::default()
-            },
-            lapin::types::FieldTable::default(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(declared.message_count(), 1);
+    assert_eq!(app.queue_depth(&queue).await, 1);
     assert_eq!(app.drain_queue(&queue).await.len(), 1);
     // It really is a quorum queue: declaring it as a classic one is refused as inequivalent.
     let classic = app
