@@ -281,14 +281,14 @@ pub async fn apply_report(
     final_status: Option<&str>,
 ) -> Result<ReportOutcome, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let row: Option<(i64, String)> = sqlx::query_as(
-        "select id, status from sms_status where provider = ? and provider_message_id = ? for update",
+    let status_id: Option<i64> = sqlx::query_scalar(
+        "select id from sms_status where provider = ? and provider_message_id = ? for update",
     )
     .bind(operator)
     .bind(message_id)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some((status_id, _)) = row else {
+    let Some(status_id) = status_id else {
         tx.rollback().await?;
         return Ok(ReportOutcome::UnknownMessage);
     };

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::{ApiError, Problem};
-use super::extract::ApiJson;
+use super::extract::{ApiJson, bearer};
 use crate::db::delivery::{self, ReportOutcome};
 use crate::state::AppState;
 
@@ -58,23 +58,18 @@ pub async fn receive(
     State(state): State<AppState>,
     Path(operator): Path<String>,
     headers: HeaderMap,
-    ApiJson(report): ApiJson<DeliveryReport>,
+    body: Result<ApiJson<DeliveryReport>, ApiError>,
 ) -> Result<Response, ApiError> {
     let op = state
         .operators
         .as_ref()
         .and_then(|r| r.get(&operator))
         .ok_or_else(|| ApiError::NotFound(format!("no operator named {operator:?}")))?;
-    let key = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or(ApiError::Unauthorized(
-            "send the operator's key as Authorization: Bearer <key>",
-        ))?;
-    if !op.verify_key(key.trim()) {
+    // Authenticate before looking at the body: a stranger gets 401, not a parse error.
+    if !op.verify_key(bearer(&headers)?) {
         return Err(ApiError::Unauthorized("wrong operator key"));
     }
+    let ApiJson(report) = body?;
     let status = report.status.trim().to_ascii_uppercase();
     let mut errors = std::collections::BTreeMap::new();
     if report.message_id.is_empty() || report.message_id.len() > 128 {

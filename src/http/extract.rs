@@ -3,6 +3,7 @@
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts};
+use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use serde::Serialize;
 use subtle::ConstantTimeEq;
@@ -63,9 +64,9 @@ impl Caller {
     }
 }
 
-fn bearer(parts: &Parts) -> Result<&str, ApiError> {
-    let value = parts
-        .headers
+/// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive), or 401.
+pub fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
+    let value = headers
         .get(axum::http::header::AUTHORIZATION)
         .ok_or(ApiError::Unauthorized(
             "send your API key as Authorization: Bearer <key>",
@@ -95,7 +96,7 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = bearer(parts)?;
+        let token = bearer(&parts.headers)?;
         if is_admin(state, token) {
             return Ok(Caller::Admin);
         }

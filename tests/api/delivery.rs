@@ -133,6 +133,35 @@ async fn a_message_is_sent_then_delivered_by_report() {
 
     // Reports: wrong key, unknown id, intermediate, final, duplicate.
     let dlr = |status: &str| json!({"message_id": message_id, "status": status});
+    // A stranger is refused before the body is even read.
+    app.request(
+        "POST",
+        "/dlr/opA",
+        Some("wrong"),
+        &[],
+        Some(axum::body::Body::from("{")),
+    )
+    .await
+    .assert_problem(401);
+    app.request(
+        "POST",
+        "/dlr/opA",
+        None,
+        &[],
+        Some(axum::body::Body::from("{")),
+    )
+    .await
+    .assert_problem(401);
+    // The operator's own key with a malformed body is a 400.
+    app.request(
+        "POST",
+        "/dlr/opA",
+        Some(&a.key),
+        &[],
+        Some(axum::body::Body::from("{")),
+    )
+    .await
+    .assert_problem(400);
     app.post("/dlr/opA", Some("wrong"), &dlr("DELIVRD"))
         .await
         .assert_problem(401);
