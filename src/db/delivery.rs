@@ -2,46 +2,18 @@
 //! a duplicate or redelivered queue message can never move a message twice, and a refund is
 //! written in the same transaction as its FAILED transition under a unique transaction id.
 
-use chrono::{DateTime, Utc};
 use sqlx::{FromRow, MySqlPool};
 
 use super::ledger::{self, Entry, EntryType};
-
-/// What a worker needs of a request.
-#[derive(Debug, Clone, FromRow)]
-pub struct DeliveryRequest {
-    pub id: i64,
-    pub sms_identifier: String,
-    pub user_id: i64,
-    pub sms_type: String,
-    pub body: String,
-    pub segments: i32,
-    pub price_per_segment: i64,
-    pub operators: String,
-    pub expires_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-}
-
-/// Loads a request for delivery.
-pub async fn load_request(
-    pool: &MySqlPool,
-    request_id: i64,
-) -> Result<Option<DeliveryRequest>, sqlx::Error> {
-    sqlx::query_as(
-        "select id, sms_identifier, user_id, sms_type, body, segments, price_per_segment, \
-         operators, expires_at, created_at from sms_requests where id = ?",
-    )
-    .bind(request_id)
-    .fetch_optional(pool)
-    .await
-}
+use super::messages::RequestRow;
 
 /// A recipient that may need work.
 #[derive(Debug, Clone, FromRow)]
 pub struct OpenRecipient {
     pub id: i64,
     pub recipient: String,
-    pub status: String,
+    /// Operator rounds made so far (before this worker takes it).
+    pub attempts: i32,
 }
 
 /// Recipients of a request that are PENDING, or SENDING without a live lease.
@@ -50,7 +22,7 @@ pub async fn open_recipients(
     request_id: i64,
 ) -> Result<Vec<OpenRecipient>, sqlx::Error> {
     sqlx::query_as(
-        "select id, recipient, status from sms_status where request_id = ? and \
+        "select id, recipient, attempts from sms_status where request_id = ? and \
          (status = 'PENDING' or (status = 'SENDING' and (locked_until is null or locked_until < now(6)))) \
          order by id",
     )
@@ -79,11 +51,6 @@ async fn event(
 /// worker holds it or it moved on.
 pub async fn claim(pool: &MySqlPool, status_id: i64, lease_secs: u64) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let was_pending: Option<String> =
-        sqlx::query_scalar("select status from sms_status where id = ? for update")
-            .bind(status_id)
-            .fetch_optional(&mut *tx)
-            .await?;
     let updated = sqlx::query(
         "update sms_status set status = 'SENDING', attempts = attempts + 1, \
          locked_until = now(6) + interval ? second where id = ? and \
@@ -94,8 +61,16 @@ pub async fn claim(pool: &MySqlPool, status_id: i64, lease_secs: u64) -> Result<
     .execute(&mut *tx)
     .await?
     .rows_affected();
-    if updated == 1 && was_pending.as_deref() == Some("PENDING") {
-        event(&mut tx, status_id, "SENDING", None).await?;
+    if updated == 1 {
+        // The first take (attempts just became 1) is the PENDING -> SENDING transition;
+        // later takes are retries, already in the timeline as RETRY.
+        sqlx::query(
+            "insert into sms_events (status_id, status) \
+             select id, 'SENDING' from sms_status where id = ? and attempts = 1",
+        )
+        .bind(status_id)
+        .execute(&mut *tx)
+        .await?;
     }
     tx.commit().await?;
     Ok(updated == 1)
@@ -131,7 +106,7 @@ pub async fn mark_sent(
 /// redelivery or second process can refund twice. Returns whether this call failed it.
 pub async fn fail_and_refund(
     pool: &MySqlPool,
-    request: &DeliveryRequest,
+    request: &RequestRow,
     status_id: i64,
     reason: &str,
     provider: Option<&str>,
@@ -177,7 +152,7 @@ pub async fn fail_and_refund(
 /// again through the outbox after `delay_ms`.
 pub async fn schedule_retry(
     pool: &MySqlPool,
-    request: &DeliveryRequest,
+    request: &RequestRow,
     status_id: i64,
     detail: &str,
     delay_ms: u64,

@@ -146,7 +146,7 @@ pub async fn history(
     qb.build_query_as().fetch_all(pool).await
 }
 
-/// A request as shown by `GET /sms/{sms_identifier}`.
+/// An accepted request: what `GET /sms/{sms_identifier}` shows and what a worker delivers.
 #[derive(Debug, Clone, FromRow)]
 pub struct RequestRow {
     pub id: i64,
@@ -157,10 +157,31 @@ pub struct RequestRow {
     pub encoding: String,
     pub segments: i32,
     pub recipients: i32,
+    pub price_per_segment: i64,
     pub cost: i64,
+    /// Comma-separated operator preference; see [`RequestRow::operator_preference`].
     pub operators: String,
     pub expires_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+}
+
+impl RequestRow {
+    /// The requested operator order; empty means the lane's configured order.
+    pub fn operator_preference(&self) -> Vec<String> {
+        self.operators
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+/// The columns of [`RequestRow`], as a literal so queries can be built with `concat!`.
+macro_rules! request_columns {
+    () => {
+        "id, sms_identifier, user_id, sms_type, body, encoding, segments, recipients, \
+         price_per_segment, cost, operators, expires_at, created_at"
+    };
 }
 
 /// The request with this identifier, if it belongs to `user_id`.
@@ -169,12 +190,28 @@ pub async fn find_request(
     user_id: i64,
     sms_identifier: &str,
 ) -> Result<Option<RequestRow>, sqlx::Error> {
-    sqlx::query_as(
-        "select id, sms_identifier, user_id, sms_type, body, encoding, segments, recipients, cost, \
-         operators, expires_at, created_at from sms_requests where sms_identifier = ? and user_id = ?",
-    )
+    sqlx::query_as(concat!(
+        "select ",
+        request_columns!(),
+        " from sms_requests where sms_identifier = ? and user_id = ?"
+    ))
     .bind(sms_identifier)
     .bind(user_id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// The request with this id (workers: the queue message names it).
+pub async fn request_by_id(
+    pool: &MySqlPool,
+    request_id: i64,
+) -> Result<Option<RequestRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "select ",
+        request_columns!(),
+        " from sms_requests where id = ?"
+    ))
+    .bind(request_id)
     .fetch_optional(pool)
     .await
 }

@@ -505,6 +505,7 @@ pub async fn get_sms(
             }
         })
         .collect();
+    let operators = request.operator_preference();
     Ok(super::json_response(
         StatusCode::OK,
         &SmsDetail {
@@ -515,12 +516,7 @@ pub async fn get_sms(
             segments: request.segments,
             recipients: request.recipients,
             cost: request.cost,
-            operators: request
-                .operators
-                .split(',')
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect(),
+            operators,
             expires_at: request.expires_at,
             created_at: request.created_at,
             counts,

@@ -10,7 +10,8 @@ use chrono::Utc;
 use futures::StreamExt;
 use sqlx::MySqlPool;
 
-use crate::db::delivery::{self as repo, DeliveryRequest, OpenRecipient};
+use crate::db::delivery::{self as repo, OpenRecipient};
+use crate::db::messages::{self, RequestRow};
 use crate::domain::SmsType;
 use crate::operators::{OperatorRegistry, OutboundSms, SendOutcome};
 
@@ -51,7 +52,7 @@ pub async fn deliver_request(
     ctx: &DeliveryContext,
     request_id: i64,
 ) -> Result<DeliverySummary, sqlx::Error> {
-    let Some(request) = repo::load_request(&ctx.db, request_id).await? else {
+    let Some(request) = messages::request_by_id(&ctx.db, request_id).await? else {
         tracing::warn!(
             request.id = request_id,
             "queue message for an unknown request; dropping it"
@@ -59,8 +60,18 @@ pub async fn deliver_request(
         return Ok(DeliverySummary::default());
     };
     let recipients = repo::open_recipients(&ctx.db, request_id).await?;
+    let plan = Plan {
+        lane: request.sms_type.parse().unwrap_or_default(),
+        expires_at: request.expires_at.unwrap_or_else(|| {
+            request.created_at
+                + chrono::Duration::from_std(ctx.default_validity)
+                    .unwrap_or(chrono::Duration::days(1))
+        }),
+        preference: request.operator_preference(),
+        request,
+    };
     let outcomes: Vec<Result<RecipientOutcome, sqlx::Error>> = futures::stream::iter(recipients)
-        .map(|r| deliver_recipient(ctx, &request, r))
+        .map(|r| deliver_recipient(ctx, &plan, r))
         .buffer_unordered(RECIPIENT_CONCURRENCY)
         .collect()
         .await;
@@ -76,35 +87,39 @@ pub async fn deliver_request(
     Ok(summary)
 }
 
+/// What every recipient of one request shares, worked out once.
+struct Plan {
+    request: RequestRow,
+    lane: SmsType,
+    /// `validity_seconds`, or `DEFAULT_VALIDITY_SECS` after acceptance.
+    expires_at: chrono::DateTime<Utc>,
+    preference: Vec<String>,
+}
+
 async fn deliver_recipient(
     ctx: &DeliveryContext,
-    request: &DeliveryRequest,
+    plan: &Plan,
     recipient: OpenRecipient,
 ) -> Result<RecipientOutcome, sqlx::Error> {
     if !repo::claim(&ctx.db, recipient.id, ctx.lease.as_secs()).await? {
         return Ok(RecipientOutcome::Skipped);
     }
-    let lane: SmsType = request.sms_type.parse().unwrap_or_default();
-    let expires_at = request.expires_at.unwrap_or_else(|| {
-        request.created_at
-            + chrono::Duration::from_std(ctx.default_validity).unwrap_or(chrono::Duration::days(1))
-    });
-    if Utc::now() >= expires_at {
+    let Plan {
+        request,
+        lane,
+        expires_at,
+        preference,
+    } = plan;
+    if Utc::now() >= *expires_at {
         repo::fail_and_refund(&ctx.db, request, recipient.id, "expired", None).await?;
         return Ok(RecipientOutcome::Failed);
     }
-    let preference: Vec<String> = request
-        .operators
-        .split(',')
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect();
     let sms = OutboundSms {
         to: recipient.recipient.clone(),
         text: request.body.clone(),
         reference: recipient.id.to_string(),
     };
-    match ctx.operators.send(lane, &preference, &sms).await {
+    match ctx.operators.send(*lane, preference, &sms).await {
         SendOutcome::Sent {
             operator,
             message_id,
@@ -129,9 +144,10 @@ async fn deliver_recipient(
                     .collect::<Vec<_>>()
                     .join("; ")
             };
-            let delay = retry_delay(recipient_attempts(&ctx.db, recipient.id).await?);
+            // This take made one more attempt than the row showed when it was listed.
+            let delay = retry_delay(recipient.attempts.max(0) as u32 + 1);
             let retry_at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
-            if retry_at >= expires_at {
+            if retry_at >= *expires_at {
                 let reason = format!("expired: {detail}");
                 repo::fail_and_refund(&ctx.db, request, recipient.id, &reason, None).await?;
                 tracing::info!(sms.id = %request.sms_identifier, status.id = recipient.id, "every operator failed until the validity ran out; refunded");
@@ -150,14 +166,6 @@ async fn deliver_recipient(
             Ok(RecipientOutcome::Retrying)
         }
     }
-}
-
-async fn recipient_attempts(db: &MySqlPool, status_id: i64) -> Result<u32, sqlx::Error> {
-    let attempts: i32 = sqlx::query_scalar("select attempts from sms_status where id = ?")
-        .bind(status_id)
-        .fetch_one(db)
-        .await?;
-    Ok(attempts.max(1) as u32)
 }
 
 /// Backoff before the next attempt: 1 s, 2 s, 4 s ... up to 60 s, with 20 % jitter.

@@ -215,6 +215,7 @@ async fn traffic_fails_over_from_a_failing_operator() {
     // A preference for opA alone is honoured: it cannot go to B and keeps retrying.
     let sms_id = app.send_ok(&key, json!({"text": "hi", "recipients": ["+989121234568"], "operators": ["opA"], "validity_seconds": 1})).await;
     let body = wait_for(&app, &key, &sms_id, &["FAILED"]).await;
+    assert_eq!(body["operators"], json!(["opA"]));
     assert!(
         body["messages"][0]["failure_reason"]
             .as_str()
@@ -253,6 +254,11 @@ async fn when_every_operator_fails_the_message_expires_and_is_refunded_once() {
         "retried before giving up: {events:?}"
     );
     assert_eq!(events.last(), Some(&"FAILED"));
+    assert_eq!(
+        events.iter().filter(|e| **e == "SENDING").count(),
+        1,
+        "taking it again for a retry is not a new SENDING transition: {events:?}"
+    );
     assert!(a.stats.snapshot().received >= 2 && b.stats.snapshot().received >= 2);
     assert_eq!(app.balance_of(id).await, 10, "back to the credit");
     assert_eq!(refunds(&app).await, 2, "one refund per recipient");
@@ -314,7 +320,7 @@ async fn a_redelivered_request_is_neither_sent_nor_refunded_twice() {
     assert_eq!(a.stats.snapshot().received, 1, "the operator got it once");
 
     // A refund cannot be booked twice for one recipient, nor for a SENT one.
-    let request = sms_gateway::db::delivery::load_request(&app.db, request_id)
+    let request = sms_gateway::db::messages::request_by_id(&app.db, request_id)
         .await
         .unwrap()
         .unwrap();
