@@ -153,6 +153,21 @@ pub struct OperatorConfig {
     pub breaker_max_open_ms: u64,
 }
 
+impl OperatorConfig {
+    /// An operator with the default timeout and breaker settings.
+    pub fn new(name: impl Into<String>, url: impl Into<String>, api_key: SecretString) -> Self {
+        Self {
+            name: name.into(),
+            url: url.into(),
+            api_key,
+            timeout_ms: default_operator_timeout_ms(),
+            breaker_failures: default_breaker_failures(),
+            breaker_open_ms: default_breaker_open_ms(),
+            breaker_max_open_ms: default_breaker_max_open_ms(),
+        }
+    }
+}
+
 fn default_operator_timeout_ms() -> u64 {
     2_000
 }

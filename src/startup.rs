@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::Config;
+use crate::config::{Config, OperatorConfig};
 use crate::db;
 use crate::mock_operator::{MockOperator, MockOperatorConfig};
 use crate::operators::OperatorRegistry;
@@ -257,9 +257,11 @@ pub async fn build_operators(
             }
         });
         tracing::info!(operator = name, %addr, "built-in mock operator started (no OPERATORS configured)");
-        let json =
-            serde_json::json!({"name": name, "url": format!("http://{addr}/send"), "api_key": key});
-        configs.push(serde_json::from_value(json)?);
+        configs.push(OperatorConfig::new(
+            name,
+            format!("http://{addr}/send"),
+            key.into(),
+        ));
     }
     OperatorRegistry::from_config(&configs, &[])
 }

@@ -165,12 +165,9 @@ impl WorkerPool {
                 });
             }
             if stop.is_cancelled() {
-                // Let in-flight handlers ack on this channel before it closes.
-                let _ = tokio::time::timeout(
-                    Duration::from_secs(60),
-                    permits.acquire_many(concurrency as u32),
-                )
-                .await;
+                // Let in-flight handlers ack on this channel before it closes; the process's
+                // SHUTDOWN_TIMEOUT_SECS bounds the wait.
+                let _ = permits.acquire_many(concurrency as u32).await;
                 let _ = channel.close(200, "shutdown".into()).await;
             }
         }

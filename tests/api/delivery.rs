@@ -546,3 +546,34 @@ async fn express_stays_fast_behind_a_50000_message_normal_backlog() {
     );
     app.finish().await;
 }
+
+#[tokio::test]
+async fn without_configured_operators_built_in_mocks_deliver() {
+    let app = crate::helpers::spawn_app().await;
+    assert!(app.state.config.operators.uses_builtin_mocks());
+    let tracker = TaskTracker::new();
+    let registry = sms_gateway::startup::build_operators(&app.state.config, &tracker, &app.stop)
+        .await
+        .unwrap();
+    let names: Vec<String> = registry.statuses().into_iter().map(|s| s.name).collect();
+    assert_eq!(names, ["mock-a", "mock-b"]);
+    let sms = sms_gateway::operators::OutboundSms {
+        to: "+989121234567".into(),
+        text: "hi".into(),
+        reference: "1".into(),
+    };
+    match registry
+        .send(sms_gateway::domain::SmsType::Express, &[], &sms)
+        .await
+    {
+        sms_gateway::operators::SendOutcome::Sent {
+            operator,
+            message_id,
+        } => {
+            assert_eq!(operator, "mock-a");
+            assert!(message_id.starts_with("mock-a-"));
+        }
+        other => panic!("the built-in mock did not accept: {other:?}"),
+    }
+    app.finish().await;
+}
