@@ -24,6 +24,7 @@ pub mod db;
 pub mod domain;
 pub mod http;
 pub mod intake;
+pub mod metrics;
 pub mod mock_operator;
 pub mod operators;
 pub mod outbox;

@@ -95,7 +95,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Command::MockOperator(args) = cli.command {
         // Needs none of the gateway's configuration.
-        telemetry::init(&sms_gateway::config::TelemetryConfig {
+        let _telemetry = telemetry::init(&sms_gateway::config::TelemetryConfig {
             log_format: sms_gateway::config::LogFormat::Json,
             otlp_endpoint: None,
             service_name: "mock-operator".into(),
@@ -116,19 +116,22 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(&config.telemetry);
+    let telemetry = telemetry::init(&config.telemetry);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
-    match runtime.block_on(run(cli, config)) {
+    let code = match runtime.block_on(run(cli, config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "sms-gateway failed");
             eprintln!("sms-gateway: {e:#}");
             ExitCode::FAILURE
         }
-    }
+    };
+    // Spans still buffered are exported before the process ends.
+    telemetry.shutdown();
+    code
 }
 
 async fn mock_operator(args: MockOperatorArgs) -> anyhow::Result<()> {

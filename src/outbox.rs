@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::MySqlPool;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 use crate::config::{AmqpConfig, DeliveryConfig};
 use crate::db::outbox::{self as repo, ClaimedRow};
@@ -171,6 +172,7 @@ impl PublisherPool {
         channel: &Channel,
         lane: SmsType,
     ) -> Result<PublishRound, sqlx::Error> {
+        let started = std::time::Instant::now();
         let rows = repo::claim(
             &self.db,
             lane.priority(),
@@ -222,6 +224,13 @@ impl PublisherPool {
             )
             .await?;
         }
+        crate::metrics::outbox_round(
+            lane,
+            rows.len(),
+            published.len(),
+            failed.len(),
+            started.elapsed(),
+        );
         Ok(PublishRound {
             claimed: rows.len(),
             published: published.len(),
@@ -240,12 +249,18 @@ impl PublisherPool {
             request_id: row.request_id,
         })
         .expect("queue message serializes");
+        // A producer span in the accepting request's trace; the consumer continues from it.
+        let span = tracing::info_span!(
+            "outbox.publish",
+            otel.kind = "producer",
+            sms.id = %row.sms_identifier,
+            messaging.destination = %lane,
+        );
+        crate::telemetry::set_parent(&span, row.traceparent.as_deref());
+        let traceparent = crate::telemetry::traceparent(&span).or_else(|| row.traceparent.clone());
         let mut headers = FieldTable::default();
-        if let Some(tp) = &row.traceparent {
-            headers.insert(
-                TRACEPARENT_HEADER.into(),
-                AMQPValue::LongString(tp.as_str().into()),
-            );
+        if let Some(tp) = traceparent {
+            headers.insert(TRACEPARENT_HEADER.into(), AMQPValue::LongString(tp.into()));
         }
         let properties = BasicProperties::default()
             .with_delivery_mode(2)
@@ -263,6 +278,7 @@ impl PublisherPool {
                 &body,
                 properties,
             )
+            .instrument(span)
             .await
     }
 
@@ -273,10 +289,13 @@ impl PublisherPool {
         loop {
             match repo::reap_expired(&self.db, lease.as_secs(), 1_000).await {
                 Ok(0) => {}
-                Ok(n) => tracing::warn!(
-                    rows = n,
-                    "reclaimed outbox rows whose publisher lease expired"
-                ),
+                Ok(n) => {
+                    crate::metrics::outbox_reaped(n);
+                    tracing::warn!(
+                        rows = n,
+                        "reclaimed outbox rows whose publisher lease expired"
+                    )
+                }
                 Err(e) => tracing::warn!(error = %e, "outbox reaper failed"),
             }
             tokio::select! {

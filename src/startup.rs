@@ -118,6 +118,17 @@ pub async fn run(config: Config, role: Role, stop: CancellationToken) -> anyhow:
     let broker = Broker::new(&config.amqp, format!("sms-gateway/{role:?}").to_lowercase());
     let tracker = TaskTracker::new();
     tracker.spawn(broker.clone().run_until_stopped(stop.clone()));
+    crate::metrics::spawn_samplers(
+        crate::metrics::Samplers {
+            db: pool.clone(),
+            max_connections: config.database.max_connections,
+            outbox: role.runs_publisher() || role.runs_api(),
+            queues: (role.runs_publisher() || role.runs_worker())
+                .then(|| (broker.clone(), config.amqp.clone())),
+        },
+        &tracker,
+        stop.clone(),
+    );
 
     if role.runs_publisher() {
         let publishers = PublisherPool::new(
@@ -157,13 +168,19 @@ pub async fn run(config: Config, role: Role, stop: CancellationToken) -> anyhow:
         App::new(config, pool.clone(), broker).with_operators(operators),
     ));
 
-    if role.runs_api() {
+    // Every role serves HTTP: the API, or only /healthz, /readyz and /metrics.
+    {
         let addr = state.config.http.listen_addr;
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("binding LISTEN_ADDR {addr}"))?;
-        tracing::info!(%addr, ?role, "HTTP API listening");
-        let app = crate::http::router(state.clone());
+        let app = if role.runs_api() {
+            tracing::info!(%addr, ?role, "HTTP API listening");
+            crate::http::router(state.clone())
+        } else {
+            tracing::info!(%addr, ?role, "health and metrics endpoints listening");
+            crate::http::ops_router(state.clone())
+        };
         let drain_state = state.clone();
         let http_stop = stop.clone();
         tracker.spawn(async move {
@@ -178,6 +195,8 @@ pub async fn run(config: Config, role: Role, stop: CancellationToken) -> anyhow:
                 tracing::error!(error = %e, "HTTP server failed");
             }
         });
+    }
+    if role.runs_api() {
         tracker.spawn(prune_idempotency_keys(state.clone(), stop.clone()));
     }
 

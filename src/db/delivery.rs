@@ -145,6 +145,7 @@ pub async fn fail_and_refund(
         .await?;
     }
     tx.commit().await?;
+    crate::metrics::credits_refunded(amount.max(0) as u64);
     Ok(true)
 }
 

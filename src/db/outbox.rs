@@ -137,3 +137,15 @@ pub async fn reap_expired(
     .await?
     .rows_affected())
 }
+
+/// Rows of one priority not yet published (pending or claimed): an index range count, cheap
+/// enough to sample every few seconds, not to run per request.
+pub async fn backlog(pool: &sqlx::MySqlPool, priority: i32) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "select count(*) from outbox_events \
+         where status in ('pending', 'claimed') and priority = ?",
+    )
+    .bind(priority)
+    .fetch_one(pool)
+    .await
+}

@@ -159,6 +159,7 @@ pub async fn add_balance(
         transaction_id,
     };
     let resp = idempotency::commit(idem.as_ref(), &state.db, tx, StatusCode::OK, &body).await?;
+    crate::metrics::credits_added(req.balance.max(0) as u64);
     tracing::info!(
         customer.id = req.user_id,
         amount = req.balance,

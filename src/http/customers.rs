@@ -123,6 +123,7 @@ pub async fn create_customer(
     if stored.headers().contains_key(idempotency::REPLAYED_HEADER) {
         return Ok(stored);
     }
+    crate::metrics::credits_added(created.balance.max(0) as u64);
     body.api_key = Some(created.api_key);
     Ok(super::json_response(StatusCode::CREATED, &body))
 }

@@ -110,6 +110,7 @@ pub async fn receive(
         ReportOutcome::Applied => "applied",
         ReportOutcome::Recorded => "recorded",
     };
+    crate::metrics::dlr_report(&operator, &status);
     tracing::info!(operator.name = %operator, report = %status, result, "delivery report");
     Ok(super::json_response(
         StatusCode::OK,

@@ -86,18 +86,6 @@ pub struct SendResponse {
     pub rejected: Option<Vec<RejectedRecipient>>,
 }
 
-fn traceparent(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get("traceparent")?.to_str().ok()?;
-    let parts: Vec<&str> = value.split('-').collect();
-    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
-    (parts.len() == 4
-        && hex(parts[0], 2)
-        && hex(parts[1], 32)
-        && hex(parts[2], 16)
-        && hex(parts[3], 2))
-    .then(|| value.to_ascii_lowercase())
-}
-
 /// Charges the balance and queues one message per recipient.
 #[utoipa::path(
     post, path = "/sms/send", tag = "sms",
@@ -140,7 +128,11 @@ pub async fn send(
         |t| config.operators.names_for(t),
     )
     .map_err(ApiError::validation)?;
-    cmd.traceparent = traceparent(&headers);
+    // The outbox row carries this request's trace context to the publisher and the worker:
+    // this server span's, or the caller's when no OpenTelemetry layer is installed.
+    cmd.traceparent = crate::telemetry::traceparent(&tracing::Span::current()).or_else(|| {
+        crate::telemetry::valid_traceparent(headers.get("traceparent")?.to_str().ok()?)
+    });
 
     let idem = Idempotency::new(
         caller,
@@ -207,6 +199,12 @@ pub async fn send(
         sms.segments = accepted.segments,
         sms.cost = accepted.cost,
         "sms accepted"
+    );
+    crate::metrics::intake_accepted(
+        cmd.sms_type,
+        accepted.accepted.len() as u64,
+        u64::from(accepted.segments),
+        accepted.cost.max(0) as u64,
     );
     Ok(resp)
 }

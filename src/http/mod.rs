@@ -69,6 +69,7 @@ pub fn router(state: AppState) -> Router {
         .route("/dlr/{operator}", post(dlr::receive))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
         .layer(middleware::from_fn_with_state(state.clone(), timeout))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -93,13 +94,23 @@ pub fn router(state: AppState) -> Router {
                         .get(REQUEST_ID)
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or("");
-                    tracing::info_span!(
+                    let span = tracing::info_span!(
                         "http.request",
+                        otel.name = %format_args!("{} {}", req.method(), route),
+                        otel.kind = "server",
                         http.method = %req.method(),
                         http.route = %route,
                         request.id = %request_id,
-                    )
+                    );
+                    // A caller's W3C trace context makes this request part of its trace.
+                    let parent = req
+                        .headers()
+                        .get("traceparent")
+                        .and_then(|v| v.to_str().ok());
+                    crate::telemetry::set_parent(&span, parent);
+                    span
                 }))
+                .layer(middleware::from_fn(record_metrics))
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 .layer(CatchPanicLayer::custom(|_| {
                     tracing::error!("handler panicked");
@@ -107,6 +118,54 @@ pub fn router(state: AppState) -> Router {
                 }))
                 .layer(DefaultBodyLimit::max(max_body)),
         )
+}
+
+/// The router of the roles without the API (publisher, worker): health and metrics only.
+pub fn ops_router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .fallback(not_found)
+        .with_state(state)
+        .layer(middleware::from_fn(record_metrics))
+}
+
+/// Counts every answered request and its latency by method, route template and status; for
+/// `POST /sms/send`, a refusal also counts as an intake rejection with its reason.
+async fn record_metrics(req: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned());
+    let method = req.method().clone();
+    let resp = next.run(req).await;
+    let status = resp.status();
+    // Unknown paths share one label so a scanner cannot blow up the series count.
+    let route = route.as_deref().unwrap_or("unmatched");
+    crate::metrics::http_request(method.as_str(), route, status.as_u16(), started.elapsed());
+    if route == "/sms/send" && !status.is_success() {
+        crate::metrics::intake_rejected(rejection_reason(status));
+    }
+    resp
+}
+
+/// The intake rejection reason of an error status of `POST /sms/send`.
+fn rejection_reason(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "invalid_request",
+        401 => "unauthorized",
+        402 => "insufficient_balance",
+        403 => "forbidden",
+        404 => "unknown_customer",
+        409 => "idempotency_conflict",
+        413 => "payload_too_large",
+        415 => "unsupported_media_type",
+        503 => "unavailable",
+        500..=599 => "internal_error",
+        _ => "other",
+    }
 }
 
 /// Answers 503 with a problem document when a request runs longer than `REQUEST_TIMEOUT_MS`.

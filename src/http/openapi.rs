@@ -30,6 +30,7 @@ use crate::domain;
         dlr::receive,
         health::healthz,
         health::readyz,
+        health::metrics,
     ),
     components(schemas(
         error::Problem,

@@ -196,6 +196,9 @@ impl CircuitBreaker {
             state: AtomicU8::new(CircuitState::Closed.to_u8()),
             rejected: AtomicU64::new(0),
         });
+        // The series exists (closed) before the first transition.
+        metrics::gauge!("smsgw_operator_circuit_state", "operator" => operator.to_string())
+            .set(CircuitState::Closed.gauge_value());
         let policy = failure_policy::consecutive_failures(
             settings.failures.max(1),
             OpenIntervals::new(settings.open, settings.max_open),

@@ -61,7 +61,7 @@ impl HttpOperator {
     }
 
     async fn post(&self, sms: &OutboundSms) -> Result<String, OperatorError> {
-        let response = self
+        let mut request = self
             .client
             .post(&self.url)
             .bearer_auth(self.api_key.expose_secret())
@@ -70,10 +70,12 @@ impl HttpOperator {
                 to: &sms.to,
                 text: &sms.text,
                 reference: &sms.reference,
-            })
-            .send()
-            .await
-            .map_err(|e| self.transport_error(e))?;
+            });
+        // An operator that traces can continue the message's trace.
+        if let Some(tp) = crate::telemetry::traceparent(&tracing::Span::current()) {
+            request = request.header("traceparent", tp);
+        }
+        let response = request.send().await.map_err(|e| self.transport_error(e))?;
         let status = response.status();
         let body = response
             .bytes()

@@ -20,6 +20,7 @@ use anyhow::bail;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
+use tracing::Instrument;
 use utoipa::ToSchema;
 
 pub use circuit_breaker::{BreakerSettings, CircuitBreaker, CircuitState};
@@ -110,20 +111,35 @@ impl GuardedOperator {
     /// Sends through the breaker: [`OperatorError::CircuitOpen`] without calling the operator
     /// while it is open.
     pub async fn send(&self, sms: &OutboundSms) -> Result<String, OperatorError> {
-        let c = &self.counters;
-        c.calls.fetch_add(1, Ordering::Relaxed);
-        let result = self.breaker.call(self.operator.send(sms)).await;
-        let counter = match &result {
-            Ok(_) => &c.sent,
-            Err(OperatorError::Retryable(_) | OperatorError::RateLimited(_)) => {
-                &c.transient_failures
+        let span = tracing::info_span!(
+            "operator.send",
+            otel.kind = "client",
+            operator.name = %self.name(),
+            outcome = tracing::field::Empty,
+        );
+        async {
+            let c = &self.counters;
+            c.calls.fetch_add(1, Ordering::Relaxed);
+            let started = std::time::Instant::now();
+            let result = self.breaker.call(self.operator.send(sms)).await;
+            let took = started.elapsed();
+            let (counter, outcome) = match &result {
+                Ok(_) => (Some(&c.sent), "success"),
+                Err(OperatorError::Retryable(_)) => (Some(&c.transient_failures), "retryable"),
+                Err(OperatorError::RateLimited(_)) => (Some(&c.transient_failures), "rate_limited"),
+                Err(OperatorError::Permanent(_)) => (Some(&c.permanent_failures), "permanent"),
+                // counted by the breaker's hook
+                Err(OperatorError::CircuitOpen) => (None, "circuit_open"),
+            };
+            if let Some(counter) = counter {
+                counter.fetch_add(1, Ordering::Relaxed);
             }
-            Err(OperatorError::Permanent(_)) => &c.permanent_failures,
-            // counted by the breaker's hook
-            Err(OperatorError::CircuitOpen) => return result,
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-        result
+            tracing::Span::current().record("outcome", outcome);
+            crate::metrics::operator_call(self.name(), outcome, counter.is_some().then_some(took));
+            result
+        }
+        .instrument(span)
+        .await
     }
 
     /// Whether `key` is this operator's key (delivery reports carry it as a bearer token).

@@ -109,3 +109,23 @@ pub async fn declare(channel: &Channel, config: &AmqpConfig) -> Result<(), lapin
     }
     Ok(())
 }
+
+/// Ready messages in a lane's queue, by a passive declare (fails if the queue is missing,
+/// which closes the channel).
+pub async fn depth(
+    channel: &Channel,
+    config: &AmqpConfig,
+    sms_type: SmsType,
+) -> Result<u32, lapin::Error> {
+    let queue = channel
+        .queue_declare(
+            queue_name(config, sms_type).into(),
+            QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    Ok(queue.message_count())
+}

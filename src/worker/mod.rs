@@ -20,11 +20,12 @@ use lapin::{Channel, Consumer};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 use crate::config::{AmqpConfig, DeliveryConfig};
 use crate::domain::SmsType;
 use crate::operators::OperatorRegistry;
-use crate::outbox::QueueMessage;
+use crate::outbox::{QueueMessage, TRACEPARENT_HEADER};
 use crate::queue::{Backoff, Broker, topology};
 
 pub use send_sms::{DeliveryContext, deliver_request};
@@ -160,7 +161,7 @@ impl WorkerPool {
                 };
                 let ctx = self.ctx.clone();
                 tracker.spawn(async move {
-                    handle(&ctx, delivery).await;
+                    handle(&ctx, lane, delivery).await;
                     drop(permit);
                 });
             }
@@ -195,7 +196,10 @@ impl WorkerPool {
     pub async fn watch_pause_until_stopped(self: Arc<Self>, stop: CancellationToken) {
         loop {
             match crate::db::dispatch::is_paused(&self.ctx.db).await {
-                Ok(p) => self.paused.store(p, Ordering::Relaxed),
+                Ok(p) => {
+                    self.paused.store(p, Ordering::Relaxed);
+                    crate::metrics::dispatch_paused(p);
+                }
                 Err(e) => tracing::warn!(error = %e, "cannot read the dispatch switch"),
             }
             tokio::select! {
@@ -224,38 +228,70 @@ impl WorkerPool {
     }
 }
 
-/// Processes one queue message and settles it with the broker.
-async fn handle(ctx: &DeliveryContext, delivery: lapin::message::Delivery) {
-    let msg: QueueMessage = match serde_json::from_slice(&delivery.data) {
-        Ok(m) => m,
-        Err(e) => {
-            tracing::error!(error = %e, "poison message; dead-lettering it");
-            let _ = delivery
-                .acker
-                .reject(BasicRejectOptions { requeue: false })
+/// Processes one queue message and settles it with the broker, in a consumer span that
+/// continues the trace the message's `traceparent` header names.
+async fn handle(ctx: &DeliveryContext, lane: SmsType, delivery: lapin::message::Delivery) {
+    use crate::metrics::{QueueEvent, queue};
+    queue(
+        lane,
+        QueueEvent::Consumed {
+            redelivered: delivery.redelivered,
+        },
+    );
+    let span = tracing::info_span!(
+        "sms.deliver",
+        otel.kind = "consumer",
+        messaging.source = %lane,
+        sms.id = tracing::field::Empty,
+    );
+    crate::telemetry::set_parent(&span, header_str(&delivery, TRACEPARENT_HEADER).as_deref());
+    async move {
+        let msg: QueueMessage = match serde_json::from_slice(&delivery.data) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::error!(error = %e, "poison message; dead-lettering it");
+                queue(lane, QueueEvent::DeadLettered);
+                let _ = delivery
+                    .acker
+                    .reject(BasicRejectOptions { requeue: false })
+                    .await;
+                return;
+            }
+        };
+        tracing::Span::current().record("sms.id", msg.sms_identifier.as_str());
+        match deliver_request(ctx, msg.request_id).await {
+            Ok(_) => {
+                queue(lane, QueueEvent::Acked);
+                if let Err(e) = delivery.acker.ack(BasicAckOptions::default()).await {
+                    tracing::warn!(sms.id = %msg.sms_identifier, error = %e, "ack failed; the message will be redelivered and skipped");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(sms.id = %msg.sms_identifier, error = %e, "delivery failed on the database; requeueing after a pause");
+                tokio::time::sleep(Duration::from_millis(
+                    500 + (rand::random::<f64>() * 1_500.0) as u64,
+                ))
                 .await;
-            return;
-        }
-    };
-    match deliver_request(ctx, msg.request_id).await {
-        Ok(_) => {
-            if let Err(e) = delivery.acker.ack(BasicAckOptions::default()).await {
-                tracing::warn!(sms.id = %msg.sms_identifier, error = %e, "ack failed; the message will be redelivered and skipped");
+                queue(lane, QueueEvent::Nacked);
+                let _ = delivery
+                    .acker
+                    .nack(BasicNackOptions {
+                        requeue: true,
+                        ..Default::default()
+                    })
+                    .await;
             }
         }
-        Err(e) => {
-            tracing::warn!(sms.id = %msg.sms_identifier, error = %e, "delivery failed on the database; requeueing after a pause");
-            tokio::time::sleep(Duration::from_millis(
-                500 + (rand::random::<f64>() * 1_500.0) as u64,
-            ))
-            .await;
-            let _ = delivery
-                .acker
-                .nack(BasicNackOptions {
-                    requeue: true,
-                    ..Default::default()
-                })
-                .await;
-        }
+    }
+    .instrument(span)
+    .await
+}
+
+/// A string header of a delivery.
+fn header_str(delivery: &lapin::message::Delivery, name: &str) -> Option<String> {
+    match delivery.properties.headers().as_ref()?.inner().get(name)? {
+        lapin::types::AMQPValue::LongString(s) => Some(s.to_string()),
+        lapin::types::AMQPValue::ShortString(s) => Some(s.as_str().to_string()),
+        _ => None,
     }
 }

@@ -112,6 +112,7 @@ async fn deliver_recipient(
     } = plan;
     if Utc::now() >= *expires_at {
         repo::fail_and_refund(&ctx.db, request, recipient.id, "expired", None).await?;
+        crate::metrics::delivery_outcome(*lane, "failed");
         return Ok(RecipientOutcome::Failed);
     }
     let sms = OutboundSms {
@@ -125,12 +126,17 @@ async fn deliver_recipient(
             message_id,
         } => {
             repo::mark_sent(&ctx.db, recipient.id, &operator, &message_id).await?;
+            crate::metrics::delivery_outcome(*lane, "sent");
+            if let Ok(took) = (Utc::now() - request.created_at).to_std() {
+                crate::metrics::accept_to_sent(*lane, took);
+            }
             tracing::info!(sms.id = %request.sms_identifier, status.id = recipient.id, operator.name = %operator, "sms sent");
             Ok(RecipientOutcome::Sent)
         }
         SendOutcome::Rejected { operator, reason } => {
             let reason = format!("rejected by {operator}: {reason}");
             repo::fail_and_refund(&ctx.db, request, recipient.id, &reason, Some(&operator)).await?;
+            crate::metrics::delivery_outcome(*lane, "failed");
             tracing::info!(sms.id = %request.sms_identifier, status.id = recipient.id, operator.name = %operator, "sms rejected; refunded");
             Ok(RecipientOutcome::Failed)
         }
@@ -150,6 +156,7 @@ async fn deliver_recipient(
             if retry_at >= *expires_at {
                 let reason = format!("expired: {detail}");
                 repo::fail_and_refund(&ctx.db, request, recipient.id, &reason, None).await?;
+                crate::metrics::delivery_outcome(*lane, "failed");
                 tracing::info!(sms.id = %request.sms_identifier, status.id = recipient.id, "every operator failed until the validity ran out; refunded");
                 return Ok(RecipientOutcome::Failed);
             }
@@ -162,6 +169,7 @@ async fn deliver_recipient(
                 lane.priority(),
             )
             .await?;
+            crate::metrics::delivery_outcome(*lane, "retry_scheduled");
             tracing::info!(sms.id = %request.sms_identifier, status.id = recipient.id, retry_in_ms = delay.as_millis() as u64, "every operator failed; retry scheduled");
             Ok(RecipientOutcome::Retrying)
         }

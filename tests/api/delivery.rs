@@ -12,13 +12,13 @@ use tokio_util::task::TaskTracker;
 
 use crate::helpers::{ADMIN_TOKEN, TestApp, spawn_app_with_broker};
 
-struct Mock {
-    url: String,
-    key: String,
-    stats: Arc<MockStats>,
+pub struct Mock {
+    pub url: String,
+    pub key: String,
+    pub stats: Arc<MockStats>,
 }
 
-async fn mock(name: &str, fail_rate: f64, reject_rate: f64) -> Mock {
+pub async fn mock(name: &str, fail_rate: f64, reject_rate: f64) -> Mock {
     let key = format!("{name}-key-0123456789");
     let op = MockOperator::new(MockOperatorConfig {
         name: name.into(),
@@ -47,14 +47,14 @@ fn operators_json(ops: &[(&str, &Mock)]) -> String {
 }
 
 /// An app on its own database and queues, with these operators, publishing and delivering.
-async fn delivering_app(ops: &[(&str, &Mock)]) -> TestApp {
+pub async fn delivering_app(ops: &[(&str, &Mock)]) -> TestApp {
     let app = spawn_app_with_broker(&[("OPERATORS", &operators_json(ops))]).await;
     run_pipeline(&app);
     app
 }
 
 /// Runs publishers and workers of the app until it finishes.
-fn run_pipeline(app: &TestApp) {
+pub fn run_pipeline(app: &TestApp) {
     let tracker = TaskTracker::new();
     let cfg = &app.state.config;
     PublisherPool::new(
@@ -81,7 +81,7 @@ async fn statuses(app: &TestApp, key: &str, sms_id: &str) -> Value {
 }
 
 /// Waits until every recipient of the request is in `wanted`.
-async fn wait_for(app: &TestApp, key: &str, sms_id: &str, wanted: &[&str]) -> Value {
+pub async fn wait_for(app: &TestApp, key: &str, sms_id: &str, wanted: &[&str]) -> Value {
     for _ in 0..300 {
         let body = statuses(app, key, sms_id).await;
         if body["messages"]
