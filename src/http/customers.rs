@@ -1,13 +1,13 @@
 //! `POST /admin/customers` and key rotation (admin only).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::{ApiError, Problem};
-use super::extract::{Admin, ApiJson, Caller, IdempotencyKey};
+use super::extract::{Admin, ApiJson, ApiPath, Caller, IdempotencyKey};
 use super::idempotency::{self, Idempotency, is_unique_violation};
 use crate::accounts;
 use crate::state::AppState;
@@ -143,7 +143,7 @@ pub async fn create_customer(
 pub async fn rotate_api_key(
     State(state): State<AppState>,
     _: Admin,
-    Path(customer_id): Path<i64>,
+    ApiPath(customer_id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
     let mut tx = state.db.begin().await?;
     let Some(api_key) = accounts::rotate_api_key(&mut tx, customer_id).await? else {

@@ -1,17 +1,17 @@
 //! `POST /dlr/{operator}`: delivery reports, authenticated by the operator's own key.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::{ApiError, Problem};
-use super::extract::{ApiJson, bearer};
+use super::extract::{ApiJson, ApiPath, bearer};
 use crate::db::delivery::{self, ReportOutcome};
 use crate::state::AppState;
 
-/// A delivery report.
+/// A delivery report. Unknown fields are ignored (operators add their own).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct DeliveryReport {
     /// The id the operator returned when it accepted the message.
@@ -56,7 +56,7 @@ pub fn final_state(report: &str) -> Option<&'static str> {
 )]
 pub async fn receive(
     State(state): State<AppState>,
-    Path(operator): Path<String>,
+    ApiPath(operator): ApiPath<String>,
     headers: HeaderMap,
     body: Result<ApiJson<DeliveryReport>, ApiError>,
 ) -> Result<Response, ApiError> {

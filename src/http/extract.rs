@@ -188,6 +188,18 @@ impl From<JsonRejection> for ApiError {
     }
 }
 
+/// `axum::extract::Path` whose rejections (a segment that does not parse) are 400 problem
+/// documents.
+#[derive(Debug, Clone, Copy, Default, FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);
+
+impl From<axum::extract::rejection::PathRejection> for ApiError {
+    fn from(r: axum::extract::rejection::PathRejection) -> Self {
+        ApiError::BadRequest(format!("invalid path parameter: {}", r.body_text()))
+    }
+}
+
 /// `axum::extract::Query` whose rejections are 400 problem documents.
 #[derive(Debug, Clone, Copy, Default, FromRequestParts)]
 #[from_request(via(axum::extract::Query), rejection(ApiError))]

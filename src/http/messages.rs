@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::error::{ApiError, Problem};
-use super::extract::{ApiJson, ApiQuery, Caller, IdempotencyKey};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Caller, IdempotencyKey};
 use super::idempotency::{self, Idempotency};
 use super::pagination;
 use crate::db::messages::{self as repo, HistoryFilter, StatusRow};
@@ -454,7 +454,7 @@ pub struct SmsDetail {
 pub async fn get_sms(
     State(state): State<AppState>,
     caller: Caller,
-    Path(sms_identifier): Path<String>,
+    ApiPath(sms_identifier): ApiPath<String>,
     ApiQuery(q): ApiQuery<DetailQuery>,
 ) -> Result<Response, ApiError> {
     let not_found = || {

@@ -159,6 +159,11 @@ impl WorkerPool {
                         break;
                     }
                 };
+                // A pause that came while this consumer waited for the message holds it
+                // here (unacknowledged: it returns to the queue if the process stops).
+                if !self.wait_while_paused(&stop).await {
+                    break;
+                }
                 let ctx = self.ctx.clone();
                 tracker.spawn(async move {
                     handle(&ctx, lane, delivery).await;

@@ -127,6 +127,19 @@ async fn rotating_a_key_invalidates_the_old_one() {
     )
     .await
     .assert_problem(404);
+    // A path segment that is not a customer id is a problem document too.
+    for bad in ["not-a-number", "99999999999999999999"] {
+        let body = app
+            .post(
+                &format!("/admin/customers/{bad}/api-key"),
+                Some(ADMIN_TOKEN),
+                &json!({}),
+            )
+            .await
+            .assert_problem(400)
+            .clone();
+        assert_eq!(body["type"], "/problems/bad-request");
+    }
     app.finish().await;
 }
 

@@ -417,6 +417,49 @@ async fn nothing_is_sent_while_paused_and_nothing_is_lost() {
 }
 
 #[tokio::test]
+async fn a_pause_holds_the_message_an_idle_worker_was_already_waiting_for() {
+    let a = mock("opA", 0.0, 0.0).await;
+    let app = delivering_app(&[("opA", &a)]).await;
+    let (_, key) = app.create_customer("acme", 100).await;
+    // The workers run and sit idle, waiting on both lanes.
+    let first = app
+        .send_ok(&key, json!({"text": "hi", "recipients": ["+989121234560"]}))
+        .await;
+    wait_for(&app, &key, &first, &["SENT"]).await;
+    app.post("/admin/dispatch/pause", Some(ADMIN_TOKEN), &json!({}))
+        .await
+        .assert_status(200);
+    // The workers' mirror of the switch refreshes every 250 ms.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let mut held = Vec::new();
+    for (i, sms_type) in ["normal", "express"].iter().enumerate() {
+        held.push(
+            app.send_ok(
+                &key,
+                json!({"text": "hi", "recipients": [format!("+98912123457{i}")], "type": sms_type}),
+            )
+            .await,
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(a.stats.snapshot().received, 1, "nothing sent while paused");
+    for id in &held {
+        assert_eq!(
+            statuses(&app, &key, id).await["messages"][0]["status"],
+            "PENDING"
+        );
+    }
+    app.post("/admin/dispatch/resume", Some(ADMIN_TOKEN), &json!({}))
+        .await
+        .assert_status(200);
+    for id in &held {
+        wait_for(&app, &key, id, &["SENT"]).await;
+    }
+    assert_eq!(a.stats.snapshot().accepted, 3, "each message sent once");
+    app.finish().await;
+}
+
+#[tokio::test]
 async fn the_operators_view_shows_circuit_states_and_counters() {
     let a = mock("opA", 1.0, 0.0).await;
     let b = mock("opB", 0.0, 0.0).await;
