@@ -17,6 +17,7 @@
 #   POSTMAN_SKIP_FOLDERS  comma-separated top-level folders not to run, e.g. Observability
 #   NEWMAN_ARGS           extra arguments for `newman run` (word-split)
 #   SMS_GATEWAY_BIN       a built sms-gateway binary to use instead of building one
+#   POSTMAN_SKIP_METRICS  set to skip the scrape check (promtool, catalog families) after the run
 #   POSTMAN_OUT           where the gateway's log and newman's JUnit report go (target/postman)
 #   READY_TIMEOUT_SECS    how long to wait for /readyz (60)
 set -euo pipefail
@@ -209,5 +210,25 @@ if (( status == 0 )); then
   say "newman passed in $((SECONDS - newman_started)) s (JUnit report $JUNIT)"
 else
   say "newman failed (status $status) after $((SECONDS - newman_started)) s; the gateway's log is $LOG"
+fi
+
+# --- the scrape after the traffic: promtool, and every family of the catalog present -------
+if [[ -z "${POSTMAN_SKIP_METRICS:-}" ]]; then
+  SCRAPE="$OUT/metrics.txt"
+  curl -fsS "$BASE/metrics" >"$SCRAPE" || die "cannot scrape $BASE/metrics"
+  PROMTOOL="$(scripts/promtool.sh)" || die "promtool is needed to check the scrape (see scripts/promtool.sh)"
+  if ! "$PROMTOOL" check metrics <"$SCRAPE"; then
+    say "promtool check metrics failed on $SCRAPE"; status=1
+  fi
+  missing=()
+  while read -r name _; do
+    [[ -z "$name" || "$name" == \#* ]] && continue
+    grep -q "^# TYPE $name " "$SCRAPE" || missing+=("$name")
+  done <deploy/metrics.txt
+  if ((${#missing[@]})); then
+    say "families of deploy/metrics.txt missing from the scrape: ${missing[*]}"; status=1
+  else
+    say "scrape: promtool clean, all $(grep -cv '^\(#\|$\)' deploy/metrics.txt) catalog families present, $(grep -c '^smsgw_' "$SCRAPE") samples ($SCRAPE)"
+  fi
 fi
 exit "$status"

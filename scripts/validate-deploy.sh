@@ -46,30 +46,7 @@ if ! python3 -c 'import yaml' 2>/dev/null; then
   python3 -c 'import yaml' 2>/dev/null || { say "PyYAML could not be installed; cannot validate"; exit 1; }
 fi
 
-find_promtool() {
-  local cache="${XDG_CACHE_HOME:-$HOME/.cache}/sms-gateway-tools"
-  if command -v promtool >/dev/null; then command -v promtool; return 0; fi
-  if [[ -x "$cache/prometheus/usr/bin/promtool" ]]; then echo "$cache/prometheus/usr/bin/promtool"; return 0; fi
-  say "promtool is missing; extracting it from Debian's prometheus package into $cache" >&2
-  if command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null; then
-    mkdir -p "$cache/deb" && rm -f "$cache"/deb/prometheus_*.deb
-    if ! (cd "$cache/deb" && apt-get download prometheus >&2) && [[ $(id -u) == 0 ]]; then
-      apt-get update -qq >&2 && (cd "$cache/deb" && apt-get download prometheus >&2)
-    fi
-    local debs=("$cache"/deb/prometheus_*.deb)
-    if [[ -f "${debs[0]}" ]] && dpkg-deb -x "${debs[0]}" "$cache/prometheus" \
-        && "$cache/prometheus/usr/bin/promtool" --version >/dev/null 2>&1; then
-      echo "$cache/prometheus/usr/bin/promtool"; return 0
-    fi
-    if [[ $(id -u) == 0 ]]; then
-      say "extraction failed; apt-get install -y --no-install-recommends prometheus" >&2
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus >&2 \
-        && command -v promtool && return 0
-    fi
-  fi
-  return 1
-}
-if ! PROMTOOL=$(find_promtool); then
+if ! PROMTOOL=$(scripts/promtool.sh); then
   say "promtool is required and could not be installed (install Debian's 'prometheus' package," \
       "or put promtool on PATH); failing rather than skipping the Prometheus checks"
   exit 1
@@ -114,7 +91,7 @@ else
   skip hadolint "hadolint is not installed"
 fi
 if command -v shellcheck >/dev/null; then
-  run shellcheck shellcheck scripts/validate-deploy.sh scripts/prune-history.sh deploy/docker/http-probe
+  run shellcheck shellcheck scripts/validate-deploy.sh scripts/promtool.sh scripts/prune-history.sh deploy/docker/http-probe
 else
   skip shellcheck "shellcheck is not installed"
 fi

@@ -225,6 +225,58 @@ fn describe() {
     }
 }
 
+/// Creates, at zero, the series of the known label values, so that a counter that has not
+/// moved yet is visible as 0 (rates and alerts work from the first scrape) instead of absent.
+pub fn register_series(operators: &[String]) {
+    for lane in [SmsType::Normal, SmsType::Express] {
+        let l = lane.as_str();
+        for name in [
+            "smsgw_intake_messages_total",
+            "smsgw_intake_recipients_total",
+            "smsgw_intake_segments_total",
+            "smsgw_intake_credits_charged_total",
+        ] {
+            counter!(name, "type" => l).increment(0);
+        }
+        for name in [
+            "smsgw_outbox_published_total",
+            "smsgw_outbox_confirm_failures_total",
+            "smsgw_queue_consumed_total",
+            "smsgw_queue_acked_total",
+            "smsgw_queue_nacked_total",
+            "smsgw_queue_redelivered_total",
+            "smsgw_queue_dead_lettered_total",
+        ] {
+            counter!(name, "lane" => l).increment(0);
+        }
+        for outcome in ["sent", "failed", "retry_scheduled"] {
+            counter!("smsgw_delivery_recipients_total", "type" => l, "outcome" => outcome)
+                .increment(0);
+        }
+    }
+    for reason in ["invalid_request", "unauthorized", "insufficient_balance"] {
+        counter!("smsgw_intake_rejections_total", "reason" => reason).increment(0);
+    }
+    counter!("smsgw_outbox_reaped_total").increment(0);
+    counter!("smsgw_ledger_credits_refunded_total").increment(0);
+    counter!("smsgw_ledger_credits_added_total").increment(0);
+    for operator in operators {
+        for outcome in [
+            "success",
+            "retryable",
+            "rate_limited",
+            "permanent",
+            "circuit_open",
+        ] {
+            counter!("smsgw_operator_calls_total", "operator" => operator.clone(), "outcome" => outcome)
+                .increment(0);
+        }
+        counter!("smsgw_operator_circuit_rejections_total", "operator" => operator.clone())
+            .increment(0);
+    }
+    dispatch_paused(false);
+}
+
 /// Records one answered HTTP request.
 pub fn http_request(method: &str, route: &str, status: u16, elapsed: Duration) {
     let labels = [

@@ -147,6 +147,7 @@ pub async fn run(config: Config, role: Role, stop: CancellationToken) -> anyhow:
     }
 
     let operators = Arc::new(build_operators(&config, &tracker, &stop).await?);
+    crate::metrics::register_series(&operators.names());
     if role.runs_worker() {
         let workers = WorkerPool::new(
             pool.clone(),

@@ -422,6 +422,11 @@ impl OperatorRegistry {
         SendOutcome::AllFailed { attempts }
     }
 
+    /// Every operator's name: normal lane order, then express-only ones.
+    pub fn names(&self) -> Vec<String> {
+        self.all.iter().map(|g| g.name().to_string()).collect()
+    }
+
     /// Every operator's status: normal lane order, then express-only ones.
     pub fn statuses(&self) -> Vec<OperatorStatus> {
         self.all.iter().map(|g| g.status()).collect()
