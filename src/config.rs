@@ -117,6 +117,9 @@ pub struct IntakeConfig {
     pub default_country: Option<DefaultCountry>,
     /// `MAX_VALIDITY_SECS`: the largest `validity_seconds` a request may ask for.
     pub max_validity: Duration,
+    /// `INTAKE_GROUP_COMMIT`: coalesce concurrent acceptances into shared transactions
+    /// (requests with an `Idempotency-Key` always take their own transaction).
+    pub group_commit: bool,
 }
 
 impl IntakeConfig {
@@ -524,6 +527,7 @@ impl Config {
             max_recipients: r.ranged("MAX_RECIPIENTS", 1_000, 1, 1_000),
             default_country,
             max_validity: r.secs("MAX_VALIDITY_SECS", 7 * 86_400, 1, 30 * 86_400),
+            group_commit: r.bool("INTAKE_GROUP_COMMIT", true),
         };
 
         let operators = OperatorsConfig {

@@ -51,6 +51,12 @@ pub fn install() -> PrometheusHandle {
                     )
                 })
                 .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full("smsgw_intake_batch_size".into()),
+                        BATCH_BUCKETS,
+                    )
+                })
+                .and_then(|b| {
                     b.set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
                 })
                 .expect("bucket lists are not empty")
@@ -170,6 +176,11 @@ fn describe() {
             "smsgw_outbox_claim_batch_size",
             Count,
             "Rows claimed per non-empty outbox claim, by lane",
+        ),
+        (
+            "smsgw_intake_batch_size",
+            Count,
+            "Send requests accepted per shared transaction (group commit)",
         ),
         (
             "smsgw_outbox_publish_duration_seconds",
@@ -296,6 +307,11 @@ pub fn intake_accepted(sms_type: SmsType, recipients: u64, segments: u64, credit
     counter!("smsgw_intake_recipients_total", "type" => t).increment(recipients);
     counter!("smsgw_intake_segments_total", "type" => t).increment(recipients * segments);
     counter!("smsgw_intake_credits_charged_total", "type" => t).increment(credits);
+}
+
+/// Records the size of one group-commit batch (requests in one transaction).
+pub fn intake_batch(requests: usize) {
+    metrics::histogram!("smsgw_intake_batch_size").record(requests as f64);
 }
 
 /// Records a refused send request.

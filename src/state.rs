@@ -1,13 +1,14 @@
 //! `AppState(Arc<App>)`: what every HTTP handler shares.
 
 use std::ops::Deref;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use sha2::{Digest, Sha256};
 use sqlx::MySqlPool;
 
 use crate::config::Config;
+use crate::intake::group_commit::GroupCommit;
 use crate::operators::OperatorRegistry;
 use crate::queue::Broker;
 
@@ -26,6 +27,8 @@ pub struct App {
     pub admin_token_hash: [u8; 32],
     /// Set when shutdown starts: readiness turns false so load balancers stop sending.
     draining: AtomicBool,
+    /// Group commit of acceptances, started on first use.
+    group_commit: OnceLock<GroupCommit>,
 }
 
 impl App {
@@ -40,7 +43,15 @@ impl App {
             operators: None,
             admin_token_hash,
             draining: AtomicBool::new(false),
+            group_commit: OnceLock::new(),
         }
+    }
+
+    /// The group-commit front of intake (its tasks start on the first call, on the current
+    /// tokio runtime).
+    pub fn group_commit(&self) -> &GroupCommit {
+        self.group_commit
+            .get_or_init(|| GroupCommit::start(self.db.clone()))
     }
 
     /// Attaches the operator registry.

@@ -160,3 +160,75 @@ pub async fn list(
     .fetch_all(pool)
     .await
 }
+
+/// Locks the balance rows of `user_ids` (`FOR UPDATE`, in primary-key order, so concurrent
+/// batches never deadlock on each other) and returns them; unknown customers are absent.
+pub async fn lock_balances(
+    tx: &mut Tx,
+    user_ids: &[i64],
+) -> Result<std::collections::HashMap<i64, i64>, sqlx::Error> {
+    let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
+        "select user_id, balance from user_balances where user_id in (",
+    );
+    let mut ids = qb.separated(", ");
+    for id in user_ids {
+        ids.push_bind(*id);
+    }
+    qb.push(") order by user_id for update");
+    let rows: Vec<(i64, i64)> = qb.build_query_as().fetch_all(&mut **tx).await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Debits several customers at once (`(user_id, amount)`, one entry per customer, positive
+/// amounts), each only if its balance covers it, and writes one ledger row per `entries`
+/// item. Returns false if any balance did not cover its debit: the caller must roll back.
+pub async fn debit_many(
+    tx: &mut Tx,
+    debits: &[(i64, i64)],
+    entries: &[(Entry<'_>, i64)],
+) -> Result<bool, sqlx::Error> {
+    if !debits.is_empty() {
+        let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
+            "update user_balances set balance = balance - case user_id",
+        );
+        for (user_id, amount) in debits {
+            qb.push(" when ")
+                .push_bind(*user_id)
+                .push(" then ")
+                .push_bind(*amount);
+        }
+        qb.push(" end where user_id in (");
+        let mut ids = qb.separated(", ");
+        for (user_id, _) in debits {
+            ids.push_bind(*user_id);
+        }
+        qb.push(") and balance >= case user_id");
+        for (user_id, amount) in debits {
+            qb.push(" when ")
+                .push_bind(*user_id)
+                .push(" then ")
+                .push_bind(*amount);
+        }
+        qb.push(" end");
+        let updated = qb.build().execute(&mut **tx).await?.rows_affected();
+        if updated != debits.len() as u64 {
+            return Ok(false);
+        }
+    }
+    for chunk in entries.chunks(1_000) {
+        let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
+            "insert into user_transactions \
+             (user_id, amount, transaction_type, description, transaction_id, sms_identifier) ",
+        );
+        qb.push_values(chunk, |mut b, (entry, amount)| {
+            b.push_bind(entry.user_id)
+                .push_bind(*amount)
+                .push_bind(entry.entry_type.as_str())
+                .push_bind(entry.description)
+                .push_bind(entry.transaction_id)
+                .push_bind(entry.sms_identifier);
+        });
+        qb.build().execute(&mut **tx).await?;
+    }
+    Ok(true)
+}

@@ -72,6 +72,86 @@ pub async fn insert_request(tx: &mut Tx, req: &NewRequest<'_>) -> Result<i64, sq
 }
 
 /// Filters of `GET /sms/history`, already validated and normalized.
+/// Inserts several requests with one statement per table (chunked) and returns their ids,
+/// in order. The ids are read back by `sms_identifier` rather than assumed consecutive
+/// (MySQL 8's default auto-increment lock mode interleaves concurrent multi-row inserts).
+pub async fn insert_requests(
+    tx: &mut Tx,
+    reqs: &[NewRequest<'_>],
+) -> Result<Vec<i64>, sqlx::Error> {
+    for chunk in reqs.chunks(INSERT_CHUNK) {
+        let mut qb: QueryBuilder<MySql> = QueryBuilder::new(
+            "insert into sms_requests (sms_identifier, user_id, sms_type, body, encoding, segments, \
+             recipients, price_per_segment, cost, operators, expires_at, traceparent) ",
+        );
+        qb.push_values(chunk, |mut b, req| {
+            b.push_bind(req.sms_identifier)
+                .push_bind(req.user_id)
+                .push_bind(req.sms_type)
+                .push_bind(req.body)
+                .push_bind(req.encoding)
+                .push_bind(req.segments)
+                .push_bind(req.recipients.len() as u32)
+                .push_bind(req.price_per_segment)
+                .push_bind(req.cost)
+                .push_bind(req.operators);
+            match req.validity_seconds {
+                Some(secs) => b
+                    .push_unseparated(", now(6) + interval ")
+                    .push_bind_unseparated(secs)
+                    .push_unseparated(" second"),
+                None => b.push("null"),
+            };
+            b.push_bind(req.traceparent);
+        });
+        qb.build().execute(&mut **tx).await?;
+    }
+    let mut ids = std::collections::HashMap::with_capacity(reqs.len());
+    for chunk in reqs.chunks(INSERT_CHUNK) {
+        let mut qb: QueryBuilder<MySql> = QueryBuilder::new(
+            "select sms_identifier, id from sms_requests where sms_identifier in (",
+        );
+        let mut sep = qb.separated(", ");
+        for req in chunk {
+            sep.push_bind(req.sms_identifier);
+        }
+        qb.push(")");
+        let rows: Vec<(String, i64)> = qb.build_query_as().fetch_all(&mut **tx).await?;
+        ids.extend(rows);
+    }
+    let ids: Vec<i64> = reqs
+        .iter()
+        .map(|r| {
+            ids.get(r.sms_identifier)
+                .copied()
+                .ok_or_else(|| sqlx::Error::RowNotFound)
+        })
+        .collect::<Result<_, _>>()?;
+
+    let rows: Vec<(&NewRequest<'_>, i64, &str)> = reqs
+        .iter()
+        .zip(&ids)
+        .flat_map(|(req, id)| req.recipients.iter().map(move |r| (req, *id, r.as_str())))
+        .collect();
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        let mut qb: QueryBuilder<MySql> = QueryBuilder::new(
+            "insert into sms_status (request_id, user_id, sms_identifier, recipient, status, \
+             sms_type, segments) ",
+        );
+        qb.push_values(chunk, |mut b, (req, request_id, recipient)| {
+            b.push_bind(*request_id)
+                .push_bind(req.user_id)
+                .push_bind(req.sms_identifier)
+                .push_bind(*recipient)
+                .push("'PENDING'")
+                .push_bind(req.sms_type)
+                .push_bind(req.segments);
+        });
+        qb.build().execute(&mut **tx).await?;
+    }
+    Ok(ids)
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct HistoryFilter {
     pub status: Option<&'static str>,

@@ -24,6 +24,33 @@ pub async fn insert(
     Ok(())
 }
 
+/// One row of [`insert_many`].
+#[derive(Debug, Clone, Copy)]
+pub struct NewRow<'a> {
+    pub request_id: i64,
+    pub sms_identifier: &'a str,
+    pub priority: i32,
+    pub traceparent: Option<&'a str>,
+}
+
+/// Queues several accepted requests with one statement (per 1,000). Runs inside the intake
+/// transaction.
+pub async fn insert_many(tx: &mut Tx, rows: &[NewRow<'_>]) -> Result<(), sqlx::Error> {
+    for chunk in rows.chunks(1_000) {
+        let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
+            "insert into outbox_events (request_id, sms_identifier, priority, traceparent) ",
+        );
+        qb.push_values(chunk, |mut b, r| {
+            b.push_bind(r.request_id)
+                .push_bind(r.sms_identifier)
+                .push_bind(r.priority)
+                .push_bind(r.traceparent);
+        });
+        qb.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 /// A claimed outbox row.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ClaimedRow {

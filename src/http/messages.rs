@@ -148,15 +148,27 @@ pub async fn send(
     }
 
     let price = config.intake.price(cmd.sms_type);
-    let mut tx = state.db.begin().await?;
-    let accepted = match intake::accept(&mut tx, &cmd, price).await? {
+    let (sms_type, allow_partial) = (cmd.sms_type, cmd.allow_partial);
+    // Without an Idempotency-Key the request joins a shared transaction (group commit); with
+    // one, its stored answer must commit with it, in a transaction of its own.
+    let (outcome, tx) = if idem.is_none() && config.intake.group_commit {
+        (state.group_commit().accept(cmd, price).await?, None)
+    } else {
+        let mut tx = state.db.begin().await?;
+        (intake::accept(&mut tx, &cmd, price).await?, Some(tx))
+    };
+    let accepted = match outcome {
         Outcome::Accepted(a) => a,
         Outcome::InsufficientBalance { balance, required } => {
-            tx.rollback().await?;
+            if let Some(tx) = tx {
+                tx.rollback().await?;
+            }
             return Err(ApiError::InsufficientBalance { balance, required });
         }
         Outcome::UnknownCustomer => {
-            tx.rollback().await?;
+            if let Some(tx) = tx {
+                tx.rollback().await?;
+            }
             return Err(ApiError::NotFound(format!(
                 "customer {user_id} does not exist"
             )));
@@ -168,17 +180,17 @@ pub async fn send(
         recipients: accepted.accepted.len(),
         segments: accepted.segments,
         encoding: accepted.encoding,
-        sms_type: cmd.sms_type,
+        sms_type,
         cost: accepted.cost,
         balance: accepted.balance,
-        accepted: cmd.allow_partial.then(|| {
+        accepted: allow_partial.then(|| {
             accepted
                 .accepted
                 .iter()
                 .map(|p| p.as_str().to_string())
                 .collect()
         }),
-        rejected: cmd.allow_partial.then(|| {
+        rejected: allow_partial.then(|| {
             accepted
                 .rejected
                 .iter()
@@ -189,19 +201,23 @@ pub async fn send(
                 .collect()
         }),
     };
-    let resp =
-        idempotency::commit(idem.as_ref(), &state.db, tx, StatusCode::ACCEPTED, &body).await?;
+    let resp = match tx {
+        Some(tx) => {
+            idempotency::commit(idem.as_ref(), &state.db, tx, StatusCode::ACCEPTED, &body).await?
+        }
+        None => super::json_response(StatusCode::ACCEPTED, &body),
+    };
     tracing::info!(
         sms.id = %accepted.sms_identifier,
         customer.id = user_id,
-        sms.type = %cmd.sms_type,
+        sms.type = %sms_type,
         sms.recipients = accepted.accepted.len(),
         sms.segments = accepted.segments,
         sms.cost = accepted.cost,
         "sms accepted"
     );
     crate::metrics::intake_accepted(
-        cmd.sms_type,
+        sms_type,
         accepted.accepted.len() as u64,
         u64::from(accepted.segments),
         accepted.cost.max(0) as u64,

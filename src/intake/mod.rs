@@ -3,6 +3,8 @@
 //!
 //! Validation happens before any database work, so bad input can never leave anything behind.
 
+pub mod group_commit;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use uuid::Uuid;
@@ -214,6 +216,36 @@ pub enum Outcome {
     UnknownCustomer,
 }
 
+/// How many recipients `balance` covers and what they cost: `(take, cost)`, or the
+/// [`Outcome::InsufficientBalance`] to answer. All of them, or with `allow_partial` as many as
+/// the balance covers (at least one).
+pub fn charge_for(
+    cmd: &SendCommand,
+    price_per_segment: i64,
+    balance: i64,
+) -> Result<(usize, i64), Outcome> {
+    let unit = i64::from(cmd.count.segments) * price_per_segment;
+    let wanted = cmd.recipients.len();
+    let covered = if unit == 0 {
+        wanted
+    } else {
+        usize::try_from(balance.max(0) / unit)
+            .unwrap_or(usize::MAX)
+            .min(wanted)
+    };
+    let take = if covered == wanted {
+        wanted
+    } else if cmd.allow_partial && covered > 0 {
+        covered
+    } else {
+        return Err(Outcome::InsufficientBalance {
+            balance,
+            required: unit * wanted as i64,
+        });
+    };
+    Ok((take, unit * take as i64))
+}
+
 /// Accepts a validated command inside `tx`: locks the balance, works out how many recipients
 /// it covers, charges them with a conditional UPDATE and writes the ledger, request, status and
 /// outbox rows. The caller commits.
@@ -225,26 +257,10 @@ pub async fn accept(
     let Some(balance) = ledger::lock_balance(tx, cmd.user_id).await? else {
         return Ok(Outcome::UnknownCustomer);
     };
-    let unit = i64::from(cmd.count.segments) * price_per_segment;
-    let wanted = cmd.recipients.len();
-    let covered = if unit == 0 {
-        wanted
-    } else {
-        usize::try_from(balance / unit)
-            .unwrap_or(usize::MAX)
-            .min(wanted)
+    let (take, cost) = match charge_for(cmd, price_per_segment, balance) {
+        Ok(charge) => charge,
+        Err(refused) => return Ok(refused),
     };
-    let take = if covered == wanted {
-        wanted
-    } else if cmd.allow_partial && covered > 0 {
-        covered
-    } else {
-        return Ok(Outcome::InsufficientBalance {
-            balance,
-            required: unit * wanted as i64,
-        });
-    };
-    let cost = unit * take as i64;
 
     let sms_identifier = Uuid::now_v7();
     let sms_id = sms_identifier.to_string();
@@ -328,6 +344,7 @@ mod tests {
             max_recipients: 1_000,
             default_country: Some("98".parse().unwrap()),
             max_validity: Duration::from_secs(86_400),
+            group_commit: true,
         }
     }
 

@@ -1,0 +1,330 @@
+//! Group commit of acceptances: concurrent send requests are coalesced into shared
+//! transactions, so the database does a handful of statements and one commit (one log flush)
+//! for a whole batch instead of eight round trips and a flush per request.
+//!
+//! Every request stays all-or-nothing and no customer can overdraft:
+//! - the batch locks the balance rows of all its customers (`FOR UPDATE`, in primary-key order,
+//!   so concurrent batches never deadlock on each other) and decides each request in arrival
+//!   order against the running balance, exactly as [`super::accept`] would one by one;
+//! - the debits are one conditional UPDATE (`balance >= amount` per customer) whose row count
+//!   must match, then multi-row inserts of ledger, request, status and outbox rows;
+//! - if anything fails, the batch rolls back and each of its requests is retried alone through
+//!   [`super::accept`], so one bad request cannot fail its neighbours.
+//!
+//! A request whose HTTP handler has gone away (timeout, client disconnect) before its batch
+//! locked the balances is skipped, so a 503 still charges nothing.
+//!
+//! Batches form by themselves: a dispatcher hands what is queued (up to [`MAX_BATCH`]
+//! requests / [`MAX_BATCH_RECIPIENTS`] recipients) to one of [`EXECUTORS`] concurrent
+//! executors; under light load a batch is one request and no latency is added.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use sqlx::MySqlPool;
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use uuid::Uuid;
+
+use super::{Accepted, Outcome, SendCommand, accept, charge_for};
+use crate::db::{ledger, messages, outbox};
+use crate::domain::PhoneNumber;
+
+/// Requests per batch.
+pub const MAX_BATCH: usize = 128;
+/// Recipients per batch (a single larger request still forms its own batch).
+pub const MAX_BATCH_RECIPIENTS: usize = 5_000;
+/// Batches in flight at once (each holds one pooled connection).
+pub const EXECUTORS: usize = 4;
+/// Queued requests before submitters wait (back-pressure).
+const QUEUE: usize = 4_096;
+
+/// One request waiting for its batch.
+struct Job {
+    cmd: SendCommand,
+    price: i64,
+    reply: oneshot::Sender<Result<Outcome, sqlx::Error>>,
+}
+
+/// The group-commit front of intake. Cheap to share; its tasks end when it is dropped.
+#[derive(Debug, Clone)]
+pub struct GroupCommit {
+    queue: mpsc::Sender<Job>,
+}
+
+impl GroupCommit {
+    /// Starts the dispatcher on the current tokio runtime.
+    pub fn start(db: MySqlPool) -> Self {
+        let (queue, rx) = mpsc::channel(QUEUE);
+        tokio::spawn(dispatch(db, rx));
+        Self { queue }
+    }
+
+    /// Accepts `cmd` in a shared transaction; resolves once that transaction committed (or
+    /// failed). Dropping the future before its batch starts cancels the request.
+    pub async fn accept(&self, cmd: SendCommand, price: i64) -> Result<Outcome, sqlx::Error> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Job { cmd, price, reply })
+            .await
+            .map_err(|_| sqlx::Error::PoolClosed)?;
+        answer.await.map_err(|_| sqlx::Error::PoolClosed)?
+    }
+}
+
+async fn dispatch(db: MySqlPool, mut rx: mpsc::Receiver<Job>) {
+    let executors = Arc::new(Semaphore::new(EXECUTORS));
+    let mut carry: Option<Job> = None;
+    loop {
+        let first = match carry.take() {
+            Some(job) => job,
+            None => match rx.recv().await {
+                Some(job) => job,
+                None => return,
+            },
+        };
+        // Waiting here for a free executor is what lets the next batch grow.
+        let permit = executors
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("semaphore never closed");
+        let mut recipients = first.cmd.recipients.len();
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) if recipients + job.cmd.recipients.len() > MAX_BATCH_RECIPIENTS => {
+                    carry = Some(job);
+                    break;
+                }
+                Ok(job) => {
+                    recipients += job.cmd.recipients.len();
+                    batch.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        let db = db.clone();
+        tokio::spawn(async move {
+            execute(&db, batch).await;
+            drop(permit);
+        });
+    }
+}
+
+async fn execute(db: &MySqlPool, batch: Vec<Job>) {
+    let batch: Vec<Job> = batch.into_iter().filter(|j| !j.reply.is_closed()).collect();
+    match batch.len() {
+        0 => return,
+        1 => {
+            let job = batch.into_iter().next().expect("one job");
+            alone(db, job).await;
+            return;
+        }
+        _ => {}
+    }
+    match accept_batch(db, &batch).await {
+        Ok(outcomes) => {
+            for (job, outcome) in batch.into_iter().zip(outcomes) {
+                if let Some(outcome) = outcome {
+                    let _ = job.reply.send(Ok(outcome));
+                }
+            }
+        }
+        Err(Failure::BeforeCommit(e)) => {
+            tracing::warn!(error = %e, requests = batch.len(), "group commit failed; accepting its requests one by one");
+            for job in batch {
+                alone(db, job).await;
+            }
+        }
+        // The commit's fate is unknown: retrying could charge twice, so every request of
+        // the batch gets the error (as a lone request whose commit failed would).
+        Err(Failure::AtCommit(e)) => {
+            tracing::error!(error = %e, requests = batch.len(), "group commit: the commit failed");
+            for job in batch {
+                let _ = job
+                    .reply
+                    .send(Err(sqlx::Error::Protocol(format!("commit failed: {e}"))));
+            }
+        }
+    }
+}
+
+/// Why a batch failed.
+enum Failure {
+    /// Nothing was committed: its requests can be retried one by one.
+    BeforeCommit(sqlx::Error),
+    /// The commit itself failed: it may or may not have happened.
+    AtCommit(sqlx::Error),
+}
+
+impl From<sqlx::Error> for Failure {
+    fn from(e: sqlx::Error) -> Self {
+        Failure::BeforeCommit(e)
+    }
+}
+
+/// The one-request path: [`accept`] in its own transaction.
+async fn alone(db: &MySqlPool, job: Job) {
+    crate::metrics::intake_batch(1);
+    let result = async {
+        let mut tx = db.begin().await?;
+        let outcome = accept(&mut tx, &job.cmd, job.price).await?;
+        match &outcome {
+            Outcome::Accepted(_) if !job.reply.is_closed() => tx.commit().await?,
+            _ => tx.rollback().await?,
+        }
+        Ok(outcome)
+    }
+    .await;
+    let _ = job.reply.send(result);
+}
+
+/// Decides and writes a batch in one transaction. `None` marks a request whose caller left
+/// before the balances were locked (skipped, nothing written).
+async fn accept_batch(db: &MySqlPool, batch: &[Job]) -> Result<Vec<Option<Outcome>>, Failure> {
+    let mut tx = db.begin().await?;
+    let users: Vec<i64> = batch
+        .iter()
+        .map(|j| j.cmd.user_id)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut balances = ledger::lock_balances(&mut tx, &users).await?;
+
+    struct Plan {
+        index: usize,
+        sms_id: String,
+        take: usize,
+        cost: i64,
+        balance_after: i64,
+        recipients: Vec<String>,
+        transaction_id: String,
+        description: String,
+        operators: String,
+    }
+    let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(batch.len());
+    let mut plans = Vec::new();
+    let mut debits: HashMap<i64, i64> = HashMap::new();
+    for (index, job) in batch.iter().enumerate() {
+        // Left after the batch formed but before its rows were locked: skip it.
+        if job.reply.is_closed() {
+            outcomes.push(None);
+            continue;
+        }
+        let cmd = &job.cmd;
+        let Some(balance) = balances.get_mut(&cmd.user_id) else {
+            outcomes.push(Some(Outcome::UnknownCustomer));
+            continue;
+        };
+        match charge_for(cmd, job.price, *balance) {
+            Err(refused) => outcomes.push(Some(refused)),
+            Ok((take, cost)) => {
+                *balance -= cost;
+                if cost > 0 {
+                    *debits.entry(cmd.user_id).or_default() += cost;
+                }
+                let sms_id = Uuid::now_v7().to_string();
+                plans.push(Plan {
+                    index,
+                    transaction_id: format!("charge:{sms_id}"),
+                    description: format!(
+                        "{} {} x {} segment(s)",
+                        cmd.sms_type, take, cmd.count.segments
+                    ),
+                    recipients: cmd.recipients[..take]
+                        .iter()
+                        .map(|p| p.as_str().to_string())
+                        .collect(),
+                    operators: cmd.operators.join(","),
+                    sms_id,
+                    take,
+                    cost,
+                    balance_after: *balance,
+                });
+                outcomes.push(None);
+            }
+        }
+    }
+    if plans.is_empty() {
+        tx.rollback().await?;
+        return Ok(outcomes);
+    }
+
+    let debits: Vec<(i64, i64)> = debits.into_iter().collect();
+    let entries: Vec<(ledger::Entry<'_>, i64)> = plans
+        .iter()
+        .filter(|p| p.cost > 0)
+        .map(|p| {
+            (
+                ledger::Entry {
+                    user_id: batch[p.index].cmd.user_id,
+                    entry_type: ledger::EntryType::Charge,
+                    transaction_id: &p.transaction_id,
+                    description: Some(&p.description),
+                    sms_identifier: Some(&p.sms_id),
+                },
+                -p.cost,
+            )
+        })
+        .collect();
+    if !ledger::debit_many(&mut tx, &debits, &entries).await? {
+        // Unreachable while the rows are locked; the batch falls back to one by one.
+        tx.rollback().await?;
+        return Err(Failure::BeforeCommit(sqlx::Error::Protocol(
+            "a locked balance did not cover its debit".into(),
+        )));
+    }
+    let requests: Vec<messages::NewRequest<'_>> = plans
+        .iter()
+        .map(|p| {
+            let cmd = &batch[p.index].cmd;
+            messages::NewRequest {
+                sms_identifier: &p.sms_id,
+                user_id: cmd.user_id,
+                sms_type: cmd.sms_type.as_str(),
+                body: &cmd.text,
+                encoding: cmd.count.encoding.as_str(),
+                segments: cmd.count.segments,
+                recipients: &p.recipients,
+                price_per_segment: batch[p.index].price,
+                cost: p.cost,
+                operators: &p.operators,
+                validity_seconds: cmd.validity_seconds,
+                traceparent: cmd.traceparent.as_deref(),
+            }
+        })
+        .collect();
+    let ids = messages::insert_requests(&mut tx, &requests).await?;
+    let rows: Vec<outbox::NewRow<'_>> = plans
+        .iter()
+        .zip(&ids)
+        .map(|(p, id)| {
+            let cmd = &batch[p.index].cmd;
+            outbox::NewRow {
+                request_id: *id,
+                sms_identifier: &p.sms_id,
+                priority: cmd.sms_type.priority(),
+                traceparent: cmd.traceparent.as_deref(),
+            }
+        })
+        .collect();
+    outbox::insert_many(&mut tx, &rows).await?;
+    tx.commit().await.map_err(Failure::AtCommit)?;
+    crate::metrics::intake_batch(batch.len());
+
+    for p in plans {
+        let cmd = &batch[p.index].cmd;
+        let accepted: Vec<PhoneNumber> = cmd.recipients[..p.take].to_vec();
+        let rejected: Vec<PhoneNumber> = cmd.recipients[p.take..].to_vec();
+        outcomes[p.index] = Some(Outcome::Accepted(Accepted {
+            sms_identifier: p.sms_id.parse().expect("a uuid we formatted"),
+            accepted,
+            rejected,
+            segments: cmd.count.segments,
+            encoding: cmd.count.encoding,
+            cost: p.cost,
+            balance: p.balance_after,
+        }));
+    }
+    Ok(outcomes)
+}
