@@ -46,59 +46,120 @@ async fn event(
     Ok(())
 }
 
-/// Takes a recipient's message: PENDING -> SENDING (or re-takes a SENDING one whose lease
-/// expired or that waits for a retry) with a lease of `lease_secs`. False when another
-/// worker holds it or it moved on.
-pub async fn claim(pool: &MySqlPool, status_id: i64, lease_secs: u64) -> Result<bool, sqlx::Error> {
+/// SENDING -> SENT with the operator and its message id.
+/// Takes the still-open recipients among `ids` (PENDING, or SENDING with an expired lease) in
+/// one transaction: locks them, moves them to SENDING with a lease of `lease_secs`, writes the
+/// SENDING event of first takes, and returns them (with their new attempt count). Recipients
+/// another worker holds, or that moved on, are left out.
+pub async fn claim_many(
+    pool: &MySqlPool,
+    ids: &[i64],
+    lease_secs: u64,
+) -> Result<Vec<OpenRecipient>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut tx = pool.begin().await?;
-    let updated = sqlx::query(
-        "update sms_status set status = 'SENDING', attempts = attempts + 1, \
-         locked_until = now(6) + interval ? second where id = ? and \
-         (status = 'PENDING' or (status = 'SENDING' and (locked_until is null or locked_until < now(6))))",
-    )
-    .bind(lease_secs)
-    .bind(status_id)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if updated == 1 {
-        // The first take (attempts just became 1) is the PENDING -> SENDING transition;
-        // later takes are retries, already in the timeline as RETRY.
-        sqlx::query(
-            "insert into sms_events (status_id, status) \
-             select id, 'SENDING' from sms_status where id = ? and attempts = 1",
-        )
-        .bind(status_id)
-        .execute(&mut *tx)
-        .await?;
+    let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
+        "select id, recipient, attempts + 1 as attempts from sms_status where id in (",
+    );
+    let mut sep = qb.separated(", ");
+    for id in ids {
+        sep.push_bind(*id);
+    }
+    qb.push(
+        ") and (status = 'PENDING' or (status = 'SENDING' and \
+         (locked_until is null or locked_until < now(6)))) order by id for update",
+    );
+    let taken: Vec<OpenRecipient> = qb.build_query_as().fetch_all(&mut *tx).await?;
+    if taken.is_empty() {
+        tx.rollback().await?;
+        return Ok(taken);
+    }
+    let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
+        "update sms_status set status = 'SENDING', attempts = attempts + 1, locked_until = now(6) + interval ",
+    );
+    qb.push_bind(lease_secs).push(" second where id in (");
+    let mut sep = qb.separated(", ");
+    for r in &taken {
+        sep.push_bind(r.id);
+    }
+    qb.push(")");
+    qb.build().execute(&mut *tx).await?;
+    // The first take (attempts now 1) is the PENDING -> SENDING transition; later takes are
+    // retries, already in the timeline as RETRY.
+    let first: Vec<i64> = taken
+        .iter()
+        .filter(|r| r.attempts == 1)
+        .map(|r| r.id)
+        .collect();
+    if !first.is_empty() {
+        let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
+            "insert into sms_events (status_id, status) ",
+        );
+        qb.push_values(&first, |mut b, id| {
+            b.push_bind(*id).push("'SENDING'");
+        });
+        qb.build().execute(&mut *tx).await?;
     }
     tx.commit().await?;
-    Ok(updated == 1)
+    Ok(taken)
 }
 
-/// SENDING -> SENT with the operator and its message id.
-pub async fn mark_sent(
+/// Records several recipients SENT in one transaction: `(status id, operator, operator's
+/// message id)`. Only rows still SENDING move; returns the ids that did.
+pub async fn mark_sent_many(
     pool: &MySqlPool,
-    status_id: i64,
-    operator: &str,
-    message_id: &str,
-) -> Result<bool, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let updated = sqlx::query(
-        "update sms_status set status = 'SENT', provider = ?, provider_message_id = ?, \
-         locked_until = null where id = ? and status = 'SENDING'",
-    )
-    .bind(operator)
-    .bind(message_id)
-    .bind(status_id)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if updated == 1 {
-        event(&mut tx, status_id, "SENT", Some(operator)).await?;
+    sent: &[(i64, String, String)],
+) -> Result<Vec<i64>, sqlx::Error> {
+    if sent.is_empty() {
+        return Ok(Vec::new());
     }
+    let mut tx = pool.begin().await?;
+    let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new("select id from sms_status where id in (");
+    let mut sep = qb.separated(", ");
+    for (id, _, _) in sent {
+        sep.push_bind(*id);
+    }
+    qb.push(") and status = 'SENDING' for update");
+    let sending: std::collections::HashSet<i64> = qb
+        .build_query_scalar::<i64>()
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect();
+    let moving: Vec<&(i64, String, String)> =
+        sent.iter().filter(|(id, _, _)| sending.contains(id)).collect();
+    if moving.is_empty() {
+        tx.rollback().await?;
+        return Ok(Vec::new());
+    }
+    let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
+        "update sms_status set status = 'SENT', locked_until = null, provider = case id",
+    );
+    for (id, operator, _) in &moving {
+        qb.push(" when ").push_bind(*id).push(" then ").push_bind(operator.as_str());
+    }
+    qb.push(" end, provider_message_id = case id");
+    for (id, _, message_id) in &moving {
+        qb.push(" when ").push_bind(*id).push(" then ").push_bind(message_id.as_str());
+    }
+    qb.push(" end where id in (");
+    let mut sep = qb.separated(", ");
+    for (id, _, _) in &moving {
+        sep.push_bind(*id);
+    }
+    qb.push(")");
+    qb.build().execute(&mut *tx).await?;
+    let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
+        "insert into sms_events (status_id, status, detail) ",
+    );
+    qb.push_values(&moving, |mut b, (id, operator, _)| {
+        b.push_bind(*id).push("'SENT'").push_bind(operator.as_str());
+    });
+    qb.build().execute(&mut *tx).await?;
     tx.commit().await?;
-    Ok(updated == 1)
+    Ok(moving.iter().map(|(id, _, _)| *id).collect())
 }
 
 /// PENDING | SENDING -> FAILED and the refund of that recipient's charge, in one

@@ -17,6 +17,8 @@ use crate::operators::{OperatorRegistry, OutboundSms, SendOutcome};
 
 /// Recipients of one request sent concurrently.
 const RECIPIENT_CONCURRENCY: usize = 16;
+/// Recipients taken and recorded per transaction.
+const CHUNK: usize = 64;
 
 /// What delivering needs.
 pub struct DeliveryContext {
@@ -40,10 +42,14 @@ pub struct DeliverySummary {
 }
 
 enum RecipientOutcome {
-    Sent,
+    /// Accepted by an operator; recorded SENT with the rest of its chunk.
+    Sent {
+        status_id: i64,
+        operator: String,
+        message_id: String,
+    },
     Failed,
     Retrying,
-    Skipped,
 }
 
 /// Delivers the open recipients of a request. Errors are database errors: the caller
@@ -70,18 +76,43 @@ pub async fn deliver_request(
         preference: request.operator_preference(),
         request,
     };
-    let outcomes: Vec<Result<RecipientOutcome, sqlx::Error>> = futures::stream::iter(recipients)
-        .map(|r| deliver_recipient(ctx, &plan, r))
-        .buffer_unordered(RECIPIENT_CONCURRENCY)
-        .collect()
-        .await;
     let mut summary = DeliverySummary::default();
-    for outcome in outcomes {
-        match outcome? {
-            RecipientOutcome::Sent => summary.sent += 1,
-            RecipientOutcome::Failed => summary.failed += 1,
-            RecipientOutcome::Retrying => summary.retrying += 1,
-            RecipientOutcome::Skipped => summary.skipped += 1,
+    // Recipients go in chunks: one transaction takes a chunk, its sends run concurrently, one
+    // transaction records those that went out. A chunk is small enough that its lease covers
+    // its sends, and a crash re-sends at most one chunk's unrecorded successes.
+    for chunk in recipients.chunks(CHUNK) {
+        let ids: Vec<i64> = chunk.iter().map(|r| r.id).collect();
+        let taken = repo::claim_many(&ctx.db, &ids, ctx.lease.as_secs()).await?;
+        summary.skipped += chunk.len() - taken.len();
+        let outcomes: Vec<Result<RecipientOutcome, sqlx::Error>> = futures::stream::iter(taken)
+            .map(|r| deliver_recipient(ctx, &plan, r))
+            .buffer_unordered(RECIPIENT_CONCURRENCY)
+            .collect()
+            .await;
+        let mut sent = Vec::new();
+        for outcome in outcomes {
+            match outcome? {
+                RecipientOutcome::Sent {
+                    status_id,
+                    operator,
+                    message_id,
+                } => sent.push((status_id, operator, message_id)),
+                RecipientOutcome::Failed => summary.failed += 1,
+                RecipientOutcome::Retrying => summary.retrying += 1,
+            }
+        }
+        let moved = repo::mark_sent_many(&ctx.db, &sent).await?;
+        let took = (Utc::now() - plan.request.created_at).to_std().ok();
+        for _ in &moved {
+            crate::metrics::delivery_outcome(plan.lane, "sent");
+            if let Some(took) = took {
+                crate::metrics::accept_to_sent(plan.lane, took);
+            }
+        }
+        summary.sent += moved.len();
+        summary.skipped += sent.len() - moved.len();
+        if !moved.is_empty() {
+            tracing::info!(sms.id = %plan.request.sms_identifier, recipients = moved.len(), "sms sent");
         }
     }
     Ok(summary)
@@ -101,9 +132,6 @@ async fn deliver_recipient(
     plan: &Plan,
     recipient: OpenRecipient,
 ) -> Result<RecipientOutcome, sqlx::Error> {
-    if !repo::claim(&ctx.db, recipient.id, ctx.lease.as_secs()).await? {
-        return Ok(RecipientOutcome::Skipped);
-    }
     let Plan {
         request,
         lane,
@@ -125,13 +153,12 @@ async fn deliver_recipient(
             operator,
             message_id,
         } => {
-            repo::mark_sent(&ctx.db, recipient.id, &operator, &message_id).await?;
-            crate::metrics::delivery_outcome(*lane, "sent");
-            if let Ok(took) = (Utc::now() - request.created_at).to_std() {
-                crate::metrics::accept_to_sent(*lane, took);
-            }
-            tracing::info!(sms.id = %request.sms_identifier, status.id = recipient.id, operator.name = %operator, "sms sent");
-            Ok(RecipientOutcome::Sent)
+            tracing::debug!(sms.id = %request.sms_identifier, status.id = recipient.id, operator.name = %operator, "operator accepted");
+            Ok(RecipientOutcome::Sent {
+                status_id: recipient.id,
+                operator,
+                message_id,
+            })
         }
         SendOutcome::Rejected { operator, reason } => {
             let reason = format!("rejected by {operator}: {reason}");
@@ -150,8 +177,8 @@ async fn deliver_recipient(
                     .collect::<Vec<_>>()
                     .join("; ")
             };
-            // This take made one more attempt than the row showed when it was listed.
-            let delay = retry_delay(recipient.attempts.max(0) as u32 + 1);
+            // `attempts` already counts this take.
+            let delay = retry_delay(recipient.attempts.max(1) as u32);
             let retry_at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
             if retry_at >= *expires_at {
                 let reason = format!("expired: {detail}");
