@@ -52,9 +52,6 @@ pub struct DatabaseConfig {
     pub url: SecretString,
     /// `DB_MAX_CONNECTIONS`: upper bound of the pool.
     pub max_connections: u32,
-    /// `DB_EXPRESS_CONNECTIONS`: the express lane's own pool in publisher and worker
-    /// processes, so express never queues behind normal work for a connection.
-    pub express_connections: u32,
     /// `DB_MIN_CONNECTIONS`: connections kept open when idle.
     pub min_connections: u32,
     /// `DB_ACQUIRE_TIMEOUT_MS`: waiting longer than this for a connection is a 503.
@@ -68,7 +65,6 @@ impl fmt::Debug for DatabaseConfig {
         f.debug_struct("DatabaseConfig")
             .field("url", &redact_url(self.url.expose_secret()))
             .field("max_connections", &self.max_connections)
-            .field("express_connections", &self.express_connections)
             .field("min_connections", &self.min_connections)
             .field("acquire_timeout", &self.acquire_timeout)
             .field("run_migrations", &self.run_migrations)
@@ -482,7 +478,6 @@ impl Config {
                 r.string("DATABASE_URL", "mysql://root@127.0.0.1:3306/sms_gateway"),
             ),
             max_connections: r.ranged("DB_MAX_CONNECTIONS", 20, 1, 1_000),
-            express_connections: r.ranged("DB_EXPRESS_CONNECTIONS", 6, 1, 100),
             min_connections: r.ranged("DB_MIN_CONNECTIONS", 0, 0, 1_000),
             acquire_timeout: r.millis("DB_ACQUIRE_TIMEOUT_MS", 5_000, 10, 120_000),
             run_migrations: r.bool("RUN_MIGRATIONS", true),

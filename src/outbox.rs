@@ -57,8 +57,6 @@ pub struct PublishRound {
 /// The publisher pool of one process.
 pub struct PublisherPool {
     db: MySqlPool,
-    /// The express lane's own pool (the main one when not given).
-    express_db: MySqlPool,
     broker: Arc<Broker>,
     amqp: AmqpConfig,
     delivery: DeliveryConfig,
@@ -77,27 +75,12 @@ impl PublisherPool {
         let suffix = uuid::Uuid::new_v4().simple().to_string();
         let owner = format!("{host}-{}-{}", std::process::id(), &suffix[..8]);
         Arc::new(Self {
-            express_db: db.clone(),
             db,
             broker,
             amqp,
             delivery,
             owner: owner.chars().take(64).collect(),
         })
-    }
-
-    /// The same pool with the express lane on its own database pool.
-    pub fn with_express_db(self: Arc<Self>, express_db: MySqlPool) -> Arc<Self> {
-        let mut this = Arc::into_inner(self).expect("not shared yet");
-        this.express_db = express_db;
-        Arc::new(this)
-    }
-
-    fn db(&self, lane: SmsType) -> &MySqlPool {
-        match lane {
-            SmsType::Express => &self.express_db,
-            SmsType::Normal => &self.db,
-        }
     }
 
     /// The lease owner name of this pool.
@@ -191,7 +174,7 @@ impl PublisherPool {
     ) -> Result<PublishRound, sqlx::Error> {
         let started = std::time::Instant::now();
         let rows = repo::claim(
-            self.db(lane),
+            &self.db,
             lane.priority(),
             self.delivery.outbox_batch_size,
             &self.owner,
@@ -229,11 +212,11 @@ impl PublisherPool {
                 }
             }
         }
-        repo::delete_published(self.db(lane), &published, &self.owner).await?;
+        repo::delete_published(&self.db, &published, &self.owner).await?;
         if !failed.is_empty() {
             let delay = 500 + (rand::random::<f64>() * 500.0) as u64;
             repo::release(
-                self.db(lane),
+                &self.db,
                 &failed,
                 &self.owner,
                 delay,

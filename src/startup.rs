@@ -130,17 +130,13 @@ pub async fn run(config: Config, role: Role, stop: CancellationToken) -> anyhow:
         stop.clone(),
     );
 
-    // Express publishing and delivery get a pool of their own, so a normal backlog that
-    // keeps the main pool busy never makes express wait for a connection.
-    let express_pool = db::express_pool(&config.database).context("DATABASE_URL")?;
     if role.runs_publisher() {
         let publishers = PublisherPool::new(
             pool.clone(),
             broker.clone(),
             config.amqp.clone(),
             config.delivery.clone(),
-        )
-        .with_express_db(express_pool.clone());
+        );
         tracing::info!(
             owner = publishers.owner(),
             express = config.delivery.publishers_express,
@@ -159,8 +155,7 @@ pub async fn run(config: Config, role: Role, stop: CancellationToken) -> anyhow:
             broker.clone(),
             config.amqp.clone(),
             config.delivery.clone(),
-        )
-        .with_express_db(express_pool.clone());
+        );
         tracing::info!(
             express = config.delivery.workers_express,
             normal = config.delivery.workers_normal,
@@ -219,7 +214,6 @@ pub async fn run(config: Config, role: Role, stop: CancellationToken) -> anyhow:
         );
     }
     pool.close().await;
-    express_pool.close().await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -45,18 +45,6 @@ pub fn pool(config: &DatabaseConfig) -> Result<MySqlPool, sqlx::Error> {
         .connect_lazy_with(connect_options(config)?))
 }
 
-/// The express lane's own small pool (`DB_EXPRESS_CONNECTIONS`): express publishing and
-/// delivery never wait behind a normal backlog for a connection of the main pool.
-pub fn express_pool(config: &DatabaseConfig) -> Result<MySqlPool, sqlx::Error> {
-    Ok(MySqlPoolOptions::new()
-        .max_connections(config.express_connections.max(1))
-        .min_connections(0)
-        .acquire_timeout(config.acquire_timeout)
-        .idle_timeout(Some(Duration::from_secs(300)))
-        .max_lifetime(Some(Duration::from_secs(1_800)))
-        .connect_lazy_with(connect_options(config)?))
-}
-
 /// Creates the database named in `DATABASE_URL` when it does not exist yet.
 pub async fn create_database_if_missing(config: &DatabaseConfig) -> Result<bool, sqlx::Error> {
     let url = config.url.expose_secret();

@@ -33,8 +33,6 @@ pub use send_sms::{DeliveryContext, deliver_request};
 /// The worker pool of one process.
 pub struct WorkerPool {
     ctx: Arc<DeliveryContext>,
-    /// The express lane's context: the same but for its own database pool.
-    express_ctx: Arc<DeliveryContext>,
     broker: Arc<Broker>,
     amqp: AmqpConfig,
     delivery: DeliveryConfig,
@@ -51,33 +49,19 @@ impl WorkerPool {
         amqp: AmqpConfig,
         delivery: DeliveryConfig,
     ) -> Arc<Self> {
-        let ctx = Arc::new(DeliveryContext {
-            db,
-            operators,
-            default_validity: delivery.default_validity,
-            lease: delivery.delivery_lease,
-        });
         Arc::new(Self {
-            express_ctx: ctx.clone(),
-            ctx,
+            ctx: Arc::new(DeliveryContext {
+                db,
+                operators,
+                default_validity: delivery.default_validity,
+                lease: delivery.delivery_lease,
+            }),
             broker,
             amqp,
             delivery,
             // Start paused until the switch has been read once.
             paused: AtomicBool::new(true),
         })
-    }
-
-    /// The same pool with the express lane on its own database pool.
-    pub fn with_express_db(self: Arc<Self>, express_db: sqlx::MySqlPool) -> Arc<Self> {
-        let mut this = Arc::into_inner(self).expect("not shared yet");
-        this.express_ctx = Arc::new(DeliveryContext {
-            db: express_db,
-            operators: this.ctx.operators.clone(),
-            default_validity: this.ctx.default_validity,
-            lease: this.ctx.lease,
-        });
-        Arc::new(this)
     }
 
     /// Spawns a consumer per lane and the sweeper of expired leases.
@@ -180,10 +164,7 @@ impl WorkerPool {
                 if !self.wait_while_paused(&stop).await {
                     break;
                 }
-                let ctx = match lane {
-                    SmsType::Express => self.express_ctx.clone(),
-                    SmsType::Normal => self.ctx.clone(),
-                };
+                let ctx = self.ctx.clone();
                 tracker.spawn(async move {
                     handle(&ctx, lane, delivery).await;
                     drop(permit);
