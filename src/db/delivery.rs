@@ -94,9 +94,8 @@ pub async fn claim_many(
         .map(|r| r.id)
         .collect();
     if !first.is_empty() {
-        let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
-            "insert into sms_events (status_id, status) ",
-        );
+        let mut qb =
+            sqlx::QueryBuilder::<sqlx::MySql>::new("insert into sms_events (status_id, status) ");
         qb.push_values(&first, |mut b, id| {
             b.push_bind(*id).push("'SENDING'");
         });
@@ -128,8 +127,10 @@ pub async fn mark_sent_many(
         .await?
         .into_iter()
         .collect();
-    let moving: Vec<&(i64, String, String)> =
-        sent.iter().filter(|(id, _, _)| sending.contains(id)).collect();
+    let moving: Vec<&(i64, String, String)> = sent
+        .iter()
+        .filter(|(id, _, _)| sending.contains(id))
+        .collect();
     if moving.is_empty() {
         tx.rollback().await?;
         return Ok(Vec::new());
@@ -138,11 +139,17 @@ pub async fn mark_sent_many(
         "update sms_status set status = 'SENT', locked_until = null, provider = case id",
     );
     for (id, operator, _) in &moving {
-        qb.push(" when ").push_bind(*id).push(" then ").push_bind(operator.as_str());
+        qb.push(" when ")
+            .push_bind(*id)
+            .push(" then ")
+            .push_bind(operator.as_str());
     }
     qb.push(" end, provider_message_id = case id");
     for (id, _, message_id) in &moving {
-        qb.push(" when ").push_bind(*id).push(" then ").push_bind(message_id.as_str());
+        qb.push(" when ")
+            .push_bind(*id)
+            .push(" then ")
+            .push_bind(message_id.as_str());
     }
     qb.push(" end where id in (");
     let mut sep = qb.separated(", ");

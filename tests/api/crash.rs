@@ -37,8 +37,17 @@ fn start(app: &TestApp, port: u16, operators: &str) -> Gateway {
         .env("OUTBOX_LEASE_SECS", "2")
         .env("DELIVERY_LEASE_SECS", "3")
         .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        // TEST_LOG=1 shows the gateway's own log lines.
+        .stdout(if std::env::var_os("TEST_LOG").is_some() {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        })
+        .stderr(if std::env::var_os("TEST_LOG").is_some() {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        })
         .spawn()
         .expect("start sms-gateway");
     Gateway(child)
