@@ -74,7 +74,7 @@ trap cleanup EXIT
 # --- the gateway ------------------------------------------------------------------------------
 ADMIN_TOKEN="bench-admin-token-$$-$RANDOM$RANDOM"
 OP_KEY="bench-operator-key"
-start_gateway() { # name role [VAR=value...]
+start_gateway() { # name role [VAR=value...]; GW_START_PAUSED=1 starts with dispatch paused
   GW_NAME="$1"; local role="$2"; shift 2
   local db="sms_bench_$$_$GW_NAME"
   DBS+=("$db")
@@ -83,13 +83,19 @@ start_gateway() { # name role [VAR=value...]
   GW_DB_URL=$(db_url "$db")
   GW_AMQP=("AMQP_EXCHANGE=sms.bench.$$.$GW_NAME" "AMQP_QUEUE_NORMAL=sms.bench.$$.$GW_NAME.normal"
            "AMQP_QUEUE_EXPRESS=sms.bench.$$.$GW_NAME.express")
+  # shellcheck disable=SC2206
+  local gw_env=(LISTEN_ADDR="127.0.0.1:$GW_PORT" ADMIN_TOKEN="$ADMIN_TOKEN" DATABASE_URL="$GW_DB_URL"
+    AMQP_URL="$AMQP_URL" "${GW_AMQP[@]}" DB_MAX_CONNECTIONS=100 SHUTDOWN_TIMEOUT_SECS=5
+    OPERATORS="[{\"name\":\"lt\",\"url\":\"http://127.0.0.1:$OP_PORT/send\",\"api_key\":\"$OP_KEY\",\"timeout_ms\":2000}]"
+    LOG_FORMAT=json RUST_LOG="${BENCH_RUST_LOG:-info,sqlx=warn,lapin=warn}" "$@" ${BENCH_GATEWAY_ENV:-})
   mkdir -p "$RES/gw"
-  (cd "$RES/gw" && exec env \
-    LISTEN_ADDR="127.0.0.1:$GW_PORT" ADMIN_TOKEN="$ADMIN_TOKEN" DATABASE_URL="$GW_DB_URL" \
-    AMQP_URL="$AMQP_URL" "${GW_AMQP[@]}" DB_MAX_CONNECTIONS=100 SHUTDOWN_TIMEOUT_SECS=5 \
-    OPERATORS="[{\"name\":\"lt\",\"url\":\"http://127.0.0.1:$OP_PORT/send\",\"api_key\":\"$OP_KEY\",\"timeout_ms\":2000}]" \
-    LOG_FORMAT=json RUST_LOG="${BENCH_RUST_LOG:-info,sqlx=warn,lapin=warn}" "$@" ${BENCH_GATEWAY_ENV:-} \
-    "$GW_BIN" serve --role "$role" >"$RES/gateway-$GW_NAME.log" 2>&1) &
+  if [[ -n "${GW_START_PAUSED:-}" ]]; then
+    # Workers read the switch before their first message, so a gateway started paused takes
+    # nothing; pausing a running one lets each lane's idle consumer take one more message.
+    (cd "$RES/gw" && env "${gw_env[@]}" "$GW_BIN" migrate >"$RES/migrate-$GW_NAME.log" 2>&1)
+    sql "$db" -e "update dispatch_state set paused = true"
+  fi
+  (cd "$RES/gw" && exec env "${gw_env[@]}" "$GW_BIN" serve --role "$role" >"$RES/gateway-$GW_NAME.log" 2>&1) &
   GW_PID=$!
   for _ in $(seq 1 120); do
     curl -fs "$GW_URL/readyz" >/dev/null 2>&1 && break
@@ -190,10 +196,11 @@ slap() { # id, recipients
   local before; before=$(sql "$db" -e "select count(*) from sms_requests")
   say "$id: mysqlslap, 32 connections, ~$tx transactions of $n recipient(s) (probe: 1,000 in ${probe}s)"
   snap "$id-before"
-  mysqlslap "${MYSQL_ARGS[@]}" --create-schema="$db" --no-drop --query="$RES/$id.sql" --delimiter=';' \
+  $PY "$PROCSTAT" child-cpu "$RES/$id-client-cpu.txt" \
+    mysqlslap "${MYSQL_ARGS[@]}" --create-schema="$db" --no-drop --query="$RES/$id.sql" --delimiter=';' \
     --concurrency=32 --iterations=1 --number-of-queries=$((per_tx * tx)) | tee "$RES/$id.txt" >&2
   snap "$id-after"
-  cpu_of "$id"
+  cpu_of "$id" "$(cat "$RES/$id-client-cpu.txt")"
   local took; took=$(awk '/Average number of seconds/ { print $(NF-1) }' "$RES/$id.txt")
   local done_tx; done_tx=$(( $(sql "$db" -e "select count(*) from sms_requests") - before ))
   local drift; drift=$(sql "$db" -e "select (select sum(balance) from user_balances) - (select sum(amount) from user_transactions)")
@@ -260,7 +267,7 @@ if want B3; then
   b3_pass B3 "$B3_RATE" 15
   f() { jget "$RES/$1.json" "$2"; }
   steady=$(f B3 e2e.steady_arrivals_per_s); flat=$(f B3 e2e.backlog_flat)
-  details="offered $(( B3_RATE * B3_RECIPIENTS ))/s; backlog $(f B3 e2e.backlog_growth_per_s)/s ($([[ $flat == True ]] && echo flat || echo growing)); accept->operator normal p50 $(f B3 e2e.latency_by_type.normal.p50_ms) / p99 $(f B3 e2e.latency_by_type.normal.p99_ms) ms, express p50 $(f B3 e2e.latency_by_type.express.p50_ms) / p99 $(f B3 e2e.latency_by_type.express.p99_ms) ms; SENT rows $B3_SENT_DB"
+  details="offered $(( B3_RATE * B3_RECIPIENTS ))/s, intake accepted $(f B3 intake.recipients_per_s)/s with $(f B3 intake.status_5xx) 5xx; backlog $(f B3 e2e.backlog_growth_per_s)/s ($([[ $flat == True ]] && echo flat || echo growing)); accept->operator normal p50 $(f B3 e2e.latency_by_type.normal.p50_ms) / p99 $(f B3 e2e.latency_by_type.normal.p99_ms) ms, express p50 $(f B3 e2e.latency_by_type.express.p50_ms) / p99 $(f B3 e2e.latency_by_type.express.p99_ms) ms; SENT rows $B3_SENT_DB"
   if [[ $flat != True ]]; then
     # Overloaded: the backlog grew. Measure again at 80 % of what was delivered, to report a
     # rate with a flat backlog and its latencies.
@@ -268,7 +275,7 @@ if want B3; then
     say "B3: backlog grew at $(f B3 e2e.backlog_growth_per_s)/s; second pass at $rate2 req/s"
     b3_pass B3b "$rate2" 60
     steady2=$(f B3b e2e.steady_arrivals_per_s); flat2=$(f B3b e2e.backlog_flat)
-    details="$details | at $rate2 req/s: $steady2/s, backlog $(f B3b e2e.backlog_growth_per_s)/s ($([[ $flat2 == True ]] && echo flat || echo growing)), normal p50 $(f B3b e2e.latency_by_type.normal.p50_ms) / p99 $(f B3b e2e.latency_by_type.normal.p99_ms) ms, express p50 $(f B3b e2e.latency_by_type.express.p50_ms) / p99 $(f B3b e2e.latency_by_type.express.p99_ms) ms"
+    details="$details | at $rate2 req/s: $steady2/s ($(f B3b intake.status_5xx) 5xx), backlog $(f B3b e2e.backlog_growth_per_s)/s ($([[ $flat2 == True ]] && echo flat || echo growing)), normal p50 $(f B3b e2e.latency_by_type.normal.p50_ms) / p99 $(f B3b e2e.latency_by_type.normal.p99_ms) ms, express p50 $(f B3b e2e.latency_by_type.express.p50_ms) / p99 $(f B3b e2e.latency_by_type.express.p99_ms) ms"
     first_cpu=$($PY -c "import json,sys; c=json.load(open(sys.argv[1]))['cores']; print(', '.join(f'{k} {v}' for k, v in c.items() if v is not None))" "$RES/B3-cpu.json")
     details="$details | CPU of the first pass: $first_cpu (the CPU column is the second pass)"
     if [[ $flat2 == True ]]; then steady=$steady2; flat=True; fi
@@ -281,12 +288,14 @@ fi
 
 # --- B4: express under a normal flood ---------------------------------------------------------
 if want B4; then
-  start_gateway B4 all
-  curl -fsS -X POST "$GW_URL/admin/dispatch/pause" -H "Authorization: Bearer $ADMIN_TOKEN" >/dev/null
+  GW_START_PAUSED=1 start_gateway B4 all
   say "B4: dispatch paused; queueing 200,000 normal messages (200 requests x 1,000 recipients)"
   "$LT_BIN" run --url "$GW_URL" --keys "$RES/keys-B4.txt" --concurrency 8 --requests 200 --duration 600 \
     --recipients 1000 --text gsm --progress none --out "$RES/B4-flood.json" >"$RES/B4-flood.txt"
   flood=$(jget "$RES/B4-flood.json" intake.accepted_recipients)
+  if grep -q '"operator failed' "$RES/gateway-B4.log"; then
+    say "B4: the gateway called the operator while dispatch was paused; the scenario is void"; exit 1
+  fi
   say "B4: $flood normal recipients queued; resuming dispatch and sending express at 50/s for $(dur 30) s"
   lt_run B4 --keys "$RES/keys-B4.txt" --rate 50 --duration "$(dur 30)" --recipients 1 --express-ratio 1 \
     --text gsm --e2e --operator-listen "127.0.0.1:$OP_PORT" --operator-latency-ms 2 \
@@ -294,7 +303,7 @@ if want B4; then
   left=$(sql "$(basename "${GW_DB_URL%%\?*}")" -e "select count(*) from sms_status where sms_type = 'normal' and status in ('PENDING','SENDING')")
   p99=$(jget "$RES/B4.json" e2e.latency_by_type.express.p99_ms)
   result B4 "$p99" "ms express p99 (accept->operator)" "<= 100 ms" "$([[ -n "$p99" ]] && le "$p99" 100)" \
-    "express p50 $(jget "$RES/B4.json" e2e.latency_by_type.express.p50_ms) ms, max $(jget "$RES/B4.json" e2e.latency_by_type.express.max_ms) ms, n=$(jget "$RES/B4.json" e2e.latency_by_type.express.count); $flood normal queued, $(jget "$RES/B4.json" e2e.foreign) normal delivered during the express run, $left still open after it"
+    "express p50 $(jget "$RES/B4.json" e2e.latency_by_type.express.p50_ms) ms, intake p99 $(jget "$RES/B4.json" intake.latency.p99_ms) ms, 5xx $(jget "$RES/B4.json" intake.status_5xx), max $(jget "$RES/B4.json" e2e.latency_by_type.express.max_ms) ms, n=$(jget "$RES/B4.json" e2e.latency_by_type.express.count); $flood normal queued, $(jget "$RES/B4.json" e2e.foreign) normal delivered during the express run, $left still open after it"
   stop_gateway
 fi
 

@@ -3,6 +3,7 @@
 
   procstat.py snap GATEWAY_PID [MYSQL_ARGS...] > before.json
   procstat.py diff before.json after.json [LOADTEST_CORES] > cpu.json
+  procstat.py child-cpu OUT COMMAND...   (runs COMMAND; writes its CPU cores used to OUT)
 
 A snapshot holds the CPU ticks of mariadbd/mysqld, beam.smp (RabbitMQ), mysqlslap, the gateway
 process and the whole machine (/proc/stat), plus a few MariaDB status counters (commits, redo log
@@ -133,6 +134,14 @@ def main():
     if len(sys.argv) >= 3 and sys.argv[1] == "snap":
         pid = int(sys.argv[2]) if sys.argv[2] not in ("", "0", "-") else None
         json.dump(snap(pid, sys.argv[3:]), sys.stdout)
+    elif len(sys.argv) >= 4 and sys.argv[1] == "child-cpu":
+        import resource
+        started = time.time()
+        rc = subprocess.run(sys.argv[3:]).returncode
+        r = resource.getrusage(resource.RUSAGE_CHILDREN)
+        with open(sys.argv[2], "w") as f:
+            f.write(f"{(r.ru_utime + r.ru_stime) / max(time.time() - started, 1e-9):.3f}")
+        sys.exit(rc)
     elif len(sys.argv) >= 4 and sys.argv[1] == "diff":
         with open(sys.argv[2]) as fa, open(sys.argv[3]) as fb:
             a, b = json.load(fa), json.load(fb)

@@ -24,7 +24,7 @@ def cpu_text(cpu):
     parts = []
     for key, label in [("mariadbd", "mariadbd"), ("rabbitmq", "beam.smp"), ("mysqlslap", "mysqlslap"),
                        ("gateway", "gateway"),
-                       ("loadtest", "loadtest"), ("others", "other"), ("iowait", "iowait")]:
+                       ("loadtest", "load tester"), ("others", "other"), ("iowait", "iowait")]:
         if c.get(key) is not None and not (key == "mysqlslap" and not c[key]):
             parts.append(f"{label} {c[key]:.2f}")
     db = cpu.get("db_per_s") or {}
