@@ -32,6 +32,8 @@ def cpu_text(cpu):
         parts.append(f"commits {db['Com_commit']:.0f}/s")
     if "Innodb_os_log_fsyncs" in db:
         parts.append(f"log fsyncs {db['Innodb_os_log_fsyncs']:.0f}/s")
+    elif "Innodb_data_fsyncs" in db:
+        parts.append(f"fsyncs {db['Innodb_data_fsyncs']:.0f}/s")
     if db.get("Innodb_row_lock_waits"):
         parts.append(f"row lock waits {db['Innodb_row_lock_waits']:.0f}/s")
     if "loadavg_end" in cpu:
