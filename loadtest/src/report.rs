@@ -195,12 +195,17 @@ pub fn slope(points: &[(f64, f64)]) -> f64 {
 }
 
 /// The steady-state figures over the second half of the load phase (samples with `t` in
-/// `[load_s / 2, load_s]`): (arrivals/s, accepted recipients/s, backlog slope, flat?).
+/// `[load_s / 2, load_s + 0.5]`, or the whole load phase when that holds fewer than two):
+/// (arrivals/s, accepted recipients/s, backlog slope, flat?).
 pub fn steady_state(timeline: &[Sample], load_s: f64) -> (f64, f64, f64, bool) {
-    let window: Vec<&Sample> = timeline
+    let end = load_s + 0.5;
+    let mut window: Vec<&Sample> = timeline
         .iter()
-        .filter(|s| s.t >= load_s / 2.0 - 1e-9 && s.t <= load_s + 1e-9)
+        .filter(|s| s.t >= load_s / 2.0 - 1e-9 && s.t <= end)
         .collect();
+    if window.len() < 2 {
+        window = timeline.iter().filter(|s| s.t <= end).collect();
+    }
     let (Some(first), Some(last)) = (window.first(), window.last()) else {
         return (0.0, 0.0, 0.0, false);
     };
@@ -505,6 +510,20 @@ mod tests {
         assert!((growth - 200.0).abs() < 1e-6);
         assert!(!is_flat);
         assert_eq!(slope(&[(1.0, 5.0)]), 0.0);
+        // A 3 s run sampled at 0, 1, 2 and 3.2 s: too few samples in the second half, so the
+        // whole load phase is used.
+        let short = [
+            sample(0.0, 0, 0),
+            sample(1.0, 100, 90),
+            sample(2.0, 200, 190),
+            sample(3.2, 300, 290),
+        ];
+        let (arr, acc, _, is_flat) = steady_state(&short, 2.6);
+        assert!(
+            (arr - 95.0).abs() < 1e-6 && (acc - 100.0).abs() < 1e-6,
+            "{arr} {acc}"
+        );
+        assert!(is_flat);
     }
 
     const PROM: &str = r#"# HELP smsgw_delivery_accept_to_sent_seconds acceptance to SENT
