@@ -1,0 +1,282 @@
+//! The load tester's operator: answers the gateway's operator wire protocol (`POST /send`
+//! with `{"to", "text", "reference"}`, answered `200 {"message_id"}` after `--latency-ms`) and
+//! records, per message, when it arrived. Arrival times are read from the text's tag (see
+//! [`crate::text`]), so `run` can match them with the acceptance time of the request without
+//! asking the gateway anything.
+//!
+//! `run --e2e --operator-listen ADDR` embeds it; `sms-loadtest operator` runs it alone, and
+//! then `GET /arrivals?run=<hex id>` hands a run its arrivals (`run --operator-url`).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use sms_gateway::mock_operator::{OperatorAccepted, OperatorSend};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock;
+use crate::text::parse_tag;
+
+/// One message as the operator saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Arrival {
+    /// The request's sequence number in its run.
+    pub seq: u32,
+    /// Arrival time, microseconds since the Unix epoch ([`clock::now_us`]).
+    pub at_us: u64,
+    /// The gateway's `reference` (the recipient's status row id), to count duplicates.
+    pub reference: u64,
+}
+
+/// Arrivals per run id, and counters.
+#[derive(Default)]
+pub struct Recorder {
+    runs: Mutex<HashMap<u32, Vec<Arrival>>>,
+    /// Every send received.
+    pub received: AtomicU64,
+    /// Sends whose text carried no tag (another load, or a hand-made message).
+    pub untagged: AtomicU64,
+    /// Per run, how many arrived (read by progress without taking the lock).
+    counts: Mutex<HashMap<u32, Arc<AtomicU64>>>,
+}
+
+impl Recorder {
+    /// A counter that follows `run`'s arrivals.
+    pub fn counter(&self, run: u32) -> Arc<AtomicU64> {
+        self.counts.lock().unwrap().entry(run).or_default().clone()
+    }
+
+    fn record(&self, run: u32, arrival: Arrival) {
+        self.runs
+            .lock()
+            .unwrap()
+            .entry(run)
+            .or_default()
+            .push(arrival);
+        if let Some(c) = self.counts.lock().unwrap().get(&run) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The arrivals of `run` so far (a copy).
+    pub fn arrivals(&self, run: u32) -> Vec<Arrival> {
+        self.runs
+            .lock()
+            .unwrap()
+            .get(&run)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// How many arrivals of other runs or untagged texts came in.
+    pub fn foreign(&self, run: u32) -> u64 {
+        let runs = self.runs.lock().unwrap();
+        let other: usize = runs
+            .iter()
+            .filter(|(r, _)| **r != run)
+            .map(|(_, v)| v.len())
+            .sum();
+        other as u64 + self.untagged.load(Ordering::Relaxed)
+    }
+}
+
+/// A running operator.
+#[derive(Clone)]
+pub struct Operator {
+    pub recorder: Arc<Recorder>,
+    latency: Duration,
+    /// Makes message ids unique across operator instances (the gateway's
+    /// `(provider, provider_message_id)` is unique).
+    id_prefix: u32,
+    next_id: Arc<AtomicU64>,
+}
+
+impl Operator {
+    /// An operator answering after `latency`.
+    pub fn new(latency: Duration) -> Self {
+        Self {
+            recorder: Arc::new(Recorder::default()),
+            latency,
+            id_prefix: clock::random_u32(),
+            next_id: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    fn router(&self) -> Router {
+        Router::new()
+            .route("/send", post(send))
+            .route("/arrivals", get(arrivals))
+            .route("/stats", get(stats))
+            .with_state(self.clone())
+    }
+
+    /// Binds `addr` and serves until `stop` fires; returns the bound address.
+    pub async fn start(
+        &self,
+        addr: SocketAddr,
+        stop: CancellationToken,
+    ) -> anyhow::Result<SocketAddr> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("operator: cannot listen on {addr}: {e}"))?;
+        let local = listener.local_addr()?;
+        let app = self.router();
+        tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await;
+            if let Err(e) = served {
+                eprintln!("operator: server error: {e}");
+            }
+        });
+        Ok(local)
+    }
+}
+
+async fn send(
+    State(op): State<Operator>,
+    body: Result<Json<OperatorSend>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let at_us = clock::now_us();
+    op.recorder.received.fetch_add(1, Ordering::Relaxed);
+    let Ok(Json(msg)) = body else {
+        return (StatusCode::BAD_REQUEST, "malformed message").into_response();
+    };
+    match parse_tag(&msg.text) {
+        Some((run, seq)) => op.recorder.record(
+            run,
+            Arrival {
+                seq,
+                at_us,
+                reference: msg.reference.parse().unwrap_or(u64::MAX),
+            },
+        ),
+        None => {
+            op.recorder.untagged.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    if !op.latency.is_zero() {
+        tokio::time::sleep(op.latency).await;
+    }
+    let n = op.next_id.fetch_add(1, Ordering::Relaxed);
+    Json(OperatorAccepted {
+        message_id: format!("lt{:08x}-{n}", op.id_prefix),
+    })
+    .into_response()
+}
+
+/// `GET /arrivals?run=<8 hex digits>[&count_only=true]`.
+#[derive(Deserialize)]
+struct ArrivalsQuery {
+    run: String,
+    #[serde(default)]
+    count_only: bool,
+}
+
+/// Compact: `{"count": n, "arrivals": [[seq, at_us, reference], ...]}`.
+#[derive(Serialize, Deserialize)]
+pub struct ArrivalsAnswer {
+    pub count: usize,
+    pub arrivals: Vec<(u32, u64, u64)>,
+}
+
+async fn arrivals(State(op): State<Operator>, Query(q): Query<ArrivalsQuery>) -> Response {
+    let Ok(run) = u32::from_str_radix(&q.run, 16) else {
+        return (StatusCode::BAD_REQUEST, "run must be 8 hex digits").into_response();
+    };
+    let list = op.recorder.arrivals(run);
+    let count = list.len();
+    let arrivals = if q.count_only {
+        Vec::new()
+    } else {
+        list.iter().map(|a| (a.seq, a.at_us, a.reference)).collect()
+    };
+    Json(ArrivalsAnswer { count, arrivals }).into_response()
+}
+
+async fn stats(State(op): State<Operator>) -> Json<serde_json::Value> {
+    let runs: HashMap<String, usize> = op
+        .recorder
+        .runs
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(r, v)| (format!("{r:08x}"), v.len()))
+        .collect();
+    Json(serde_json::json!({
+        "received": op.recorder.received.load(Ordering::Relaxed),
+        "untagged": op.recorder.untagged.load(Ordering::Relaxed),
+        "runs": runs,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::text::{TextKind, tagged_text};
+
+    #[tokio::test]
+    async fn records_tagged_arrivals_per_run_and_answers_unique_ids() {
+        let op = Operator::new(Duration::ZERO);
+        let stop = CancellationToken::new();
+        let addr = op
+            .start("127.0.0.1:0".parse().unwrap(), stop.clone())
+            .await
+            .unwrap();
+        let counter = op.recorder.counter(0xabcd);
+        let http = reqwest::Client::new();
+        let mut ids = Vec::new();
+        for (text, reference) in [
+            (tagged_text(TextKind::Gsm, 0xabcd, 5), "11"),
+            (tagged_text(TextKind::Gsm, 0xabcd, 6), "12"),
+            (tagged_text(TextKind::Gsm, 0x1, 6), "13"),
+            ("untagged".to_string(), "14"),
+        ] {
+            let r = http
+                .post(format!("http://{addr}/send"))
+                .bearer_auth("k")
+                .json(&OperatorSend {
+                    to: "+989121234567".into(),
+                    text,
+                    reference: reference.into(),
+                })
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            ids.push(r.json::<OperatorAccepted>().await.unwrap().message_id);
+        }
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 4);
+        let mine = op.recorder.arrivals(0xabcd);
+        assert_eq!(
+            mine.iter()
+                .map(|a| (a.seq, a.reference))
+                .collect::<Vec<_>>(),
+            [(5, 11), (6, 12)]
+        );
+        assert_eq!(counter.load(Ordering::Relaxed), 2);
+        assert_eq!(op.recorder.foreign(0xabcd), 2);
+        let answer: ArrivalsAnswer = http
+            .get(format!("http://{addr}/arrivals?run=0000abcd"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(answer.count, 2);
+        assert_eq!(answer.arrivals[1].0, 6);
+        stop.cancel();
+    }
+}

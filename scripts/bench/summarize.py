@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""Prints the summary table of a bench run and appends its rows to docs/BENCHMARKS.md.
+
+  summarize.py RESULTS_DIR COMMIT MACHINE [BENCHMARKS_MD]
+
+Reads RESULTS_DIR/result-<id>.json (written by scripts/bench.sh) and, when BENCHMARKS_MD is
+given, appends one row per scenario to the table under "## Results" at the end of that file.
+"""
+import datetime
+import glob
+import json
+import os
+import sys
+
+ORDER = ["C1", "C2", "B1", "B2", "B3", "B4", "B5", "B6"]
+HEADER = (
+    "| date | commit | machine | scenario | figure | target | met | details | CPU (cores) |\n"
+    "|---|---|---|---|---|---|---|---|---|\n"
+)
+
+
+def cpu_text(cpu):
+    c = cpu.get("cores") or {}
+    parts = []
+    for key, label in [("mariadbd", "mariadbd"), ("rabbitmq", "beam.smp"), ("mysqlslap", "mysqlslap"),
+                       ("gateway", "gateway"),
+                       ("loadtest", "load tester"), ("others", "other"), ("iowait", "iowait")]:
+        if c.get(key) is not None and not (key == "mysqlslap" and not c[key]):
+            parts.append(f"{label} {c[key]:.2f}")
+    db = cpu.get("db_per_s") or {}
+    if "Com_commit" in db:
+        parts.append(f"commits {db['Com_commit']:.0f}/s")
+    if "Innodb_os_log_fsyncs" in db:
+        parts.append(f"log fsyncs {db['Innodb_os_log_fsyncs']:.0f}/s")
+    elif "Innodb_data_fsyncs" in db:
+        parts.append(f"fsyncs {db['Innodb_data_fsyncs']:.0f}/s")
+    if db.get("Innodb_row_lock_waits"):
+        parts.append(f"row lock waits {db['Innodb_row_lock_waits']:.0f}/s")
+    if "loadavg_end" in cpu:
+        parts.append(f"load {cpu['loadavg_end']}")
+    return ", ".join(parts)
+
+
+def fmt_figure(r):
+    try:
+        v = float(r["figure"])
+        return f"{v:,.0f} {r['unit']}" if v >= 100 else f"{v:,.1f} {r['unit']}"
+    except (TypeError, ValueError):
+        return f"not measured ({r['unit']})"
+
+
+def main():
+    res, commit, machine = sys.argv[1:4]
+    doc = sys.argv[4] if len(sys.argv) > 4 and sys.argv[4] else None
+    results = {}
+    for p in glob.glob(os.path.join(res, "result-*.json")):
+        r = json.load(open(p))
+        results[r["id"]] = r
+    if not results:
+        print("bench: no scenario ran", file=sys.stderr)
+        sys.exit(1)
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    rows = []
+    print(f"\nbench summary ({date}, commit {commit}, {machine})")
+    print(f"{'scenario':<9}{'figure':<44}{'target':<16}{'met':<9}")
+    for sid in ORDER:
+        r = results.get(sid)
+        if not r:
+            continue
+        met = {True: "met", False: "not met", None: "-"}[r["met"]]
+        print(f"{sid:<9}{fmt_figure(r):<44}{r['target']:<16}{met:<9}")
+        print(f"{'':<9}{r['details']}")
+        print(f"{'':<9}CPU: {cpu_text(r['cpu'])}")
+        rows.append(
+            f"| {date} | {commit} | {machine} | {sid} | {fmt_figure(r)} | {r['target']} | {met} | "
+            f"{r['details'].replace('|', '/')} | {cpu_text(r['cpu'])} |\n"
+        )
+    if doc:
+        text = open(doc).read() if os.path.exists(doc) else "# Benchmarks\n"
+        if "\n## Results\n" not in text:
+            text = text.rstrip("\n") + "\n\n## Results\n\nAppended by `make bench`, one row per scenario and run.\n\n" + HEADER
+        if not text.endswith("\n"):
+            text += "\n"
+        open(doc, "w").write(text + "".join(rows))
+        print(f"\nbench: appended {len(rows)} rows to {doc}")
+
+
+if __name__ == "__main__":
+    main()
