@@ -67,3 +67,17 @@ pub async fn ping(pool: &MySqlPool, timeout: Duration) -> bool {
         Ok(Ok(_))
     )
 }
+
+/// A MySQL/MariaDB error that a retry may not meet again: deadlock (1213), lock wait timeout
+/// (1205), too many connections (1040).
+pub fn is_transient(e: &dyn sqlx::error::DatabaseError) -> bool {
+    let code = e
+        .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+        .map(|m| m.number());
+    matches!(code, Some(1213 | 1205 | 1040))
+}
+
+/// [`is_transient`] for any sqlx error.
+pub fn is_transient_error(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if is_transient(d.as_ref()))
+}

@@ -70,7 +70,13 @@ pub async fn claim(
     limit: u32,
     owner: &str,
 ) -> Result<Vec<ClaimedRow>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
+    // READ COMMITTED: the claim locks only the rows it takes, no gaps of the claim index, so
+    // intake inserting new outbox rows never waits on (or deadlocks with) a publisher.
+    let mut conn = pool.acquire().await?;
+    sqlx::query("set transaction isolation level read committed")
+        .execute(&mut *conn)
+        .await?;
+    let mut tx = sqlx::Acquire::begin(&mut *conn).await?;
     let rows: Vec<ClaimedRow> = sqlx::query_as(
         "select id, request_id, sms_identifier, priority, traceparent from outbox_events \
          where status = 'pending' and priority = ? and next_run_at <= now(6) \

@@ -182,11 +182,15 @@ impl ApiError {
     }
 }
 
+/// Errors worth a retry by the client (503 with `Retry-After`): the pool or the server is
+/// out of connections or unreachable, or InnoDB gave up on a lock (deadlock 1213, lock wait
+/// timeout 1205, too many connections 1040). Nothing was committed in any of these.
 fn is_unavailable(e: &sqlx::Error) -> bool {
-    matches!(
-        e,
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
-    )
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(d) => crate::db::is_transient(d.as_ref()),
+        _ => false,
+    }
 }
 
 /// Writes a problem document with its status and media type.

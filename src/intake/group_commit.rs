@@ -163,19 +163,32 @@ impl From<sqlx::Error> for Failure {
     }
 }
 
-/// The one-request path: [`accept`] in its own transaction.
+/// The one-request path: [`accept`] in its own transaction, tried again (up to 3 times) when
+/// InnoDB chose it as a deadlock victim or gave up waiting for a lock.
 async fn alone(db: &MySqlPool, job: Job) {
     crate::metrics::intake_batch(1);
-    let result = async {
-        let mut tx = db.begin().await?;
-        let outcome = accept(&mut tx, &job.cmd, job.price).await?;
-        match &outcome {
-            Outcome::Accepted(_) if !job.reply.is_closed() => tx.commit().await?,
-            _ => tx.rollback().await?,
+    let mut attempt = 0;
+    let result = loop {
+        attempt += 1;
+        let result = async {
+            let mut tx = db.begin().await?;
+            let outcome = accept(&mut tx, &job.cmd, job.price).await?;
+            match &outcome {
+                Outcome::Accepted(_) if !job.reply.is_closed() => tx.commit().await?,
+                _ => tx.rollback().await?,
+            }
+            Ok(outcome)
         }
-        Ok(outcome)
-    }
-    .await;
+        .await;
+        match result {
+            Err(e)
+                if attempt < 3 && crate::db::is_transient_error(&e) && !job.reply.is_closed() =>
+            {
+                tracing::debug!(error = %e, attempt, "intake transaction hit a lock conflict; retrying");
+            }
+            other => break other,
+        }
+    };
     let _ = job.reply.send(result);
 }
 
