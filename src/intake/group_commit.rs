@@ -14,15 +14,16 @@
 //! A request whose HTTP handler has gone away (timeout, client disconnect) before its batch
 //! locked the balances is skipped, so a 503 still charges nothing.
 //!
-//! Batches form by themselves: a dispatcher hands what is queued (up to [`MAX_BATCH`]
-//! requests / [`MAX_BATCH_RECIPIENTS`] recipients) to one of [`EXECUTORS`] concurrent
-//! executors; under light load a batch is one request and no latency is added.
-
-use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
+//! Batches form by themselves: customers are split into [`EXECUTORS`] shards
+//! (`user_id % EXECUTORS`), each with one executor that takes whatever its queue holds (up to
+//! [`MAX_BATCH`] requests / [`MAX_BATCH_RECIPIENTS`] recipients) as one batch. Two batches in
+//! flight never share a customer, so they never wait on each other's balance locks (with
+//! shared customers, batches queued behind each other's row locks in chains and ran one at a
+//! time). Under light load a batch is one request and no latency is added.
 
 use sqlx::MySqlPool;
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use std::collections::{BTreeSet, HashMap};
+use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use super::{Accepted, Outcome, SendCommand, accept, charge_for};
@@ -33,7 +34,7 @@ use crate::domain::PhoneNumber;
 pub const MAX_BATCH: usize = 128;
 /// Recipients per batch (a single larger request still forms its own batch).
 pub const MAX_BATCH_RECIPIENTS: usize = 5_000;
-/// Batches in flight at once (each holds one pooled connection).
+/// Shards of customers, each with one executor (and one pooled connection while it runs).
 pub const EXECUTORS: usize = 4;
 /// Queued requests before submitters wait (back-pressure).
 const QUEUE: usize = 4_096;
@@ -48,22 +49,29 @@ struct Job {
 /// The group-commit front of intake. Cheap to share; its tasks end when it is dropped.
 #[derive(Debug, Clone)]
 pub struct GroupCommit {
-    queue: mpsc::Sender<Job>,
+    /// One queue per shard of customers (`user_id % EXECUTORS`).
+    shards: Vec<mpsc::Sender<Job>>,
 }
 
 impl GroupCommit {
-    /// Starts the dispatcher on the current tokio runtime.
+    /// Starts one executor per shard on the current tokio runtime.
     pub fn start(db: MySqlPool) -> Self {
-        let (queue, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(dispatch(db, rx));
-        Self { queue }
+        let shards = (0..EXECUTORS)
+            .map(|_| {
+                let (queue, rx) = mpsc::channel(QUEUE);
+                tokio::spawn(run_shard(db.clone(), rx));
+                queue
+            })
+            .collect();
+        Self { shards }
     }
 
     /// Accepts `cmd` in a shared transaction; resolves once that transaction committed (or
     /// failed). Dropping the future before its batch starts cancels the request.
     pub async fn accept(&self, cmd: SendCommand, price: i64) -> Result<Outcome, sqlx::Error> {
         let (reply, answer) = oneshot::channel();
-        self.queue
+        let shard = cmd.user_id.rem_euclid(self.shards.len() as i64) as usize;
+        self.shards[shard]
             .send(Job { cmd, price, reply })
             .await
             .map_err(|_| sqlx::Error::PoolClosed)?;
@@ -71,8 +79,10 @@ impl GroupCommit {
     }
 }
 
-async fn dispatch(db: MySqlPool, mut rx: mpsc::Receiver<Job>) {
-    let executors = Arc::new(Semaphore::new(EXECUTORS));
+/// One shard: takes what is queued (one batch), accepts it, repeats. A customer always
+/// lands in the same shard, so concurrent batches never wait on each other's balance locks;
+/// while a batch runs, the next one forms.
+async fn run_shard(db: MySqlPool, mut rx: mpsc::Receiver<Job>) {
     let mut carry: Option<Job> = None;
     loop {
         let first = match carry.take() {
@@ -82,12 +92,6 @@ async fn dispatch(db: MySqlPool, mut rx: mpsc::Receiver<Job>) {
                 None => return,
             },
         };
-        // Waiting here for a free executor is what lets the next batch grow.
-        let permit = executors
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("semaphore never closed");
         let mut recipients = first.cmd.recipients.len();
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -103,11 +107,7 @@ async fn dispatch(db: MySqlPool, mut rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let db = db.clone();
-        tokio::spawn(async move {
-            execute(&db, batch).await;
-            drop(permit);
-        });
+        execute(&db, batch).await;
     }
 }
 
