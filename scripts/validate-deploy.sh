@@ -77,8 +77,15 @@ fi
 # --- docker compose and Dockerfile -------------------------------------------------------
 if docker compose version >/dev/null 2>&1; then
   run docker-compose-config docker compose config -q
+elif command -v docker-compose >/dev/null; then
+  # Compose v1 (Debian's docker-compose 1.29) validates the services against the compose
+  # schema and resolves every variable; it does not know the top-level `name:` of the
+  # compose spec, so it reads a copy without that line.
+  sed '/^name:/d' docker-compose.yml > "$tmp/docker-compose.v1.yml"
+  run docker-compose-v1-config docker-compose -f "$tmp/docker-compose.v1.yml" --project-directory . config -q
+  skip docker-compose-config "docker compose (v2) is not available here; validated with docker-compose $(docker-compose version --short 2>/dev/null) instead"
 else
-  skip docker-compose-config "docker compose is not available here"
+  skip docker-compose-config "neither docker compose nor docker-compose is available here (apt-get install docker-compose)"
 fi
 # Runs whether or not docker compose did: it checks what `config -q` does not (mounted files,
 # OPERATORS against the mock operators, Prometheus discovery, variable names).
