@@ -30,8 +30,14 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 pub fn connect_options(config: &DatabaseConfig) -> Result<MySqlConnectOptions, sqlx::Error> {
     Ok(MySqlConnectOptions::from_str(config.url.expose_secret())?
         .timezone(Some("+00:00".to_string()))
-        .charset("utf8mb4"))
+        .charset("utf8mb4")
+        .statement_cache_capacity(STATEMENT_CACHE))
 }
+
+/// Prepared statements kept per connection. Multi-row statements differ by row count (group
+/// commit, chunked delivery), so a small cache churns: every eviction closes a statement on
+/// the server and the next use prepares it again.
+const STATEMENT_CACHE: usize = 1_000;
 
 /// Builds the bounded pool. Connections are opened on demand, so the process starts (and
 /// reports not-ready) while the database is down, and recovers by itself when it returns.
