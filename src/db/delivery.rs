@@ -71,11 +71,7 @@ pub async fn claim_many(
         ") and (status = 'PENDING' or (status = 'SENDING' and \
          (locked_until is null or locked_until < now(6)))) order by id for update",
     );
-    let taken: Vec<OpenRecipient> = qb
-        .build_query_as()
-        .persistent(false)
-        .fetch_all(&mut *tx)
-        .await?;
+    let taken: Vec<OpenRecipient> = qb.build_query_as().fetch_all(&mut *tx).await?;
     if taken.is_empty() {
         tx.rollback().await?;
         return Ok(taken);
@@ -89,7 +85,7 @@ pub async fn claim_many(
         sep.push_bind(r.id);
     }
     qb.push(")");
-    qb.build().persistent(false).execute(&mut *tx).await?;
+    qb.build().execute(&mut *tx).await?;
     // The first take (attempts now 1) is the PENDING -> SENDING transition; later takes are
     // retries, already in the timeline as RETRY.
     let first: Vec<i64> = taken
@@ -103,7 +99,7 @@ pub async fn claim_many(
         qb.push_values(&first, |mut b, id| {
             b.push_bind(*id).push("'SENDING'");
         });
-        qb.build().persistent(false).execute(&mut *tx).await?;
+        qb.build().execute(&mut *tx).await?;
     }
     tx.commit().await?;
     Ok(taken)
@@ -127,7 +123,6 @@ pub async fn mark_sent_many(
     qb.push(") and status = 'SENDING' for update");
     let sending: std::collections::HashSet<i64> = qb
         .build_query_scalar::<i64>()
-        .persistent(false)
         .fetch_all(&mut *tx)
         .await?
         .into_iter()
@@ -162,14 +157,14 @@ pub async fn mark_sent_many(
         sep.push_bind(*id);
     }
     qb.push(")");
-    qb.build().persistent(false).execute(&mut *tx).await?;
+    qb.build().execute(&mut *tx).await?;
     let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
         "insert into sms_events (status_id, status, detail) ",
     );
     qb.push_values(&moving, |mut b, (id, operator, _)| {
         b.push_bind(*id).push("'SENT'").push_bind(operator.as_str());
     });
-    qb.build().persistent(false).execute(&mut *tx).await?;
+    qb.build().execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(moving.iter().map(|(id, _, _)| *id).collect())
 }

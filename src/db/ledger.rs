@@ -175,11 +175,7 @@ pub async fn lock_balances(
         ids.push_bind(*id);
     }
     qb.push(") order by user_id for update");
-    let rows: Vec<(i64, i64)> = qb
-        .build_query_as()
-        .persistent(false)
-        .fetch_all(&mut **tx)
-        .await?;
+    let rows: Vec<(i64, i64)> = qb.build_query_as().fetch_all(&mut **tx).await?;
     Ok(rows.into_iter().collect())
 }
 
@@ -214,12 +210,7 @@ pub async fn debit_many(
                 .push_bind(*amount);
         }
         qb.push(" end");
-        let updated = qb
-            .build()
-            .persistent(false)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected();
+        let updated = qb.build().execute(&mut **tx).await?.rows_affected();
         if updated != debits.len() as u64 {
             return Ok(false);
         }
@@ -237,7 +228,7 @@ pub async fn debit_many(
                 .push_bind(entry.transaction_id)
                 .push_bind(entry.sms_identifier);
         });
-        qb.build().persistent(false).execute(&mut **tx).await?;
+        qb.build().execute(&mut **tx).await?;
     }
     Ok(true)
 }

@@ -66,7 +66,7 @@ pub async fn insert_request(tx: &mut Tx, req: &NewRequest<'_>) -> Result<i64, sq
                 .push_bind(req.sms_type)
                 .push_bind(req.segments);
         });
-        qb.build().persistent(false).execute(&mut **tx).await?;
+        qb.build().execute(&mut **tx).await?;
     }
     Ok(request_id)
 }
@@ -104,7 +104,7 @@ pub async fn insert_requests(
             };
             b.push_bind(req.traceparent);
         });
-        qb.build().persistent(false).execute(&mut **tx).await?;
+        qb.build().execute(&mut **tx).await?;
     }
     let mut ids = std::collections::HashMap::with_capacity(reqs.len());
     for chunk in reqs.chunks(INSERT_CHUNK) {
@@ -116,11 +116,7 @@ pub async fn insert_requests(
             sep.push_bind(req.sms_identifier);
         }
         qb.push(")");
-        let rows: Vec<(String, i64)> = qb
-            .build_query_as()
-            .persistent(false)
-            .fetch_all(&mut **tx)
-            .await?;
+        let rows: Vec<(String, i64)> = qb.build_query_as().fetch_all(&mut **tx).await?;
         ids.extend(rows);
     }
     let ids: Vec<i64> = reqs
@@ -151,7 +147,7 @@ pub async fn insert_requests(
                 .push_bind(req.sms_type)
                 .push_bind(req.segments);
         });
-        qb.build().persistent(false).execute(&mut **tx).await?;
+        qb.build().execute(&mut **tx).await?;
     }
     Ok(ids)
 }

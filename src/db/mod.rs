@@ -30,16 +30,8 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 pub fn connect_options(config: &DatabaseConfig) -> Result<MySqlConnectOptions, sqlx::Error> {
     Ok(MySqlConnectOptions::from_str(config.url.expose_secret())?
         .timezone(Some("+00:00".to_string()))
-        .charset("utf8mb4")
-        .statement_cache_capacity(STATEMENT_CACHE))
+        .charset("utf8mb4"))
 }
-
-/// Prepared statements kept per connection (sqlx's default). Statements whose text varies
-/// with a row count (multi-row inserts, `in (...)` lists of group commit, chunked delivery and
-/// the outbox) are executed with `persistent(false)`, never cached: cached, they churned this
-/// cache (a process fell from 2,518 to 713 accepted/s between two identical runs) and, with a
-/// larger cache, exhausted the server-wide `max_prepared_stmt_count` (16,382; error 1461).
-const STATEMENT_CACHE: usize = 100;
 
 /// Builds the bounded pool. Connections are opened on demand, so the process starts (and
 /// reports not-ready) while the database is down, and recovers by itself when it returns.

@@ -46,7 +46,7 @@ pub async fn insert_many(tx: &mut Tx, rows: &[NewRow<'_>]) -> Result<(), sqlx::E
                 .push_bind(r.priority)
                 .push_bind(r.traceparent);
         });
-        qb.build().persistent(false).execute(&mut **tx).await?;
+        qb.build().execute(&mut **tx).await?;
     }
     Ok(())
 }
@@ -99,7 +99,7 @@ pub async fn claim(
         ids.push_bind(r.id);
     }
     qb.push(")");
-    qb.build().persistent(false).execute(&mut *tx).await?;
+    qb.build().execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(rows)
 }
@@ -121,12 +121,7 @@ pub async fn delete_published(
         sep.push_bind(*id);
     }
     qb.push(")");
-    Ok(qb
-        .build()
-        .persistent(false)
-        .execute(pool)
-        .await?
-        .rows_affected())
+    Ok(qb.build().execute(pool).await?.rows_affected())
 }
 
 /// Gives rows back after a failed publish: pending again after `delay_ms`, with the error.
@@ -155,12 +150,7 @@ pub async fn release(
         sep.push_bind(*id);
     }
     qb.push(")");
-    Ok(qb
-        .build()
-        .persistent(false)
-        .execute(pool)
-        .await?
-        .rows_affected())
+    Ok(qb.build().execute(pool).await?.rows_affected())
 }
 
 /// Returns rows whose lease expired (their publisher died or stalled) to the pending state.
