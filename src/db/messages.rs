@@ -52,26 +52,15 @@ pub async fn insert_request(tx: &mut Tx, req: &NewRequest<'_>) -> Result<i64, sq
     .last_insert_id();
     let request_id = i64::try_from(id).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
 
-    for chunk in req.recipients.chunks(INSERT_CHUNK) {
-        let mut qb: QueryBuilder<MySql> = QueryBuilder::new(
-            "insert into sms_status (request_id, user_id, sms_identifier, recipient, status, \
-             sms_type, segments) ",
-        );
-        qb.push_values(chunk, |mut b, recipient| {
-            b.push_bind(request_id)
-                .push_bind(req.user_id)
-                .push_bind(req.sms_identifier)
-                .push_bind(recipient.as_str())
-                .push("'PENDING'")
-                .push_bind(req.sms_type)
-                .push_bind(req.segments);
-        });
-        qb.build().execute(&mut **tx).await?;
-    }
+    let rows: Vec<(&NewRequest<'_>, i64, &str)> = req
+        .recipients
+        .iter()
+        .map(|r| (req, request_id, r.as_str()))
+        .collect();
+    insert_status_rows(tx, &rows).await?;
     Ok(request_id)
 }
 
-/// Filters of `GET /sms/history`, already validated and normalized.
 /// Inserts several requests with one statement per table (chunked) and returns their ids,
 /// in order. The ids are read back by `sms_identifier` rather than assumed consecutive
 /// (MySQL 8's default auto-increment lock mode interleaves concurrent multi-row inserts).
@@ -133,6 +122,16 @@ pub async fn insert_requests(
         .zip(&ids)
         .flat_map(|(req, id)| req.recipients.iter().map(move |r| (req, *id, r.as_str())))
         .collect();
+    insert_status_rows(tx, &rows).await?;
+    Ok(ids)
+}
+
+/// One PENDING status row per `(request, request id, recipient)`, in multi-row inserts of up
+/// to [`INSERT_CHUNK`] rows.
+async fn insert_status_rows(
+    tx: &mut Tx,
+    rows: &[(&NewRequest<'_>, i64, &str)],
+) -> Result<(), sqlx::Error> {
     for chunk in rows.chunks(INSERT_CHUNK) {
         let mut qb: QueryBuilder<MySql> = QueryBuilder::new(
             "insert into sms_status (request_id, user_id, sms_identifier, recipient, status, \
@@ -149,9 +148,10 @@ pub async fn insert_requests(
         });
         qb.build().execute(&mut **tx).await?;
     }
-    Ok(ids)
+    Ok(())
 }
 
+/// Filters of `GET /sms/history`, already validated and normalized.
 #[derive(Debug, Clone, Default)]
 pub struct HistoryFilter {
     pub status: Option<&'static str>,

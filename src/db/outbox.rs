@@ -11,17 +11,16 @@ pub async fn insert(
     priority: i32,
     traceparent: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "insert into outbox_events (request_id, sms_identifier, priority, traceparent) \
-         values (?, ?, ?, ?)",
+    insert_many(
+        tx,
+        &[NewRow {
+            request_id,
+            sms_identifier,
+            priority,
+            traceparent,
+        }],
     )
-    .bind(request_id)
-    .bind(sms_identifier)
-    .bind(priority)
-    .bind(traceparent)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+    .await
 }
 
 /// One row of [`insert_many`].
