@@ -56,6 +56,8 @@ pub struct DatabaseConfig {
     pub min_connections: u32,
     /// `DB_ACQUIRE_TIMEOUT_MS`: waiting longer than this for a connection is a 503.
     pub acquire_timeout: Duration,
+    /// `DB_STATEMENT_CACHE`: prepared statements kept per connection (see `db::batch`).
+    pub statement_cache: usize,
     /// `RUN_MIGRATIONS`: apply pending migrations when `serve` starts.
     pub run_migrations: bool,
 }
@@ -67,6 +69,7 @@ impl fmt::Debug for DatabaseConfig {
             .field("max_connections", &self.max_connections)
             .field("min_connections", &self.min_connections)
             .field("acquire_timeout", &self.acquire_timeout)
+            .field("statement_cache", &self.statement_cache)
             .field("run_migrations", &self.run_migrations)
             .finish()
     }
@@ -480,6 +483,7 @@ impl Config {
             max_connections: r.ranged("DB_MAX_CONNECTIONS", 20, 1, 1_000),
             min_connections: r.ranged("DB_MIN_CONNECTIONS", 0, 0, 1_000),
             acquire_timeout: r.millis("DB_ACQUIRE_TIMEOUT_MS", 5_000, 10, 120_000),
+            statement_cache: r.ranged("DB_STATEMENT_CACHE", 512, 16, 4_096),
             run_migrations: r.bool("RUN_MIGRATIONS", true),
         };
         if !database.url.expose_secret().starts_with("mysql://")

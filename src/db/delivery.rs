@@ -4,6 +4,7 @@
 
 use sqlx::{FromRow, MySqlPool};
 
+use super::batch;
 use super::ledger::{self, Entry, EntryType};
 use super::messages::RequestRow;
 
@@ -46,11 +47,10 @@ async fn event(
     Ok(())
 }
 
-/// SENDING -> SENT with the operator and its message id.
 /// Takes the still-open recipients among `ids` (PENDING, or SENDING with an expired lease) in
 /// one transaction: locks them, moves them to SENDING with a lease of `lease_secs`, writes the
 /// SENDING event of first takes, and returns them (with their new attempt count). Recipients
-/// another worker holds, or that moved on, are left out.
+/// another worker holds, or that moved on, are left out. At most [`batch::MAX_ROWS`] ids.
 pub async fn claim_many(
     pool: &MySqlPool,
     ids: &[i64],
@@ -61,14 +61,11 @@ pub async fn claim_many(
     }
     let mut tx = pool.begin().await?;
     let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
-        "select id, recipient, attempts + 1 as attempts from sms_status where id in (",
+        "select id, recipient, attempts + 1 as attempts from sms_status where id in ",
     );
-    let mut sep = qb.separated(", ");
-    for id in ids {
-        sep.push_bind(*id);
-    }
+    batch::push_in_list(&mut qb, ids);
     qb.push(
-        ") and (status = 'PENDING' or (status = 'SENDING' and \
+        " and (status = 'PENDING' or (status = 'SENDING' and \
          (locked_until is null or locked_until < now(6)))) order by id for update",
     );
     let taken: Vec<OpenRecipient> = qb.build_query_as().fetch_all(&mut *tx).await?;
@@ -79,12 +76,9 @@ pub async fn claim_many(
     let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
         "update sms_status set status = 'SENDING', attempts = attempts + 1, locked_until = now(6) + interval ",
     );
-    qb.push_bind(lease_secs).push(" second where id in (");
-    let mut sep = qb.separated(", ");
-    for r in &taken {
-        sep.push_bind(r.id);
-    }
-    qb.push(")");
+    qb.push_bind(lease_secs).push(" second where id in ");
+    let taken_ids: Vec<i64> = taken.iter().map(|r| r.id).collect();
+    batch::push_in_list(&mut qb, &taken_ids);
     qb.build().execute(&mut *tx).await?;
     // The first take (attempts now 1) is the PENDING -> SENDING transition; later takes are
     // retries, already in the timeline as RETRY.
@@ -93,10 +87,10 @@ pub async fn claim_many(
         .filter(|r| r.attempts == 1)
         .map(|r| r.id)
         .collect();
-    if !first.is_empty() {
+    for chunk in batch::insert_chunks(&first) {
         let mut qb =
             sqlx::QueryBuilder::<sqlx::MySql>::new("insert into sms_events (status_id, status) ");
-        qb.push_values(&first, |mut b, id| {
+        qb.push_values(chunk, |mut b, id| {
             b.push_bind(*id).push("'SENDING'");
         });
         qb.build().execute(&mut *tx).await?;
@@ -106,7 +100,8 @@ pub async fn claim_many(
 }
 
 /// Records several recipients SENT in one transaction: `(status id, operator, operator's
-/// message id)`. Only rows still SENDING move; returns the ids that did.
+/// message id)`. Only rows still SENDING move; returns the ids that did. At
+/// most [`batch::MAX_ROWS`] rows.
 pub async fn mark_sent_many(
     pool: &MySqlPool,
     sent: &[(i64, String, String)],
@@ -115,21 +110,20 @@ pub async fn mark_sent_many(
         return Ok(Vec::new());
     }
     let mut tx = pool.begin().await?;
-    let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new("select id from sms_status where id in (");
-    let mut sep = qb.separated(", ");
-    for (id, _, _) in sent {
-        sep.push_bind(*id);
-    }
-    qb.push(") and status = 'SENDING' for update");
+    let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new("select id from sms_status where id in ");
+    let ids: Vec<i64> = sent.iter().map(|(id, _, _)| *id).collect();
+    batch::push_in_list(&mut qb, &ids);
+    qb.push(" and status = 'SENDING' for update");
     let sending: std::collections::HashSet<i64> = qb
         .build_query_scalar::<i64>()
         .fetch_all(&mut *tx)
         .await?
         .into_iter()
         .collect();
-    let moving: Vec<&(i64, String, String)> = sent
+    let moving: Vec<(i64, &str, &str)> = sent
         .iter()
         .filter(|(id, _, _)| sending.contains(id))
+        .map(|(id, operator, message_id)| (*id, operator.as_str(), message_id.as_str()))
         .collect();
     if moving.is_empty() {
         tx.rollback().await?;
@@ -138,33 +132,32 @@ pub async fn mark_sent_many(
     let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
         "update sms_status set status = 'SENT', locked_until = null, provider = case id",
     );
-    for (id, operator, _) in &moving {
+    for (id, operator, _) in batch::padded(&moving) {
         qb.push(" when ")
-            .push_bind(*id)
+            .push_bind(id)
             .push(" then ")
-            .push_bind(operator.as_str());
+            .push_bind(operator);
     }
     qb.push(" end, provider_message_id = case id");
-    for (id, _, message_id) in &moving {
+    for (id, _, message_id) in batch::padded(&moving) {
         qb.push(" when ")
-            .push_bind(*id)
+            .push_bind(id)
             .push(" then ")
-            .push_bind(message_id.as_str());
+            .push_bind(message_id);
     }
-    qb.push(" end where id in (");
-    let mut sep = qb.separated(", ");
-    for (id, _, _) in &moving {
-        sep.push_bind(*id);
+    qb.push(" end where id in ");
+    let moving_ids: Vec<i64> = moving.iter().map(|(id, _, _)| *id).collect();
+    batch::push_in_list(&mut qb, &moving_ids);
+    qb.build().execute(&mut *tx).await?;
+    for chunk in batch::insert_chunks(&moving) {
+        let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
+            "insert into sms_events (status_id, status, detail) ",
+        );
+        qb.push_values(chunk, |mut b, (id, operator, _)| {
+            b.push_bind(*id).push("'SENT'").push_bind(*operator);
+        });
+        qb.build().execute(&mut *tx).await?;
     }
-    qb.push(")");
-    qb.build().execute(&mut *tx).await?;
-    let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
-        "insert into sms_events (status_id, status, detail) ",
-    );
-    qb.push_values(&moving, |mut b, (id, operator, _)| {
-        b.push_bind(*id).push("'SENT'").push_bind(operator.as_str());
-    });
-    qb.build().execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(moving.iter().map(|(id, _, _)| *id).collect())
 }

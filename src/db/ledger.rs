@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, MySqlPool, Row};
 
-use super::Tx;
+use super::{Tx, batch};
 
 /// Kind of a ledger row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,16 +167,20 @@ pub async fn lock_balances(
     tx: &mut Tx,
     user_ids: &[i64],
 ) -> Result<std::collections::HashMap<i64, i64>, sqlx::Error> {
-    let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
-        "select user_id, balance from user_balances where user_id in (",
-    );
-    let mut ids = qb.separated(", ");
-    for id in user_ids {
-        ids.push_bind(*id);
+    let mut sorted = user_ids.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut balances = std::collections::HashMap::with_capacity(sorted.len());
+    for chunk in batch::key_chunks(&sorted) {
+        let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
+            "select user_id, balance from user_balances where user_id in ",
+        );
+        batch::push_in_list(&mut qb, chunk);
+        qb.push(" order by user_id for update");
+        let rows: Vec<(i64, i64)> = qb.build_query_as().fetch_all(&mut **tx).await?;
+        balances.extend(rows);
     }
-    qb.push(") order by user_id for update");
-    let rows: Vec<(i64, i64)> = qb.build_query_as().fetch_all(&mut **tx).await?;
-    Ok(rows.into_iter().collect())
+    Ok(balances)
 }
 
 /// Debits several customers at once (`(user_id, amount)`, one entry per customer, positive
@@ -187,35 +191,33 @@ pub async fn debit_many(
     debits: &[(i64, i64)],
     entries: &[(Entry<'_>, i64)],
 ) -> Result<bool, sqlx::Error> {
-    if !debits.is_empty() {
+    for chunk in batch::key_chunks(debits) {
         let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
             "update user_balances set balance = balance - case user_id",
         );
-        for (user_id, amount) in debits {
+        for (user_id, amount) in batch::padded(chunk) {
             qb.push(" when ")
-                .push_bind(*user_id)
+                .push_bind(user_id)
                 .push(" then ")
-                .push_bind(*amount);
+                .push_bind(amount);
         }
-        qb.push(" end where user_id in (");
-        let mut ids = qb.separated(", ");
-        for (user_id, _) in debits {
-            ids.push_bind(*user_id);
-        }
-        qb.push(") and balance >= case user_id");
-        for (user_id, amount) in debits {
+        qb.push(" end where user_id in ");
+        let ids: Vec<i64> = chunk.iter().map(|(user_id, _)| *user_id).collect();
+        batch::push_in_list(&mut qb, &ids);
+        qb.push(" and balance >= case user_id");
+        for (user_id, amount) in batch::padded(chunk) {
             qb.push(" when ")
-                .push_bind(*user_id)
+                .push_bind(user_id)
                 .push(" then ")
-                .push_bind(*amount);
+                .push_bind(amount);
         }
         qb.push(" end");
         let updated = qb.build().execute(&mut **tx).await?.rows_affected();
-        if updated != debits.len() as u64 {
+        if updated != chunk.len() as u64 {
             return Ok(false);
         }
     }
-    for chunk in entries.chunks(1_000) {
+    for chunk in batch::insert_chunks(entries) {
         let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
             "insert into user_transactions \
              (user_id, amount, transaction_type, description, transaction_id, sms_identifier) ",

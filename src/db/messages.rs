@@ -3,11 +3,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, MySql, MySqlPool, QueryBuilder};
 
-use super::Tx;
-
-/// Rows per multi-row INSERT: 1,000 recipients x 6 parameters stays far below MySQL's limit of
-/// 65,535 placeholders per statement.
-const INSERT_CHUNK: usize = 1_000;
+use super::{Tx, batch};
 
 /// An accepted request, as written by intake.
 #[derive(Debug, Clone)]
@@ -68,7 +64,7 @@ pub async fn insert_requests(
     tx: &mut Tx,
     reqs: &[NewRequest<'_>],
 ) -> Result<Vec<i64>, sqlx::Error> {
-    for chunk in reqs.chunks(INSERT_CHUNK) {
+    for chunk in batch::insert_chunks(reqs) {
         let mut qb: QueryBuilder<MySql> = QueryBuilder::new(
             "insert into sms_requests (sms_identifier, user_id, sms_type, body, encoding, segments, \
              recipients, price_per_segment, cost, operators, expires_at, traceparent) ",
@@ -83,28 +79,24 @@ pub async fn insert_requests(
                 .push_bind(req.recipients.len() as u32)
                 .push_bind(req.price_per_segment)
                 .push_bind(req.cost)
-                .push_bind(req.operators);
-            match req.validity_seconds {
-                Some(secs) => b
-                    .push_unseparated(", now(6) + interval ")
-                    .push_bind_unseparated(secs)
-                    .push_unseparated(" second"),
-                None => b.push("null"),
-            };
-            b.push_bind(req.traceparent);
+                .push_bind(req.operators)
+                // One text whether or not a row has a validity (see `batch`).
+                .push("case when ")
+                .push_bind_unseparated(req.validity_seconds)
+                .push_unseparated(" is null then null else now(6) + interval ")
+                .push_bind_unseparated(req.validity_seconds)
+                .push_unseparated(" second end")
+                .push_bind(req.traceparent);
         });
         qb.build().execute(&mut **tx).await?;
     }
     let mut ids = std::collections::HashMap::with_capacity(reqs.len());
-    for chunk in reqs.chunks(INSERT_CHUNK) {
+    let identifiers: Vec<&str> = reqs.iter().map(|r| r.sms_identifier).collect();
+    for chunk in batch::key_chunks(&identifiers) {
         let mut qb: QueryBuilder<MySql> = QueryBuilder::new(
-            "select sms_identifier, id from sms_requests where sms_identifier in (",
+            "select sms_identifier, id from sms_requests where sms_identifier in ",
         );
-        let mut sep = qb.separated(", ");
-        for req in chunk {
-            sep.push_bind(req.sms_identifier);
-        }
-        qb.push(")");
+        batch::push_in_list(&mut qb, chunk);
         let rows: Vec<(String, i64)> = qb.build_query_as().fetch_all(&mut **tx).await?;
         ids.extend(rows);
     }
@@ -126,13 +118,13 @@ pub async fn insert_requests(
     Ok(ids)
 }
 
-/// One PENDING status row per `(request, request id, recipient)`, in multi-row inserts of up
-/// to [`INSERT_CHUNK`] rows.
+/// One PENDING status row per `(request, request id, recipient)`, in multi-row inserts of
+/// power-of-two sizes (see [`batch::insert_chunks`]).
 async fn insert_status_rows(
     tx: &mut Tx,
     rows: &[(&NewRequest<'_>, i64, &str)],
 ) -> Result<(), sqlx::Error> {
-    for chunk in rows.chunks(INSERT_CHUNK) {
+    for chunk in batch::insert_chunks(rows) {
         let mut qb: QueryBuilder<MySql> = QueryBuilder::new(
             "insert into sms_status (request_id, user_id, sms_identifier, recipient, status, \
              sms_type, segments) ",

@@ -1,7 +1,7 @@
 //! The transactional outbox: rows written with each accepted request, claimed and published by
 //! the publisher pool.
 
-use super::Tx;
+use super::{Tx, batch};
 
 /// Queues the delivery of an accepted request. Runs inside the intake transaction.
 pub async fn insert(
@@ -32,10 +32,10 @@ pub struct NewRow<'a> {
     pub traceparent: Option<&'a str>,
 }
 
-/// Queues several accepted requests with one statement (per 1,000). Runs inside the intake
-/// transaction.
+/// Queues several accepted requests with multi-row inserts (see [`batch::insert_chunks`]).
+/// Runs inside the intake transaction.
 pub async fn insert_many(tx: &mut Tx, rows: &[NewRow<'_>]) -> Result<(), sqlx::Error> {
-    for chunk in rows.chunks(1_000) {
+    for chunk in batch::insert_chunks(rows) {
         let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
             "insert into outbox_events (request_id, sms_identifier, priority, traceparent) ",
         );
@@ -89,16 +89,16 @@ pub async fn claim(
         tx.rollback().await?;
         return Ok(rows);
     }
-    let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
-        "update outbox_events set status = 'claimed', claimed_at = now(6), attempts = attempts + 1, claimed_by = ",
-    );
-    qb.push_bind(owner).push(" where id in (");
-    let mut ids = qb.separated(", ");
-    for r in &rows {
-        ids.push_bind(r.id);
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    for chunk in batch::key_chunks(&ids) {
+        let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
+            "update outbox_events set status = 'claimed', claimed_at = now(6), \
+             attempts = attempts + 1, claimed_by = ",
+        );
+        qb.push_bind(owner).push(" where id in ");
+        batch::push_in_list(&mut qb, chunk);
+        qb.build().execute(&mut *tx).await?;
     }
-    qb.push(")");
-    qb.build().execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(rows)
 }
@@ -109,18 +109,15 @@ pub async fn delete_published(
     ids: &[i64],
     owner: &str,
 ) -> Result<u64, sqlx::Error> {
-    if ids.is_empty() {
-        return Ok(0);
+    let mut deleted = 0;
+    for chunk in batch::key_chunks(ids) {
+        let mut qb =
+            sqlx::QueryBuilder::<sqlx::MySql>::new("delete from outbox_events where claimed_by = ");
+        qb.push_bind(owner).push(" and id in ");
+        batch::push_in_list(&mut qb, chunk);
+        deleted += qb.build().execute(pool).await?.rows_affected();
     }
-    let mut qb =
-        sqlx::QueryBuilder::<sqlx::MySql>::new("delete from outbox_events where claimed_by = ");
-    qb.push_bind(owner).push(" and id in (");
-    let mut sep = qb.separated(", ");
-    for id in ids {
-        sep.push_bind(*id);
-    }
-    qb.push(")");
-    Ok(qb.build().execute(pool).await?.rows_affected())
+    Ok(deleted)
 }
 
 /// Gives rows back after a failed publish: pending again after `delay_ms`, with the error.
@@ -131,25 +128,23 @@ pub async fn release(
     delay_ms: u64,
     error: &str,
 ) -> Result<u64, sqlx::Error> {
-    if ids.is_empty() {
-        return Ok(0);
+    let error: String = error.chars().take(500).collect();
+    let mut released = 0;
+    for chunk in batch::key_chunks(ids) {
+        let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
+            "update outbox_events set status = 'pending', claimed_by = null, claimed_at = null, \
+             next_run_at = now(6) + interval ",
+        );
+        qb.push_bind(delay_ms * 1_000)
+            .push(" microsecond, last_error = ")
+            .push_bind(error.as_str())
+            .push(" where claimed_by = ")
+            .push_bind(owner)
+            .push(" and id in ");
+        batch::push_in_list(&mut qb, chunk);
+        released += qb.build().execute(pool).await?.rows_affected();
     }
-    let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
-        "update outbox_events set status = 'pending', claimed_by = null, claimed_at = null, \
-         next_run_at = now(6) + interval ",
-    );
-    qb.push_bind(delay_ms * 1_000)
-        .push(" microsecond, last_error = ")
-        .push_bind(error.chars().take(500).collect::<String>())
-        .push(" where claimed_by = ")
-        .push_bind(owner)
-        .push(" and id in (");
-    let mut sep = qb.separated(", ");
-    for id in ids {
-        sep.push_bind(*id);
-    }
-    qb.push(")");
-    Ok(qb.build().execute(pool).await?.rows_affected())
+    Ok(released)
 }
 
 /// Returns rows whose lease expired (their publisher died or stalled) to the pending state.

@@ -11,3 +11,4 @@ mod observability;
 mod openapi;
 mod outbox;
 mod send;
+mod statements;
