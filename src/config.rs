@@ -123,6 +123,9 @@ pub struct IntakeConfig {
     /// `INTAKE_GROUP_COMMIT`: coalesce concurrent acceptances into shared transactions
     /// (requests with an `Idempotency-Key` always take their own transaction).
     pub group_commit: bool,
+    /// `INTAKE_EXECUTORS`: group-commit shards of customers, each committing one batch at a
+    /// time (see `intake::group_commit`).
+    pub executors: usize,
 }
 
 impl IntakeConfig {
@@ -532,6 +535,7 @@ impl Config {
             default_country,
             max_validity: r.secs("MAX_VALIDITY_SECS", 7 * 86_400, 1, 30 * 86_400),
             group_commit: r.bool("INTAKE_GROUP_COMMIT", true),
+            executors: r.ranged("INTAKE_EXECUTORS", 1, 1, 64),
         };
 
         let operators = OperatorsConfig {

@@ -51,7 +51,7 @@ impl App {
     /// tokio runtime).
     pub fn group_commit(&self) -> &GroupCommit {
         self.group_commit
-            .get_or_init(|| GroupCommit::start(self.db.clone()))
+            .get_or_init(|| GroupCommit::start(self.db.clone(), self.config.intake.executors))
     }
 
     /// Attaches the operator registry.

@@ -14,8 +14,8 @@
 //! A request whose HTTP handler has gone away (timeout, client disconnect) before its batch
 //! locked the balances is skipped, so a 503 still charges nothing.
 //!
-//! Batches form by themselves: customers are split into [`EXECUTORS`] shards
-//! (`user_id % EXECUTORS`, one shard today, see there), each with one executor that takes
+//! Batches form by themselves: customers are split into `INTAKE_EXECUTORS` shards
+//! (`user_id % executors`, one by default), each with one executor that takes
 //! whatever its queue holds (up to [`MAX_BATCH`] requests / [`MAX_BATCH_RECIPIENTS`]
 //! recipients) as one batch. Two batches in flight never share a customer, so they never wait
 //! on each other's balance locks (with shared customers, batches queued behind each other's
@@ -35,11 +35,6 @@ use crate::domain::PhoneNumber;
 pub const MAX_BATCH: usize = 128;
 /// Recipients per batch (a single larger request still forms its own batch).
 pub const MAX_BATCH_RECIPIENTS: usize = 5_000;
-/// Shards of customers, each with one executor (and one pooled connection while it runs).
-/// Measured on 2 cores (1,010 customers, 64 connections, 8 s runs): 4 shards gave
-/// 1,593-1,787 accepted/s with a p99 of 350-400 ms, one shard 2,413-2,731/s with p99
-/// 39-195 ms (bigger batches, no two batches competing for the database at once).
-pub const EXECUTORS: usize = 1;
 /// Queued requests before submitters wait (back-pressure).
 const QUEUE: usize = 4_096;
 
@@ -53,14 +48,15 @@ struct Job {
 /// The group-commit front of intake. Cheap to share; its tasks end when it is dropped.
 #[derive(Debug, Clone)]
 pub struct GroupCommit {
-    /// One queue per shard of customers (`user_id % EXECUTORS`).
+    /// One queue per shard of customers (`user_id % executors`).
     shards: Vec<mpsc::Sender<Job>>,
 }
 
 impl GroupCommit {
-    /// Starts one executor per shard on the current tokio runtime.
-    pub fn start(db: MySqlPool) -> Self {
-        let shards = (0..EXECUTORS)
+    /// Starts `executors` shards (at least one), each with its executor on the current tokio
+    /// runtime.
+    pub fn start(db: MySqlPool, executors: usize) -> Self {
+        let shards = (0..executors.max(1))
             .map(|_| {
                 let (queue, rx) = mpsc::channel(QUEUE);
                 tokio::spawn(run_shard(db.clone(), rx));

@@ -345,6 +345,7 @@ mod tests {
             default_country: Some("98".parse().unwrap()),
             max_validity: Duration::from_secs(86_400),
             group_commit: true,
+            executors: 1,
         }
     }
 
