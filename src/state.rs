@@ -1,8 +1,9 @@
 //! `AppState(Arc<App>)`: what every HTTP handler shares.
 
+use std::collections::HashMap;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use sha2::{Digest, Sha256};
 use sqlx::MySqlPool;
@@ -29,6 +30,8 @@ pub struct App {
     draining: AtomicBool,
     /// Group commit of acceptances, started on first use.
     group_commit: OnceLock<GroupCommit>,
+    /// Customer keys this process has seen valid (`POST /sms/send` only).
+    pub key_cache: KeyCache,
 }
 
 impl App {
@@ -44,6 +47,7 @@ impl App {
             admin_token_hash,
             draining: AtomicBool::new(false),
             group_commit: OnceLock::new(),
+            key_cache: KeyCache::default(),
         }
     }
 
@@ -79,6 +83,48 @@ impl Deref for AppState {
     type Target = App;
     fn deref(&self) -> &App {
         &self.0
+    }
+}
+
+/// Customer API keys this process has seen valid: SHA-256 of the key -> customer id.
+///
+/// Only `POST /sms/send` uses it, and only to skip the key lookup query: a request with a
+/// cached key carries the key's hash into its acceptance transaction, which checks it against
+/// the customer's current key (one statement per group-commit batch instead of one query per
+/// request). A rotated key therefore stops working at once in every process, as without the
+/// cache. Unknown keys are never cached. Bounded: emptied when it reaches
+/// [`KeyCache::CAPACITY`] entries.
+#[derive(Debug, Default)]
+pub struct KeyCache {
+    keys: Mutex<HashMap<[u8; 32], i64>>,
+}
+
+impl KeyCache {
+    /// Most keys held (about 6 MB).
+    pub const CAPACITY: usize = 100_000;
+
+    /// The customer of a key seen valid before.
+    pub fn get(&self, hash: &[u8; 32]) -> Option<i64> {
+        self.lock().get(hash).copied()
+    }
+
+    /// Remembers a key just found valid.
+    pub fn insert(&self, hash: [u8; 32], customer: i64) {
+        let mut keys = self.lock();
+        if keys.len() >= Self::CAPACITY {
+            keys.clear();
+        }
+        keys.insert(hash, customer);
+    }
+
+    /// Forgets a key found no longer valid.
+    pub fn remove(&self, hash: &[u8; 32]) {
+        self.lock().remove(hash);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], i64>> {
+        // The map stays consistent whatever a panicking holder did: every operation is one call.
+        self.keys.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

@@ -107,6 +107,61 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+/// The caller of `POST /sms/send`: a [`Caller`], except that a customer key this process has
+/// seen valid is taken from the key cache ([`crate::state::KeyCache`]) without a query. Its
+/// hash is then in `unverified`, for the handler to check, normally inside the acceptance
+/// transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct Sender {
+    pub caller: Caller,
+    pub unverified: Option<[u8; 32]>,
+}
+
+impl Sender {
+    /// Checks an unverified key now (one query): 401 if it is no longer the customer's key.
+    pub async fn verify(&mut self, state: &AppState) -> Result<(), ApiError> {
+        if let (Caller::Customer(id), Some(hash)) = (self.caller, self.unverified) {
+            if db::customers::find_by_key_hash(&state.db, &hash).await? != Some(id) {
+                state.key_cache.remove(&hash);
+                return Err(ApiError::Unauthorized("unknown API key"));
+            }
+            self.unverified = None;
+        }
+        Ok(())
+    }
+}
+
+impl FromRequestParts<AppState> for Sender {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = bearer(&parts.headers)?;
+        if is_admin(state, token) {
+            return Ok(Sender {
+                caller: Caller::Admin,
+                unverified: None,
+            });
+        }
+        let hash = sha256(token.as_bytes());
+        if let Some(id) = state.key_cache.get(&hash) {
+            return Ok(Sender {
+                caller: Caller::Customer(id),
+                unverified: Some(hash),
+            });
+        }
+        match db::customers::find_by_key_hash(&state.db, &hash).await? {
+            Some(id) => {
+                state.key_cache.insert(hash, id);
+                Ok(Sender {
+                    caller: Caller::Customer(id),
+                    unverified: None,
+                })
+            }
+            None => Err(ApiError::Unauthorized("unknown API key")),
+        }
+    }
+}
+
 /// The admin, for admin-only endpoints: a customer key gets 403.
 #[derive(Debug, Clone, Copy)]
 pub struct Admin;

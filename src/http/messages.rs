@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::error::{ApiError, Problem};
-use super::extract::{ApiJson, ApiPath, ApiQuery, Caller, IdempotencyKey};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Caller, IdempotencyKey, Sender};
 use super::idempotency::{self, Idempotency};
 use super::pagination;
 use crate::db::messages::{self as repo, HistoryFilter, StatusRow};
@@ -105,16 +105,22 @@ pub struct SendResponse {
 )]
 pub async fn send(
     State(state): State<AppState>,
-    caller: Caller,
+    mut sender: Sender,
     key: IdempotencyKey,
     headers: HeaderMap,
     ApiJson(req): ApiJson<SendRequest>,
 ) -> Result<Response, ApiError> {
+    let config = &state.config;
+    // A key taken from the key cache is checked inside the acceptance transaction (group
+    // commit); everywhere else, and before any other answer, it is checked now.
+    if key.0.is_some() || !config.intake.group_commit || req.customer_id.is_some() {
+        sender.verify(&state).await?;
+    }
+    let caller = sender.caller;
     let user_id = caller
         .target(&state, req.customer_id, "customer_id")
         .await?;
-    let config = &state.config;
-    let mut cmd = intake::validate(
+    let validated = intake::validate(
         user_id,
         &SendInput {
             text: &req.text,
@@ -126,8 +132,15 @@ pub async fn send(
         },
         &config.intake,
         |t| config.operators.names_for(t),
-    )
-    .map_err(ApiError::validation)?;
+    );
+    let mut cmd = match validated {
+        Ok(cmd) => cmd,
+        Err(errors) => {
+            sender.verify(&state).await?;
+            return Err(ApiError::validation(errors));
+        }
+    };
+    cmd.api_key_hash = sender.unverified;
     // The outbox row carries this request's trace context to the publisher and the worker:
     // this server span's, or the caller's when no OpenTelemetry layer is installed.
     cmd.traceparent = crate::telemetry::traceparent(&tracing::Span::current()).or_else(|| {
@@ -164,6 +177,15 @@ pub async fn send(
                 tx.rollback().await?;
             }
             return Err(ApiError::InsufficientBalance { balance, required });
+        }
+        Outcome::UnknownKey => {
+            if let Some(tx) = tx {
+                tx.rollback().await?;
+            }
+            if let Some(hash) = &sender.unverified {
+                state.key_cache.remove(hash);
+            }
+            return Err(ApiError::Unauthorized("unknown API key"));
         }
         Outcome::UnknownCustomer => {
             if let Some(tx) = tx {

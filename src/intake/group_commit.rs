@@ -28,7 +28,7 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use super::{Accepted, Outcome, SendCommand, accept, charge_for};
-use crate::db::{ledger, messages, outbox};
+use crate::db::{customers, ledger, messages, outbox};
 use crate::domain::PhoneNumber;
 
 /// Requests per batch.
@@ -203,6 +203,19 @@ async fn accept_batch(db: &MySqlPool, batch: &[Job]) -> Result<Vec<Option<Outcom
         .into_iter()
         .collect();
     let mut balances = ledger::lock_balances(&mut tx, &users).await?;
+    // Keys taken from the key cache are checked against the customers' current keys.
+    let keyed: Vec<i64> = batch
+        .iter()
+        .filter(|j| j.cmd.api_key_hash.is_some())
+        .map(|j| j.cmd.user_id)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let keys = if keyed.is_empty() {
+        HashMap::new()
+    } else {
+        customers::key_hashes(&mut tx, &keyed).await?
+    };
 
     struct Plan {
         index: usize,
@@ -225,6 +238,12 @@ async fn accept_batch(db: &MySqlPool, batch: &[Job]) -> Result<Vec<Option<Outcom
             continue;
         }
         let cmd = &job.cmd;
+        if let Some(hash) = &cmd.api_key_hash
+            && keys.get(&cmd.user_id).map(Vec::as_slice) != Some(&hash[..])
+        {
+            outcomes.push(Some(Outcome::UnknownKey));
+            continue;
+        }
         let Some(balance) = balances.get_mut(&cmd.user_id) else {
             outcomes.push(Some(Outcome::UnknownCustomer));
             continue;

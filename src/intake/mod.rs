@@ -44,6 +44,10 @@ pub struct SendCommand {
     pub operators: Vec<String>,
     /// W3C traceparent of the request, carried to the delivery path.
     pub traceparent: Option<String>,
+    /// SHA-256 of the API key the caller presented, when it was taken from the key cache
+    /// without a query: the acceptance transaction checks it against the customer's current
+    /// key, so a rotated key stops working at once in every process.
+    pub api_key_hash: Option<[u8; 32]>,
 }
 
 /// Validates `input` against the configured limits and operator names.
@@ -186,6 +190,7 @@ pub fn validate(
         validity_seconds,
         operators,
         traceparent: None,
+        api_key_hash: None,
     })
 }
 
@@ -214,6 +219,9 @@ pub enum Outcome {
     },
     /// The customer has no balance row.
     UnknownCustomer,
+    /// [`SendCommand::api_key_hash`] is no longer the customer's key (rotated since it was
+    /// cached). Nothing was written.
+    UnknownKey,
 }
 
 /// How many recipients `balance` covers and what they cost: `(take, cost)`, or the
@@ -254,6 +262,12 @@ pub async fn accept(
     cmd: &SendCommand,
     price_per_segment: i64,
 ) -> Result<Outcome, sqlx::Error> {
+    if let Some(hash) = &cmd.api_key_hash {
+        let current = crate::db::customers::key_hashes(tx, &[cmd.user_id]).await?;
+        if current.get(&cmd.user_id).map(Vec::as_slice) != Some(&hash[..]) {
+            return Ok(Outcome::UnknownKey);
+        }
+    }
     let Some(balance) = ledger::lock_balance(tx, cmd.user_id).await? else {
         return Ok(Outcome::UnknownCustomer);
     };

@@ -521,3 +521,90 @@ async fn group_commit_keeps_every_request_whole_and_never_overdrafts() {
     let app = std::sync::Arc::into_inner(app).unwrap();
     app.finish().await;
 }
+
+/// `POST /sms/send` takes keys this process has seen from its key cache without a query and
+/// checks them inside the acceptance transaction: a key rotated by another process stops
+/// working at once, on every path, with nothing charged or written.
+#[tokio::test]
+async fn a_cached_key_rotated_elsewhere_stops_working_at_once() {
+    let app = std::sync::Arc::new(spawn_app_with(&[("DB_MAX_CONNECTIONS", "20")]).await);
+    let (id, old) = app.create_customer("acme", 1_000).await;
+    let (other_id, other) = app.create_customer("other", 1_000).await;
+    let body = json!({"text": "hi", "recipients": ["+989121234567"]});
+    // Both keys are now cached.
+    app.send(&old, body.clone()).await.assert_status(202);
+    app.send(&other, body.clone()).await.assert_status(202);
+    let before = footprint(&app).await;
+
+    // Rotated by another gateway process: straight in the database, this one is not told.
+    let new = "rotated-elsewhere-key-0123456789";
+    let hash = sms_gateway::state::sha256(new.as_bytes());
+    sqlx::query("update customers set api_key_hash = ? where id = ?")
+        .bind(&hash[..])
+        .bind(id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+
+    // Concurrent sends with the old key share group-commit batches with the other
+    // customer's: the old key's are refused, the others accepted.
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..40 {
+        let app = app.clone();
+        let key = if i % 2 == 0 {
+            old.clone()
+        } else {
+            other.clone()
+        };
+        let body = body.clone();
+        tasks.spawn(async move { (i % 2 == 0, app.send(&key, body).await) });
+    }
+    let mut accepted = 0;
+    while let Some(done) = tasks.join_next().await {
+        let (rotated, r) = done.unwrap();
+        if rotated {
+            r.assert_problem(401);
+        } else {
+            r.assert_status(202);
+            accepted += 1;
+        }
+    }
+    assert_eq!(accepted, 20);
+    // Every other path answers 401 too: the old key was evicted above, so put it back in
+    // the cache by hand to test each path with a cached key.
+    for (headers, body) in [
+        (vec![("idempotency-key", "k-1")], body.clone()),
+        (vec![], json!({"text": "", "recipients": []})),
+        (
+            vec![],
+            json!({"text": "hi", "recipients": ["+989121234567"], "customer_id": other_id}),
+        ),
+        (vec![], body.clone()),
+    ] {
+        app.state
+            .key_cache
+            .insert(sms_gateway::state::sha256(old.as_bytes()), id);
+        app.post_with("/sms/send", Some(&old), &headers, &body)
+            .await
+            .assert_problem(401);
+    }
+    assert_eq!(
+        app.balance_of(id).await,
+        999,
+        "the rotated key charged nothing"
+    );
+    let after = footprint(&app).await;
+    // Only the other customer's 20 requests wrote: one request, status, outbox and ledger
+    // row each.
+    assert_eq!(
+        after,
+        [
+            before[0] + 20,
+            before[1] + 20,
+            before[2] + 20,
+            before[3] + 20
+        ]
+    );
+    app.send(new, body).await.assert_status(202);
+    std::sync::Arc::into_inner(app).unwrap().finish().await;
+}
