@@ -250,6 +250,9 @@ pub struct DeliveryConfig {
     pub workers_express: usize,
     /// `WORKERS_NORMAL`: concurrent normal deliveries per process.
     pub workers_normal: usize,
+    /// `WORKERS_NORMAL_DB`: database transactions the normal lane runs at once per process,
+    /// so a normal backlog leaves the database room for express (which never waits).
+    pub workers_normal_db: usize,
     /// `DEFAULT_VALIDITY_SECS`: retry window of a message that did not ask for one.
     pub default_validity: Duration,
     /// `DELIVERY_LEASE_SECS`: how long a worker holds a recipient it is sending; a worker that
@@ -550,6 +553,7 @@ impl Config {
             outbox_lease: r.secs("OUTBOX_LEASE_SECS", 30, 1, 3_600),
             workers_express: r.ranged("WORKERS_EXPRESS", 32, 0, 10_000),
             workers_normal: r.ranged("WORKERS_NORMAL", 32, 0, 10_000),
+            workers_normal_db: r.ranged("WORKERS_NORMAL_DB", 4, 1, 10_000),
             default_validity: r.secs("DEFAULT_VALIDITY_SECS", 86_400, 1, 30 * 86_400),
             delivery_lease: r.secs("DELIVERY_LEASE_SECS", 60, 1, 3_600),
         };

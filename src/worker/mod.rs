@@ -50,12 +50,13 @@ impl WorkerPool {
         delivery: DeliveryConfig,
     ) -> Arc<Self> {
         Arc::new(Self {
-            ctx: Arc::new(DeliveryContext {
+            ctx: Arc::new(DeliveryContext::new(
                 db,
                 operators,
-                default_validity: delivery.default_validity,
-                lease: delivery.delivery_lease,
-            }),
+                delivery.default_validity,
+                delivery.delivery_lease,
+                delivery.workers_normal_db,
+            )),
             broker,
             amqp,
             delivery,

@@ -307,12 +307,13 @@ async fn a_redelivered_request_is_neither_sent_nor_refunded_twice() {
             .await
             .unwrap();
     // The same queue message again (a redelivery, or a duplicate publish).
-    let ctx = sms_gateway::worker::DeliveryContext {
-        db: app.db.clone(),
-        operators: app.state.operators.clone().unwrap(),
-        default_validity: Duration::from_secs(60),
-        lease: Duration::from_secs(60),
-    };
+    let ctx = sms_gateway::worker::DeliveryContext::new(
+        app.db.clone(),
+        app.state.operators.clone().unwrap(),
+        Duration::from_secs(60),
+        Duration::from_secs(60),
+        4,
+    );
     let summary = sms_gateway::worker::deliver_request(&ctx, request_id)
         .await
         .unwrap();
