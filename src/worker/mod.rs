@@ -5,6 +5,7 @@
 //! only after every recipient's outcome is committed. On a database error it nacks with
 //! requeue after a backoff, never in a busy loop.
 
+mod coalesce;
 pub mod send_sms;
 
 use std::sync::Arc;

@@ -11,6 +11,7 @@ use futures::StreamExt;
 use sqlx::MySqlPool;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
+use super::coalesce::Coalescer;
 use crate::db::delivery::{self as repo, OpenRecipient};
 use crate::db::messages::{self, RequestRow};
 use crate::domain::SmsType;
@@ -18,8 +19,10 @@ use crate::operators::{OperatorRegistry, OutboundSms, SendOutcome};
 
 /// Recipients of one request sent concurrently.
 const RECIPIENT_CONCURRENCY: usize = 16;
-/// Recipients taken and recorded per transaction.
+/// Recipients of one message taken and recorded together.
 const CHUNK: usize = 64;
+/// Recipients per coalesced transaction (of several messages' chunks).
+const COALESCE_MAX: usize = 256;
 
 /// What delivering needs.
 pub struct DeliveryContext {
@@ -32,6 +35,43 @@ pub struct DeliveryContext {
     pub lease: Duration,
     /// Turns of the normal lane at the database (`WORKERS_NORMAL_DB`).
     normal_db: Semaphore,
+    /// Per lane (express, normal): recipients taken and recorded SENT for every message
+    /// in progress at once (see [`super::coalesce`]).
+    lanes: [LaneBatches; 2],
+}
+
+/// The coalesced transactions of one lane.
+struct LaneBatches {
+    claim: Coalescer<i64, OpenRecipient>,
+    mark_sent: Coalescer<(i64, String, String), i64>,
+}
+
+impl LaneBatches {
+    fn start(db: &MySqlPool, lease: Duration) -> Self {
+        let lease_secs = lease.as_secs();
+        let claim_db = db.clone();
+        let mark_db = db.clone();
+        Self {
+            claim: Coalescer::start(
+                COALESCE_MAX,
+                move |ids: Vec<i64>| {
+                    let db = claim_db.clone();
+                    async move { repo::claim_many(&db, &ids, lease_secs).await }
+                },
+                |id| *id,
+                |r| r.id,
+            ),
+            mark_sent: Coalescer::start(
+                COALESCE_MAX,
+                move |sent: Vec<(i64, String, String)>| {
+                    let db = mark_db.clone();
+                    async move { repo::mark_sent_many(&db, &sent).await }
+                },
+                |(id, _, _)| *id,
+                |id| *id,
+            ),
+        }
+    }
 }
 
 impl DeliveryContext {
@@ -44,12 +84,24 @@ impl DeliveryContext {
         lease: Duration,
         normal_db_turns: usize,
     ) -> Self {
+        let lanes = [
+            LaneBatches::start(&db, lease),
+            LaneBatches::start(&db, lease),
+        ];
         Self {
             db,
             operators,
             default_validity,
             lease,
             normal_db: Semaphore::new(normal_db_turns.max(1)),
+            lanes,
+        }
+    }
+
+    fn batches(&self, lane: SmsType) -> &LaneBatches {
+        match lane {
+            SmsType::Express => &self.lanes[0],
+            SmsType::Normal => &self.lanes[1],
         }
     }
 
@@ -128,10 +180,8 @@ pub async fn deliver_request(
     // its sends, and a crash re-sends at most one chunk's unrecorded successes.
     for chunk in recipients.chunks(CHUNK) {
         let ids: Vec<i64> = chunk.iter().map(|r| r.id).collect();
-        let taken = {
-            let _turn = ctx.db_turn(plan.lane).await;
-            repo::claim_many(&ctx.db, &ids, ctx.lease.as_secs()).await?
-        };
+        // The lane's coalesced transactions run one at a time, so they take no turn.
+        let taken = ctx.batches(plan.lane).claim.call(ids).await?;
         summary.skipped += chunk.len() - taken.len();
         let outcomes: Vec<Result<RecipientOutcome, sqlx::Error>> = futures::stream::iter(taken)
             .map(|r| deliver_recipient(ctx, &plan, r))
@@ -150,10 +200,8 @@ pub async fn deliver_request(
                 RecipientOutcome::Retrying => summary.retrying += 1,
             }
         }
-        let moved = {
-            let _turn = ctx.db_turn(plan.lane).await;
-            repo::mark_sent_many(&ctx.db, &sent).await?
-        };
+        let recorded = sent.len();
+        let moved = ctx.batches(plan.lane).mark_sent.call(sent).await?;
         let took = (Utc::now() - plan.request.created_at).to_std().ok();
         for _ in &moved {
             crate::metrics::delivery_outcome(plan.lane, "sent");
@@ -162,7 +210,7 @@ pub async fn deliver_request(
             }
         }
         summary.sent += moved.len();
-        summary.skipped += sent.len() - moved.len();
+        summary.skipped += recorded - moved.len();
         if !moved.is_empty() {
             tracing::info!(sms.id = %plan.request.sms_identifier, recipients = moved.len(), "sms sent");
         }
