@@ -43,6 +43,28 @@ fn idle_wait(lane: SmsType) -> Duration {
     }
 }
 
+/// Wake-ups of the idle publishers of each lane in this process (express, normal).
+static WAKE: [tokio::sync::Notify; 2] = [
+    tokio::sync::Notify::const_new(),
+    tokio::sync::Notify::const_new(),
+];
+
+fn wake_of(lane: SmsType) -> &'static tokio::sync::Notify {
+    match lane {
+        SmsType::Express => &WAKE[0],
+        SmsType::Normal => &WAKE[1],
+    }
+}
+
+/// Tells this process's idle publishers of `lane` that a row was just committed, so a
+/// gateway running intake and publishers together (`--role all`) publishes it at once
+/// instead of at the next poll; publishers in other processes find it at their next poll
+/// (every 20 ms for express, 100 ms for normal). A wake-up with no publisher waiting is kept
+/// for the next one that idles, so none is lost.
+pub fn wake(lane: SmsType) {
+    wake_of(lane).notify_one();
+}
+
 /// What one round of a publisher did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PublishRound {
@@ -139,6 +161,7 @@ impl PublisherPool {
                         tokio::select! {
                             _ = stop.cancelled() => break 'connect,
                             _ = tokio::time::sleep(idle_wait(lane)) => {}
+                            _ = wake_of(lane).notified() => {}
                         }
                     }
                     Ok(round) if round.released == 0 => backoff.reset(),

@@ -229,6 +229,7 @@ pub async fn send(
         }
         None => super::json_response(StatusCode::ACCEPTED, &body),
     };
+    crate::outbox::wake(sms_type);
     tracing::info!(
         sms.id = %accepted.sms_identifier,
         customer.id = user_id,

@@ -34,7 +34,7 @@ pub struct DeliveryContext {
     /// recipient is taken again by the sweeper.
     pub lease: Duration,
     /// Turns of the normal lane at the database (`WORKERS_NORMAL_DB`).
-    normal_db: Semaphore,
+    normal_db: Arc<Semaphore>,
     /// Per lane (express, normal): recipients taken and recorded SENT for every message
     /// in progress at once (see [`super::coalesce`]).
     lanes: [LaneBatches; 2],
@@ -47,16 +47,23 @@ struct LaneBatches {
 }
 
 impl LaneBatches {
-    fn start(db: &MySqlPool, lease: Duration) -> Self {
+    /// The lane's executors; each run takes one of `turns` first, when given.
+    fn start(db: &MySqlPool, lease: Duration, turns: Option<Arc<Semaphore>>) -> Self {
         let lease_secs = lease.as_secs();
         let claim_db = db.clone();
         let mark_db = db.clone();
+        let claim_turns = turns.clone();
+        let mark_turns = turns;
         Self {
             claim: Coalescer::start(
                 COALESCE_MAX,
                 move |ids: Vec<i64>| {
                     let db = claim_db.clone();
-                    async move { repo::claim_many(&db, &ids, lease_secs).await }
+                    let turns = claim_turns.clone();
+                    async move {
+                        let _turn = take_turn(turns).await;
+                        repo::claim_many(&db, &ids, lease_secs).await
+                    }
                 },
                 |id| *id,
                 |r| r.id,
@@ -65,12 +72,29 @@ impl LaneBatches {
                 COALESCE_MAX,
                 move |sent: Vec<(i64, String, String)>| {
                     let db = mark_db.clone();
-                    async move { repo::mark_sent_many(&db, &sent).await }
+                    let turns = mark_turns.clone();
+                    async move {
+                        let _turn = take_turn(turns).await;
+                        repo::mark_sent_many(&db, &sent).await
+                    }
                 },
                 |(id, _, _)| *id,
                 |id| *id,
             ),
         }
+    }
+}
+
+/// One of `turns`, when given.
+async fn take_turn(turns: Option<Arc<Semaphore>>) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    match turns {
+        Some(turns) => Some(
+            turns
+                .acquire_owned()
+                .await
+                .expect("the semaphore is never closed"),
+        ),
+        None => None,
     }
 }
 
@@ -84,16 +108,17 @@ impl DeliveryContext {
         lease: Duration,
         normal_db_turns: usize,
     ) -> Self {
+        let normal_db = Arc::new(Semaphore::new(normal_db_turns.max(1)));
         let lanes = [
-            LaneBatches::start(&db, lease),
-            LaneBatches::start(&db, lease),
+            LaneBatches::start(&db, lease, None),
+            LaneBatches::start(&db, lease, Some(normal_db.clone())),
         ];
         Self {
             db,
             operators,
             default_validity,
             lease,
-            normal_db: Semaphore::new(normal_db_turns.max(1)),
+            normal_db,
             lanes,
         }
     }
@@ -180,7 +205,6 @@ pub async fn deliver_request(
     // its sends, and a crash re-sends at most one chunk's unrecorded successes.
     for chunk in recipients.chunks(CHUNK) {
         let ids: Vec<i64> = chunk.iter().map(|r| r.id).collect();
-        // The lane's coalesced transactions run one at a time, so they take no turn.
         let taken = ctx.batches(plan.lane).claim.call(ids).await?;
         summary.skipped += chunk.len() - taken.len();
         let outcomes: Vec<Result<RecipientOutcome, sqlx::Error>> = futures::stream::iter(taken)
