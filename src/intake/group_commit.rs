@@ -83,9 +83,9 @@ impl GroupCommit {
 /// lands in the same shard, so concurrent batches never wait on each other's balance locks;
 /// while a batch runs, the next one forms.
 async fn run_shard(db: MySqlPool, mut rx: mpsc::Receiver<Job>) {
-    let mut carry: Option<Job> = None;
+    let mut carry: std::collections::VecDeque<Job> = std::collections::VecDeque::new();
     loop {
-        let first = match carry.take() {
+        let first = match carry.pop_front() {
             Some(job) => job,
             None => match rx.recv().await {
                 Some(job) => job,
@@ -95,17 +95,26 @@ async fn run_shard(db: MySqlPool, mut rx: mpsc::Receiver<Job>) {
         let mut recipients = first.cmd.recipients.len();
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) if recipients + job.cmd.recipients.len() > MAX_BATCH_RECIPIENTS => {
-                    carry = Some(job);
-                    break;
-                }
-                Ok(job) => {
-                    recipients += job.cmd.recipients.len();
-                    batch.push(job);
-                }
-                Err(_) => break,
+            let next = match carry.pop_front() {
+                Some(job) => job,
+                None => match rx.try_recv() {
+                    Ok(job) => job,
+                    Err(_) => break,
+                },
+            };
+            if recipients + next.cmd.recipients.len() > MAX_BATCH_RECIPIENTS {
+                carry.push_front(next);
+                break;
             }
+            recipients += next.cmd.recipients.len();
+            batch.push(next);
+        }
+        // A power-of-two batch writes each table with one statement (`db::batch` splits
+        // other sizes into several); the rest goes first into the next batch, which starts
+        // as soon as this one commits.
+        let keep = 1 << batch.len().ilog2();
+        for job in batch.drain(keep..).rev() {
+            carry.push_front(job);
         }
         execute(&db, batch).await;
     }
