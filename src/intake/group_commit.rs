@@ -213,17 +213,10 @@ async fn accept_batch(db: &MySqlPool, batch: &[Job]) -> Result<Vec<Option<Outcom
         .collect();
     let mut balances = ledger::lock_balances(&mut tx, &users).await?;
     // Keys taken from the key cache are checked against the customers' current keys.
-    let keyed: Vec<i64> = batch
-        .iter()
-        .filter(|j| j.cmd.api_key_hash.is_some())
-        .map(|j| j.cmd.user_id)
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let keys = if keyed.is_empty() {
-        HashMap::new()
+    let keys = if batch.iter().any(|j| j.cmd.api_key_hash.is_some()) {
+        customers::key_hashes(&mut tx, &users).await?
     } else {
-        customers::key_hashes(&mut tx, &keyed).await?
+        HashMap::new()
     };
 
     struct Plan {

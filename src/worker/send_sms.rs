@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::Utc;
 use futures::StreamExt;
 use sqlx::MySqlPool;
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::coalesce::Coalescer;
 use crate::db::delivery::{self as repo, OpenRecipient};
@@ -33,15 +33,17 @@ pub struct DeliveryContext {
     /// Lease on a recipient being sent (`DELIVERY_LEASE_SECS`): after it, a dead worker's
     /// recipient is taken again by the sweeper.
     pub lease: Duration,
-    /// Turns of the normal lane at the database (`WORKERS_NORMAL_DB`).
-    normal_db: Arc<Semaphore>,
-    /// Per lane (express, normal): recipients taken and recorded SENT for every message
-    /// in progress at once (see [`super::coalesce`]).
+    /// Per lane (express, normal): its turns at the database and its coalesced
+    /// transactions.
     lanes: [LaneBatches; 2],
 }
 
-/// The coalesced transactions of one lane.
+/// The database side of one lane.
 struct LaneBatches {
+    /// Turns at the database (`WORKERS_NORMAL_DB` for normal; none, so no wait, for express).
+    turns: Option<Arc<Semaphore>>,
+    /// Recipients taken and recorded SENT for every message in progress at once (see
+    /// [`super::coalesce`]); each run takes a turn.
     claim: Coalescer<i64, OpenRecipient>,
     mark_sent: Coalescer<(i64, String, String), i64>,
 }
@@ -53,8 +55,9 @@ impl LaneBatches {
         let claim_db = db.clone();
         let mark_db = db.clone();
         let claim_turns = turns.clone();
-        let mark_turns = turns;
+        let mark_turns = turns.clone();
         Self {
+            turns,
             claim: Coalescer::start(
                 COALESCE_MAX,
                 move |ids: Vec<i64>| {
@@ -86,7 +89,7 @@ impl LaneBatches {
 }
 
 /// One of `turns`, when given.
-async fn take_turn(turns: Option<Arc<Semaphore>>) -> Option<tokio::sync::OwnedSemaphorePermit> {
+async fn take_turn(turns: Option<Arc<Semaphore>>) -> Option<OwnedSemaphorePermit> {
     match turns {
         Some(turns) => Some(
             turns
@@ -108,17 +111,16 @@ impl DeliveryContext {
         lease: Duration,
         normal_db_turns: usize,
     ) -> Self {
-        let normal_db = Arc::new(Semaphore::new(normal_db_turns.max(1)));
+        let normal_turns = Arc::new(Semaphore::new(normal_db_turns.max(1)));
         let lanes = [
             LaneBatches::start(&db, lease, None),
-            LaneBatches::start(&db, lease, Some(normal_db.clone())),
+            LaneBatches::start(&db, lease, Some(normal_turns)),
         ];
         Self {
             db,
             operators,
             default_validity,
             lease,
-            normal_db,
             lanes,
         }
     }
@@ -137,16 +139,8 @@ impl DeliveryContext {
     /// them in MariaDB (p99 638 ms from acceptance to the operator), normal deliveries
     /// deadlocked among themselves and 138,316 normal went out in 30 s; with 4 turns, express
     /// p99 81.5 ms and 168,920 normal.
-    async fn db_turn(&self, lane: SmsType) -> Option<SemaphorePermit<'_>> {
-        match lane {
-            SmsType::Express => None,
-            SmsType::Normal => Some(
-                self.normal_db
-                    .acquire()
-                    .await
-                    .expect("the semaphore is never closed"),
-            ),
-        }
+    async fn db_turn(&self, lane: SmsType) -> Option<OwnedSemaphorePermit> {
+        take_turn(self.batches(lane).turns.clone()).await
     }
 }
 
