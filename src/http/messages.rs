@@ -108,8 +108,17 @@ pub async fn send(
     mut sender: Sender,
     key: IdempotencyKey,
     headers: HeaderMap,
-    ApiJson(req): ApiJson<SendRequest>,
+    body: Result<ApiJson<SendRequest>, ApiError>,
 ) -> Result<Response, ApiError> {
+    // A key from the key cache is checked before a bad body is answered: an unknown key is
+    // 401 whatever the body.
+    let ApiJson(req) = match body {
+        Ok(body) => body,
+        Err(e) => {
+            sender.verify(&state).await?;
+            return Err(e);
+        }
+    };
     let config = &state.config;
     // A key taken from the key cache is checked inside the acceptance transaction (group
     // commit); everywhere else, and before any other answer, it is checked now.

@@ -588,6 +588,26 @@ async fn a_cached_key_rotated_elsewhere_stops_working_at_once() {
             .await
             .assert_problem(401);
     }
+    // A body that is not JSON, or not the expected shape, too.
+    use tower::ServiceExt;
+    for raw in ["{not json", "[1, 2]"] {
+        app.state
+            .key_cache
+            .insert(sms_gateway::state::sha256(old.as_bytes()), id);
+        let r = app
+            .router
+            .clone()
+            .oneshot(
+                axum::http::Request::post("/sms/send")
+                    .header("authorization", format!("Bearer {old}"))
+                    .header("content-type", "application/json")
+                    .body(Body::from(raw))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "{raw}");
+    }
     assert_eq!(
         app.balance_of(id).await,
         999,
