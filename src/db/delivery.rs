@@ -51,6 +51,11 @@ async fn event(
 /// one transaction: locks them, moves them to SENDING with a lease of `lease_secs`, writes the
 /// SENDING event of first takes, and returns them (with their new attempt count). Recipients
 /// another worker holds, or that moved on, are left out. At most [`batch::MAX_ROWS`] ids.
+///
+/// The locking reads here and in [`mark_sent_many`] go through the primary key (`force
+/// index`): through `idx_sms_status_lease`, which the optimizer picks when few rows are
+/// SENDING, they would lock every PENDING or SENDING row they pass, and two lanes recording
+/// their sends at once deadlocked that way (tests/api/locking.rs).
 pub async fn claim_many(
     pool: &MySqlPool,
     ids: &[i64],
@@ -61,7 +66,8 @@ pub async fn claim_many(
     }
     let mut tx = pool.begin().await?;
     let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
-        "select id, recipient, attempts + 1 as attempts from sms_status where id in ",
+        "select id, recipient, attempts + 1 as attempts from sms_status force index (primary) \
+         where id in ",
     );
     batch::push_in_list(&mut qb, ids);
     qb.push(
@@ -74,7 +80,8 @@ pub async fn claim_many(
         return Ok(taken);
     }
     let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
-        "update sms_status set status = 'SENDING', attempts = attempts + 1, locked_until = now(6) + interval ",
+        "update sms_status force index (primary) set status = 'SENDING', attempts = attempts + 1, \
+         locked_until = now(6) + interval ",
     );
     qb.push_bind(lease_secs).push(" second where id in ");
     let taken_ids: Vec<i64> = taken.iter().map(|r| r.id).collect();
@@ -110,7 +117,9 @@ pub async fn mark_sent_many(
         return Ok(Vec::new());
     }
     let mut tx = pool.begin().await?;
-    let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new("select id from sms_status where id in ");
+    let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
+        "select id from sms_status force index (primary) where id in ",
+    );
     let ids: Vec<i64> = sent.iter().map(|(id, _, _)| *id).collect();
     batch::push_in_list(&mut qb, &ids);
     qb.push(" and status = 'SENDING' for update");
@@ -130,7 +139,8 @@ pub async fn mark_sent_many(
         return Ok(Vec::new());
     }
     let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
-        "update sms_status set status = 'SENT', locked_until = null, provider = case id",
+        "update sms_status force index (primary) set status = 'SENT', locked_until = null, \
+         provider = case id",
     );
     for (id, operator, _) in batch::padded(&moving) {
         qb.push(" when ")

@@ -87,3 +87,25 @@ pub fn is_transient(e: &dyn sqlx::error::DatabaseError) -> bool {
 pub fn is_transient_error(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if is_transient(d.as_ref()))
 }
+
+/// Runs `op` again, up to `attempts` times in all, while it fails with a [`transient`
+/// error](is_transient_error) (a deadlock's loser, a lock wait timeout), after a short pause
+/// that grows with each try. For transactions that are safe to repeat: each run either
+/// committed or rolled back as a whole.
+pub async fn retry_transient<T, F, Fut>(attempts: u32, mut op: F) -> Result<T, sqlx::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+{
+    let mut attempt = 1;
+    loop {
+        match op().await {
+            Err(e) if attempt < attempts && is_transient_error(&e) => {
+                tracing::debug!(error = %e, attempt, "transient database error; trying again");
+                tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt))).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}

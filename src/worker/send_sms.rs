@@ -14,6 +14,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use super::coalesce::Coalescer;
 use crate::db::delivery::{self as repo, OpenRecipient};
 use crate::db::messages::{self, RequestRow};
+use crate::db::retry_transient;
 use crate::domain::SmsType;
 use crate::operators::{OperatorRegistry, OutboundSms, SendOutcome};
 
@@ -23,6 +24,11 @@ const RECIPIENT_CONCURRENCY: usize = 16;
 const CHUNK: usize = 64;
 /// Recipients per coalesced transaction (of several messages' chunks).
 const COALESCE_MAX: usize = 256;
+/// Runs of a delivery transaction that lost a deadlock before the error reaches the worker.
+/// Every one is conditional on the row's state (and a refund's id is unique), so a repeat
+/// does nothing twice; giving up early would leave recipients SENDING until their lease runs
+/// out, and then send them again.
+const TRIES: u32 = 3;
 
 /// What delivering needs.
 pub struct DeliveryContext {
@@ -65,7 +71,7 @@ impl LaneBatches {
                     let turns = claim_turns.clone();
                     async move {
                         let _turn = take_turn(turns).await;
-                        repo::claim_many(&db, &ids, lease_secs).await
+                        retry_transient(TRIES, || repo::claim_many(&db, &ids, lease_secs)).await
                     }
                 },
                 |id| *id,
@@ -78,7 +84,7 @@ impl LaneBatches {
                     let turns = mark_turns.clone();
                     async move {
                         let _turn = take_turn(turns).await;
-                        repo::mark_sent_many(&db, &sent).await
+                        retry_transient(TRIES, || repo::mark_sent_many(&db, &sent)).await
                     }
                 },
                 |(id, _, _)| *id,
@@ -258,7 +264,10 @@ async fn deliver_recipient(
     } = plan;
     if Utc::now() >= *expires_at {
         let _turn = ctx.db_turn(*lane).await;
-        repo::fail_and_refund(&ctx.db, request, recipient.id, "expired", None).await?;
+        retry_transient(TRIES, || {
+            repo::fail_and_refund(&ctx.db, request, recipient.id, "expired", None)
+        })
+        .await?;
         crate::metrics::delivery_outcome(*lane, "failed");
         return Ok(RecipientOutcome::Failed);
     }
@@ -282,7 +291,10 @@ async fn deliver_recipient(
         SendOutcome::Rejected { operator, reason } => {
             let reason = format!("rejected by {operator}: {reason}");
             let _turn = ctx.db_turn(*lane).await;
-            repo::fail_and_refund(&ctx.db, request, recipient.id, &reason, Some(&operator)).await?;
+            retry_transient(TRIES, || {
+                repo::fail_and_refund(&ctx.db, request, recipient.id, &reason, Some(&operator))
+            })
+            .await?;
             crate::metrics::delivery_outcome(*lane, "failed");
             tracing::info!(sms.id = %request.sms_identifier, status.id = recipient.id, operator.name = %operator, "sms rejected; refunded");
             Ok(RecipientOutcome::Failed)
@@ -303,19 +315,24 @@ async fn deliver_recipient(
             let _turn = ctx.db_turn(*lane).await;
             if retry_at >= *expires_at {
                 let reason = format!("expired: {detail}");
-                repo::fail_and_refund(&ctx.db, request, recipient.id, &reason, None).await?;
+                retry_transient(TRIES, || {
+                    repo::fail_and_refund(&ctx.db, request, recipient.id, &reason, None)
+                })
+                .await?;
                 crate::metrics::delivery_outcome(*lane, "failed");
                 tracing::info!(sms.id = %request.sms_identifier, status.id = recipient.id, "every operator failed until the validity ran out; refunded");
                 return Ok(RecipientOutcome::Failed);
             }
-            repo::schedule_retry(
-                &ctx.db,
-                request,
-                recipient.id,
-                &detail,
-                delay.as_millis() as u64,
-                lane.priority(),
-            )
+            retry_transient(TRIES, || {
+                repo::schedule_retry(
+                    &ctx.db,
+                    request,
+                    recipient.id,
+                    &detail,
+                    delay.as_millis() as u64,
+                    lane.priority(),
+                )
+            })
             .await?;
             crate::metrics::delivery_outcome(*lane, "retry_scheduled");
             tracing::info!(sms.id = %request.sms_identifier, status.id = recipient.id, retry_in_ms = delay.as_millis() as u64, "every operator failed; retry scheduled");

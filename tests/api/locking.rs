@@ -1,0 +1,141 @@
+//! The delivery path's locking reads lock the rows they ask for and nothing else.
+//!
+//! `claim_many` and `mark_sent_many` read their recipients by id `for update`. Left to itself
+//! the optimizer may read them through `idx_sms_status_lease (status, locked_until)` instead
+//! of the primary key, and then locks every SENDING (or PENDING) row of the table on its way:
+//! two lanes recording their sends deadlocked that way (CI, 2026-11-30), and the loser's
+//! recipients stayed SENDING until their lease ran out. Here another transaction holds one
+//! row that a batch does not ask for; the batch must not wait for it.
+
+use std::time::Duration;
+
+use serde_json::json;
+use sms_gateway::db::delivery;
+
+use crate::helpers::spawn_app;
+
+/// Status ids of a request, in order.
+async fn status_ids(db: &sqlx::MySqlPool, sms_id: &str) -> Vec<i64> {
+    sqlx::query_scalar("select id from sms_status where sms_identifier = ? order by id")
+        .bind(sms_id)
+        .fetch_all(db)
+        .await
+        .unwrap()
+}
+
+/// Locks row `id` in a transaction of its own, until the returned transaction is dropped
+/// (rolled back).
+async fn hold(db: &sqlx::MySqlPool, id: i64) -> sqlx::Transaction<'static, sqlx::MySql> {
+    let mut tx = db.begin().await.unwrap();
+    sqlx::query("select id from sms_status where id = ? for update")
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx
+}
+
+#[tokio::test]
+async fn taking_and_recording_recipients_never_waits_for_rows_they_do_not_name() {
+    let app = spawn_app().await;
+    let (_, key) = app.create_customer("locks", 1_000).await;
+    let recipients: Vec<String> = (0..32).map(|i| format!("+9891200000{i:02}")).collect();
+    let first = app
+        .send_ok(&key, json!({"text": "a", "recipients": recipients}))
+        .await;
+    let second = app
+        .send_ok(&key, json!({"text": "b", "recipients": recipients}))
+        .await;
+    let sending = status_ids(&app.db, &first).await;
+    let pending = status_ids(&app.db, &second).await;
+    let limit = Duration::from_secs(5);
+
+    // All 32 of the first request SENDING; another transaction holds the last one.
+    let taken = delivery::claim_many(&app.db, &sending, 60).await.unwrap();
+    assert_eq!(taken.len(), 32);
+    let held = hold(&app.db, sending[31]).await;
+    let sent: Vec<(i64, String, String)> = sending[..16]
+        .iter()
+        .map(|id| (*id, "opA".to_string(), format!("opA-{id}")))
+        .collect();
+    let moved = tokio::time::timeout(limit, delivery::mark_sent_many(&app.db, &sent))
+        .await
+        .expect("recording 16 sends waited for a row it does not record")
+        .unwrap();
+    assert_eq!(moved, sending[..16].to_vec());
+    drop(held);
+
+    // The second request's rows PENDING; another transaction holds the last one.
+    let held = hold(&app.db, pending[31]).await;
+    let taken = tokio::time::timeout(limit, delivery::claim_many(&app.db, &pending[..16], 60))
+        .await
+        .expect("taking 16 recipients waited for a row it does not take")
+        .unwrap();
+    assert_eq!(
+        taken.iter().map(|r| r.id).collect::<Vec<_>>(),
+        pending[..16].to_vec()
+    );
+    drop(held);
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn the_loser_of_a_deadlock_runs_again_and_both_commit() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    let app = spawn_app().await;
+    let (_, key) = app.create_customer("deadlock", 1_000).await;
+    let sms = app
+        .send_ok(
+            &key,
+            json!({"text": "a", "recipients": ["+989120000001", "+989120000002"]}),
+        )
+        .await;
+    let ids = status_ids(&app.db, &sms).await;
+    // Both take their first row, meet, then ask for the other's: InnoDB rolls one back.
+    let meet = Arc::new(tokio::sync::Barrier::new(2));
+    let runs = Arc::new(AtomicU32::new(0));
+    let crossing = |first: i64, second: i64| {
+        let (db, meet, runs) = (app.db.clone(), meet.clone(), runs.clone());
+        let mine = Arc::new(AtomicU32::new(0));
+        async move {
+            sms_gateway::db::retry_transient(3, || {
+                let (db, meet, runs, mine) = (db.clone(), meet.clone(), runs.clone(), mine.clone());
+                async move {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    let mut tx = db.begin().await?;
+                    for (step, id) in [first, second].into_iter().enumerate() {
+                        if step == 1 && mine.fetch_add(1, Ordering::SeqCst) == 0 {
+                            meet.wait().await;
+                        }
+                        sqlx::query("update sms_status set attempts = attempts + 1 where id = ?")
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    tx.commit().await
+                }
+            })
+            .await
+        }
+    };
+    let (a, b) = tokio::time::timeout(
+        Duration::from_secs(20),
+        futures::future::join(crossing(ids[0], ids[1]), crossing(ids[1], ids[0])),
+    )
+    .await
+    .expect("the crossing transactions never finished");
+    a.unwrap();
+    b.unwrap();
+    assert_eq!(runs.load(Ordering::SeqCst), 3, "one deadlock, one repeat");
+    let attempts: Vec<i64> =
+        sqlx::query_scalar("select attempts from sms_status where id in (?, ?)")
+            .bind(ids[0])
+            .bind(ids[1])
+            .fetch_all(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(attempts, vec![2, 2], "each transaction committed once");
+    app.finish().await;
+}
