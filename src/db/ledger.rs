@@ -163,6 +163,9 @@ pub async fn list(
 
 /// Locks the balance rows of `user_ids` (`FOR UPDATE`, in primary-key order, so concurrent
 /// batches never deadlock on each other) and returns them; unknown customers are absent.
+/// Here and in [`debit_many`] the primary key is forced: with few customers the optimizer
+/// scans the table, locking every customer's balance for the whole acceptance transaction
+/// (tests/api/locking.rs).
 pub async fn lock_balances(
     tx: &mut Tx,
     user_ids: &[i64],
@@ -173,7 +176,7 @@ pub async fn lock_balances(
     let mut balances = std::collections::HashMap::with_capacity(sorted.len());
     for chunk in batch::key_chunks(&sorted) {
         let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
-            "select user_id, balance from user_balances where user_id in ",
+            "select user_id, balance from user_balances force index (primary) where user_id in ",
         );
         batch::push_in_list(&mut qb, chunk);
         qb.push(" order by user_id for update");
@@ -193,7 +196,7 @@ pub async fn debit_many(
 ) -> Result<bool, sqlx::Error> {
     for chunk in batch::key_chunks(debits) {
         let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
-            "update user_balances set balance = balance - case user_id",
+            "update user_balances force index (primary) set balance = balance - case user_id",
         );
         for (user_id, amount) in batch::padded(chunk) {
             qb.push(" when ")

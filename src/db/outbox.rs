@@ -92,8 +92,8 @@ pub async fn claim(
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     for chunk in batch::key_chunks(&ids) {
         let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
-            "update outbox_events set status = 'claimed', claimed_at = now(6), \
-             attempts = attempts + 1, claimed_by = ",
+            "update outbox_events force index (primary) set status = 'claimed', \
+             claimed_at = now(6), attempts = attempts + 1, claimed_by = ",
         );
         qb.push_bind(owner).push(" where id in ");
         batch::push_in_list(&mut qb, chunk);
@@ -104,6 +104,11 @@ pub async fn claim(
 }
 
 /// Deletes rows the broker confirmed (only while `owner` still holds their lease).
+///
+/// Statements here that name rows by id force the primary key: the outbox holds only the
+/// backlog, and on a small table the optimizer scans it whole, which (at REPEATABLE READ)
+/// locks every row and gap: intake's inserts and the other publishers then wait for this
+/// statement (tests/api/locking.rs).
 pub async fn delete_published(
     pool: &sqlx::MySqlPool,
     ids: &[i64],
@@ -111,9 +116,11 @@ pub async fn delete_published(
 ) -> Result<u64, sqlx::Error> {
     let mut deleted = 0;
     for chunk in batch::key_chunks(ids) {
-        let mut qb =
-            sqlx::QueryBuilder::<sqlx::MySql>::new("delete from outbox_events where claimed_by = ");
-        qb.push_bind(owner).push(" and id in ");
+        // The multiple-table form: MariaDB takes no index hint in a single-table delete.
+        let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
+            "delete o from outbox_events o force index (primary) where o.claimed_by = ",
+        );
+        qb.push_bind(owner).push(" and o.id in ");
         batch::push_in_list(&mut qb, chunk);
         deleted += qb.build().execute(pool).await?.rows_affected();
     }
@@ -132,8 +139,8 @@ pub async fn release(
     let mut released = 0;
     for chunk in batch::key_chunks(ids) {
         let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
-            "update outbox_events set status = 'pending', claimed_by = null, claimed_at = null, \
-             next_run_at = now(6) + interval ",
+            "update outbox_events force index (primary) set status = 'pending', \
+             claimed_by = null, claimed_at = null, next_run_at = now(6) + interval ",
         );
         qb.push_bind(delay_ms * 1_000)
             .push(" microsecond, last_error = ")

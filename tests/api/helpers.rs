@@ -485,6 +485,22 @@ async fn drop_database(server: &str, name: &str) {
         .connect(server)
         .await
     {
+        // Sessions of a test that panicked may still hold transactions on this database (its
+        // runtime is blocked in this drop, so they never end): end them, or the drop waits
+        // for their metadata locks until the test runner kills the test.
+        let sessions: Vec<i64> = sqlx::query_scalar(
+            "select cast(id as signed) from information_schema.processlist \
+             where db = ? and id <> connection_id()",
+        )
+        .bind(name)
+        .fetch_all(&pool)
+        .await
+        .unwrap_or_default();
+        for id in sessions {
+            let _ = pool
+                .execute(sqlx::AssertSqlSafe(format!("kill connection {id}")))
+                .await;
+        }
         let _ = pool
             .execute(sqlx::AssertSqlSafe(format!(
                 "drop database if exists `{name}`"

@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use serde_json::json;
-use sms_gateway::db::delivery;
+use sms_gateway::db::{delivery, ledger, outbox};
 
 use crate::helpers::spawn_app;
 
@@ -23,16 +23,26 @@ async fn status_ids(db: &sqlx::MySqlPool, sms_id: &str) -> Vec<i64> {
         .unwrap()
 }
 
-/// Locks row `id` in a transaction of its own, until the returned transaction is dropped
-/// (rolled back).
-async fn hold(db: &sqlx::MySqlPool, id: i64) -> sqlx::Transaction<'static, sqlx::MySql> {
+/// Locks row `id` of `table` in a transaction of its own, until the returned transaction is
+/// dropped (rolled back).
+async fn hold_row(
+    db: &sqlx::MySqlPool,
+    table: &str,
+    key: &str,
+    id: i64,
+) -> sqlx::Transaction<'static, sqlx::MySql> {
     let mut tx = db.begin().await.unwrap();
-    sqlx::query("select id from sms_status where id = ? for update")
+    let sql = format!("select {key} from {table} where {key} = ? for update");
+    sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(id)
         .execute(&mut *tx)
         .await
         .unwrap();
     tx
+}
+
+async fn hold(db: &sqlx::MySqlPool, id: i64) -> sqlx::Transaction<'static, sqlx::MySql> {
+    hold_row(db, "sms_status", "id", id).await
 }
 
 #[tokio::test]
@@ -137,5 +147,60 @@ async fn the_loser_of_a_deadlock_runs_again_and_both_commit() {
             .await
             .unwrap();
     assert_eq!(attempts, vec![2, 2], "each transaction committed once");
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn publishers_and_group_commit_never_wait_for_rows_they_do_not_name() {
+    let app = spawn_app().await;
+    let mut customers = Vec::new();
+    for i in 0..8 {
+        customers.push(app.create_customer(&format!("c{i}"), 1_000).await);
+    }
+    for (_, key) in &customers {
+        app.send_ok(key, json!({"text": "a", "recipients": ["+989120000001"]}))
+            .await;
+    }
+    let limit = Duration::from_secs(5);
+
+    // Publisher p1 claims all 8 outbox rows; another transaction holds the last one.
+    let claimed = outbox::claim(&app.db, 0, 100, "p1").await.unwrap();
+    assert_eq!(claimed.len(), 8);
+    let ids: Vec<i64> = claimed.iter().map(|r| r.id).collect();
+    let held = hold_row(&app.db, "outbox_events", "id", ids[7]).await;
+    let released = tokio::time::timeout(limit, outbox::release(&app.db, &ids[..2], "p1", 0, "x"))
+        .await
+        .expect("releasing 2 rows waited for a row it does not release")
+        .unwrap();
+    assert_eq!(released, 2);
+    let deleted = tokio::time::timeout(limit, outbox::delete_published(&app.db, &ids[2..7], "p1"))
+        .await
+        .expect("deleting 5 published rows waited for a row it does not delete")
+        .unwrap();
+    assert_eq!(deleted, 5);
+    drop(held);
+    let claimed = tokio::time::timeout(limit, outbox::claim(&app.db, 0, 100, "p2"))
+        .await
+        .expect("claiming waited")
+        .unwrap();
+    assert_eq!(claimed.len(), 2, "the 2 released rows");
+
+    // Group commit locks and debits the balances of its batch's customers only.
+    let held = hold_row(&app.db, "user_balances", "user_id", customers[7].0).await;
+    let users: Vec<i64> = customers[..4].iter().map(|(id, _)| *id).collect();
+    let mut tx = app.db.begin().await.unwrap();
+    let balances = tokio::time::timeout(limit, ledger::lock_balances(&mut tx, &users))
+        .await
+        .expect("locking 4 balances waited for another customer's")
+        .unwrap();
+    assert_eq!(balances.len(), 4);
+    let debits: Vec<(i64, i64)> = users.iter().map(|id| (*id, 1)).collect();
+    let covered = tokio::time::timeout(limit, ledger::debit_many(&mut tx, &debits, &[]))
+        .await
+        .expect("debiting 4 balances waited for another customer's")
+        .unwrap();
+    assert!(covered);
+    tx.rollback().await.unwrap();
+    drop(held);
     app.finish().await;
 }
