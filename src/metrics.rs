@@ -31,6 +31,10 @@ const LATENCY_BUCKETS: &[f64] = &[
 const E2E_BUCKETS: &[f64] = &[
     0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0,
 ];
+/// Buckets of one delivery stage (seconds): fine where express's 100 ms budget is spent.
+const STAGE_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
 /// Buckets of outbox claim batch sizes (rows).
 const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 200.0, 500.0, 1000.0];
 
@@ -44,6 +48,12 @@ pub fn install() -> PrometheusHandle {
                     Matcher::Full("smsgw_delivery_accept_to_sent_seconds".into()),
                     E2E_BUCKETS,
                 )
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full("smsgw_delivery_stage_seconds".into()),
+                        STAGE_BUCKETS,
+                    )
+                })
                 .and_then(|b| {
                     b.set_buckets_for_metric(
                         Matcher::Full("smsgw_outbox_claim_batch_size".into()),
@@ -196,6 +206,13 @@ fn describe() {
             "smsgw_delivery_accept_to_sent_seconds",
             Seconds,
             "Time from acceptance to SENT, by type",
+        ),
+        (
+            "smsgw_delivery_stage_seconds",
+            Seconds,
+            "Time of one delivery stage, by type and stage: queued (acceptance to the worker \
+             taking the message, first takes), take (reading the request and taking a chunk \
+             of recipients), send (the chunk's operator calls), record (recording SENT)",
         ),
     ];
     for (name, unit, help) in histograms {
@@ -403,6 +420,42 @@ pub fn delivery_outcome(sms_type: SmsType, outcome: &'static str) {
 pub fn accept_to_sent(sms_type: SmsType, took: Duration) {
     metrics::histogram!("smsgw_delivery_accept_to_sent_seconds", "type" => sms_type.as_str())
         .record(took.as_secs_f64());
+}
+
+/// A stage of delivery, for [`delivery_stage`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStage {
+    /// Acceptance to a worker taking the message off the queue (first takes only): the
+    /// outbox, the publish and the queue.
+    Queued,
+    /// Reading the request and taking a chunk of its recipients (database).
+    Take,
+    /// The operator calls of a chunk, failover included.
+    Send,
+    /// Recording the chunk's sent recipients SENT (database).
+    Record,
+}
+
+impl DeliveryStage {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Take => "take",
+            Self::Send => "send",
+            Self::Record => "record",
+        }
+    }
+}
+
+/// Records how long one stage of delivering a message (or one chunk of its recipients) took,
+/// so acceptance-to-SENT can be taken apart by lane.
+pub fn delivery_stage(sms_type: SmsType, stage: DeliveryStage, took: Duration) {
+    metrics::histogram!(
+        "smsgw_delivery_stage_seconds",
+        "type" => sms_type.as_str(),
+        "stage" => stage.as_str()
+    )
+    .record(took.as_secs_f64());
 }
 
 /// Records a delivery report.

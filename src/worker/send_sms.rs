@@ -16,6 +16,7 @@ use crate::db::delivery::{self as repo, OpenRecipient};
 use crate::db::messages::{self, RequestRow};
 use crate::db::retry_transient;
 use crate::domain::SmsType;
+use crate::metrics::DeliveryStage;
 use crate::operators::{OperatorRegistry, OutboundSms, SendOutcome};
 
 /// Recipients of one request sent concurrently.
@@ -177,6 +178,8 @@ pub async fn deliver_request(
     ctx: &DeliveryContext,
     request_id: i64,
 ) -> Result<DeliverySummary, sqlx::Error> {
+    let consumed = std::time::Instant::now();
+    let consumed_at = Utc::now();
     let Some(request) = messages::request_by_id(&ctx.db, request_id).await? else {
         tracing::warn!(
             request.id = request_id,
@@ -200,13 +203,24 @@ pub async fn deliver_request(
         request,
     };
     let mut summary = DeliverySummary::default();
+    let stage = |stage, took| crate::metrics::delivery_stage(plan.lane, stage, took);
+    let mut take_started = consumed;
     // Recipients go in chunks: one transaction takes a chunk, its sends run concurrently, one
     // transaction records those that went out. A chunk is small enough that its lease covers
     // its sends, and a crash re-sends at most one chunk's unrecorded successes.
     for chunk in recipients.chunks(CHUNK) {
         let ids: Vec<i64> = chunk.iter().map(|r| r.id).collect();
         let taken = ctx.batches(plan.lane).claim.call(ids).await?;
-        summary.skipped += chunk.len() - taken.len();
+        let send_started = std::time::Instant::now();
+        stage(DeliveryStage::Take, send_started - take_started);
+        if take_started == consumed
+            && taken.iter().any(|r| r.attempts == 1)
+            && let Ok(queued) = (consumed_at - plan.request.created_at).to_std()
+        {
+            stage(DeliveryStage::Queued, queued);
+        }
+        let taken_count = taken.len();
+        summary.skipped += chunk.len() - taken_count;
         let outcomes: Vec<Result<RecipientOutcome, sqlx::Error>> = futures::stream::iter(taken)
             .map(|r| deliver_recipient(ctx, &plan, r))
             .buffer_unordered(RECIPIENT_CONCURRENCY)
@@ -225,11 +239,19 @@ pub async fn deliver_request(
             }
         }
         let recorded = sent.len();
+        let record_started = std::time::Instant::now();
+        if taken_count > 0 {
+            stage(DeliveryStage::Send, record_started - send_started);
+        }
         let moved = ctx.batches(plan.lane).mark_sent.call(sent).await?;
-        let took = (Utc::now() - plan.request.created_at).to_std().ok();
+        take_started = std::time::Instant::now();
+        if recorded > 0 {
+            stage(DeliveryStage::Record, take_started - record_started);
+        }
+        let since_accepted = (Utc::now() - plan.request.created_at).to_std().ok();
         for _ in &moved {
             crate::metrics::delivery_outcome(plan.lane, "sent");
-            if let Some(took) = took {
+            if let Some(took) = since_accepted {
                 crate::metrics::accept_to_sent(plan.lane, took);
             }
         }

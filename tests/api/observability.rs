@@ -234,6 +234,13 @@ async fn metric_families_move_under_traffic() {
         &[("type", "normal"), ("outcome", "sent")],
         2.0,
     );
+    for stage in ["queued", "take", "send", "record"] {
+        at_least(
+            "smsgw_delivery_stage_seconds_count",
+            &[("type", "express"), ("stage", stage)],
+            1.0,
+        );
+    }
     at_least("smsgw_db_pool_max_connections", &[], 1.0);
     at_least("smsgw_db_pool_connections", &[("state", "idle")], 0.0);
     at_least("smsgw_build_info", &[], 1.0);
