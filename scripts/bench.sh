@@ -301,9 +301,13 @@ if want B4; then
     --text gsm --e2e --operator-listen "127.0.0.1:$OP_PORT" --operator-latency-ms 2 \
     --resume-dispatch --admin-token "$ADMIN_TOKEN" --drain-timeout 30
   left=$(sql "$(basename "${GW_DB_URL%%\?*}")" -e "select count(*) from sms_status where sms_type = 'normal' and status in ('PENDING','SENDING')")
+  # Where express time went, from the gateway's own histograms (docs/OPERATIONS.md).
+  curl -fsS "$GW_URL/metrics" >"$RES/B4-metrics.txt" || true
+  stages=$($PY "$ROOT/scripts/bench/stages.py" express <"$RES/B4-metrics.txt")
+  say "B4: express stages: $stages"
   p99=$(jget "$RES/B4.json" e2e.latency_by_type.express.p99_ms)
   result B4 "$p99" "ms express p99 (accept->operator)" "<= 100 ms" "$([[ -n "$p99" ]] && le "$p99" 100)" \
-    "express p50 $(jget "$RES/B4.json" e2e.latency_by_type.express.p50_ms) ms, intake p99 $(jget "$RES/B4.json" intake.latency.p99_ms) ms, 5xx $(jget "$RES/B4.json" intake.status_5xx), max $(jget "$RES/B4.json" e2e.latency_by_type.express.max_ms) ms, n=$(jget "$RES/B4.json" e2e.latency_by_type.express.count); $flood normal queued, $(jget "$RES/B4.json" e2e.foreign) normal delivered during the express run, $left still open after it"
+    "express p50 $(jget "$RES/B4.json" e2e.latency_by_type.express.p50_ms) ms, intake p99 $(jget "$RES/B4.json" intake.latency.p99_ms) ms, 5xx $(jget "$RES/B4.json" intake.status_5xx), max $(jget "$RES/B4.json" e2e.latency_by_type.express.max_ms) ms, n=$(jget "$RES/B4.json" e2e.latency_by_type.express.count); $flood normal queued, $(jget "$RES/B4.json" e2e.foreign) normal delivered during the express run, $left still open after it; gateway stages: $stages"
   stop_gateway
 fi
 
