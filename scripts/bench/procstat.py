@@ -25,6 +25,7 @@ DB_COUNTERS = [
     "Innodb_os_log_fsyncs",
     "Innodb_data_fsyncs",
     "Innodb_row_lock_waits",
+    "Innodb_deadlocks",
     "Innodb_row_lock_time",
     "Innodb_buffer_pool_wait_free",
     "Innodb_log_waits",
@@ -120,6 +121,11 @@ def diff(a, b, loadtest_cores):
         "db_per_s": {
             k: round((b["db"][k] - a["db"].get(k, 0)) / wall, 1)
             for k in b["db"] if k in a["db"]
+        },
+        # Server-wide counts over the scenario (other sessions' included, like the rates).
+        "db_delta": {
+            k: b["db"][k] - a["db"].get(k, 0)
+            for k in ("Innodb_deadlocks",) if k in b["db"] and k in a["db"]
         },
         "loadavg_end": round(b["loadavg"], 2),
     }

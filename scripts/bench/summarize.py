@@ -36,6 +36,9 @@ def cpu_text(cpu):
         parts.append(f"fsyncs {db['Innodb_data_fsyncs']:.0f}/s")
     if db.get("Innodb_row_lock_waits"):
         parts.append(f"row lock waits {db['Innodb_row_lock_waits']:.0f}/s")
+    deadlocks = (cpu.get("db_delta") or {}).get("Innodb_deadlocks")
+    if deadlocks is not None:
+        parts.append(f"deadlocks {deadlocks:.0f}")
     if "loadavg_end" in cpu:
         parts.append(f"load {cpu['loadavg_end']}")
     return ", ".join(parts)
