@@ -538,7 +538,14 @@ async fn sample_queues(
         let Some(conn) = broker.connection(stop).await else {
             return;
         };
-        match conn.create_channel().await {
+        // The queues are declared first (idempotent, as every publisher and consumer does):
+        // a passive declare of a queue that does not exist yet, at the first start on a fresh
+        // broker, would close the channel and make lapin log an error.
+        let opened = match conn.create_channel().await {
+            Ok(c) => topology::declare(&c, amqp).await.map(|()| c),
+            Err(e) => Err(e),
+        };
+        match opened {
             Ok(c) => *channel = Some(c),
             Err(e) => {
                 tracing::debug!(error = %e, "cannot open a channel to sample queue depth");

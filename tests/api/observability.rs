@@ -257,3 +257,56 @@ async fn metric_families_move_under_traffic() {
     }
     panic!("the backlog and queue gauges were never sampled");
 }
+
+/// On a broker where nothing has declared the gateway's queues yet (the first start of an
+/// API-only or worker process), the queue-depth sampler declares them itself and reports 0:
+/// a passive declare of the missing queue closed its channel, made lapin log an error at
+/// every fresh start, and left the gauge unreported until another component declared them.
+#[tokio::test]
+async fn queue_depth_is_sampled_on_a_broker_with_no_queues_yet() {
+    sms_gateway::metrics::install();
+    let app = crate::helpers::spawn_app_with_broker(&[]).await;
+    let names = [
+        app.state.config.amqp.queue_normal.clone(),
+        app.state.config.amqp.queue_express.clone(),
+    ];
+    for queue in &names {
+        // A failed passive declare closes its channel: one channel per queue.
+        let passive = app
+            .amqp_channel()
+            .await
+            .queue_declare(
+                queue.as_str().into(),
+                lapin::options::QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                Default::default(),
+            )
+            .await;
+        assert!(passive.is_err(), "{queue} exists before the sampler ran");
+    }
+    let tracker = tokio_util::task::TaskTracker::new();
+    sms_gateway::metrics::spawn_samplers(
+        sms_gateway::metrics::Samplers {
+            db: app.db.clone(),
+            max_connections: 1,
+            outbox: false,
+            queues: Some((app.state.broker.clone(), app.state.config.amqp.clone())),
+        },
+        &tracker,
+        app.stop.clone(),
+    );
+    // Sampled every 5 s, the first time once the broker connection is up.
+    for _ in 0..150 {
+        let s = app.get("/metrics", None).await.text;
+        if sample(&s, "smsgw_queue_messages", &[("lane", "express")]) == Some(0.0)
+            && sample(&s, "smsgw_queue_messages", &[("lane", "normal")]) == Some(0.0)
+        {
+            app.finish().await;
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("queue depth was not sampled within 15 s");
+}
