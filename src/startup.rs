@@ -166,7 +166,7 @@ pub async fn run(config: Config, role: Role, stop: CancellationToken) -> anyhow:
 
     let shutdown_timeout = config.http.shutdown_timeout;
     let state = AppState(Arc::new(
-        App::new(config, pool.clone(), broker).with_operators(operators),
+        App::new(config, pool.clone(), broker.clone()).with_operators(operators),
     ));
 
     // Every role serves HTTP: the API, or only /healthz, /readyz and /metrics.
@@ -213,6 +213,7 @@ pub async fn run(config: Config, role: Role, stop: CancellationToken) -> anyhow:
             "shutdown timeout reached with work still running"
         );
     }
+    broker.close().await;
     pool.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -30,6 +30,15 @@ impl Broker {
         })
     }
 
+    /// Closes the connection (after shutdown, once every channel user has finished). Closing
+    /// it while consumers still acknowledged made lapin log a connection error on every
+    /// graceful stop, and their acknowledgements failed.
+    pub async fn close(&self) {
+        if let Some(conn) = self.current.send_replace(None) {
+            let _ = conn.close(200, "shutdown".into()).await;
+        }
+    }
+
     /// True while a connection is open.
     pub fn is_connected(&self) -> bool {
         self.current
@@ -57,7 +66,8 @@ impl Broker {
     }
 
     /// Connects, watches the connection, reconnects with backoff; returns when `stop` fires,
-    /// closing the connection.
+    /// leaving the connection open for the consumers and publishers still finishing (their
+    /// acknowledgements and confirms need it): [`Broker::close`] closes it once they are done.
     pub async fn run_until_stopped(self: Arc<Self>, stop: CancellationToken) {
         let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
         while !stop.is_cancelled() {
@@ -83,11 +93,10 @@ impl Broker {
                             break;
                         }
                     }
-                    self.current.send_replace(None);
                     if stop.is_cancelled() {
-                        let _ = conn.close(200, "shutdown".into()).await;
                         break;
                     }
+                    self.current.send_replace(None);
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot connect to RabbitMQ; retrying");
