@@ -251,7 +251,16 @@ impl TestApp {
 
     /// How many messages wait in a queue.
     pub async fn queue_depth(&self, queue: &str) -> u32 {
-        self.amqp_channel()
+        self.try_queue_depth(queue)
+            .await
+            .expect("passive queue.declare")
+    }
+
+    /// How many messages wait in a queue; an error when there is no such queue (a passive
+    /// declare, on a channel of its own since the failure closes it).
+    pub async fn try_queue_depth(&self, queue: &str) -> Result<u32, lapin::Error> {
+        let queue = self
+            .amqp_channel()
             .await
             .queue_declare(
                 queue.into(),
@@ -261,9 +270,8 @@ impl TestApp {
                 },
                 lapin::types::FieldTable::default(),
             )
-            .await
-            .expect("passive queue.declare")
-            .message_count()
+            .await?;
+        Ok(queue.message_count())
     }
 
     /// Takes every message waiting in a queue (acknowledging them).

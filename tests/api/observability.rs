@@ -271,20 +271,10 @@ async fn queue_depth_is_sampled_on_a_broker_with_no_queues_yet() {
         app.state.config.amqp.queue_express.clone(),
     ];
     for queue in &names {
-        // A failed passive declare closes its channel: one channel per queue.
-        let passive = app
-            .amqp_channel()
-            .await
-            .queue_declare(
-                queue.as_str().into(),
-                lapin::options::QueueDeclareOptions {
-                    passive: true,
-                    ..Default::default()
-                },
-                Default::default(),
-            )
-            .await;
-        assert!(passive.is_err(), "{queue} exists before the sampler ran");
+        assert!(
+            app.try_queue_depth(queue).await.is_err(),
+            "{queue} exists before the sampler ran"
+        );
     }
     let tracker = tokio_util::task::TaskTracker::new();
     sms_gateway::metrics::spawn_samplers(
