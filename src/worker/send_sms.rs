@@ -208,12 +208,12 @@ pub async fn deliver_request(
     // Recipients go in chunks: one transaction takes a chunk, its sends run concurrently, one
     // transaction records those that went out. A chunk is small enough that its lease covers
     // its sends, and a crash re-sends at most one chunk's unrecorded successes.
-    for chunk in recipients.chunks(CHUNK) {
+    for (index, chunk) in recipients.chunks(CHUNK).enumerate() {
         let ids: Vec<i64> = chunk.iter().map(|r| r.id).collect();
         let taken = ctx.batches(plan.lane).claim.call(ids).await?;
         let send_started = std::time::Instant::now();
         stage(DeliveryStage::Take, send_started - take_started);
-        if take_started == consumed
+        if index == 0
             && taken.iter().any(|r| r.attempts == 1)
             && let Ok(queued) = (consumed_at - plan.request.created_at).to_std()
         {
