@@ -50,7 +50,7 @@ pub async fn create_customer(
         balance = ledger::credit(
             tx,
             &ledger::Entry {
-                user_id: customer_id,
+                customer_id,
                 entry_type: ledger::EntryType::Initial,
                 transaction_id: &transaction_id,
                 description: Some("initial balance"),

@@ -205,7 +205,7 @@ pub async fn fail_and_refund(
         ledger::credit(
             &mut tx,
             &Entry {
-                user_id: request.user_id,
+                customer_id: request.customer_id,
                 entry_type: EntryType::Refund,
                 transaction_id: &transaction_id,
                 description: Some(reason),

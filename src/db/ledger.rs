@@ -47,7 +47,7 @@ pub struct LedgerRow {
 /// What a balance change needs besides the amount.
 #[derive(Debug, Clone, Copy)]
 pub struct Entry<'a> {
-    pub user_id: i64,
+    pub customer_id: i64,
     pub entry_type: EntryType,
     pub transaction_id: &'a str,
     pub description: Option<&'a str>,
@@ -60,7 +60,7 @@ async fn insert_entry(tx: &mut Tx, entry: &Entry<'_>, amount: i64) -> Result<(),
          (user_id, amount, transaction_type, description, transaction_id, sms_identifier) \
          values (?, ?, ?, ?, ?, ?)",
     )
-    .bind(entry.user_id)
+    .bind(entry.customer_id)
     .bind(amount)
     .bind(entry.entry_type.as_str())
     .bind(entry.description)
@@ -81,7 +81,7 @@ pub async fn credit(
     debug_assert!(amount > 0);
     let updated = sqlx::query("update user_balances set balance = balance + ? where user_id = ?")
         .bind(amount)
-        .bind(entry.user_id)
+        .bind(entry.customer_id)
         .execute(&mut **tx)
         .await?
         .rows_affected();
@@ -89,7 +89,7 @@ pub async fn credit(
         return Ok(None);
     }
     insert_entry(tx, entry, amount).await?;
-    balance_in_tx(tx, entry.user_id).await
+    balance_in_tx(tx, entry.customer_id).await
 }
 
 /// Takes `amount` (>= 0) credits if the balance covers them. Returns `false`, changing nothing,
@@ -102,7 +102,7 @@ pub async fn debit(tx: &mut Tx, entry: &Entry<'_>, amount: i64) -> Result<bool, 
         "update user_balances set balance = balance - ? where user_id = ? and balance >= ?",
     )
     .bind(amount)
-    .bind(entry.user_id)
+    .bind(entry.customer_id)
     .bind(amount)
     .execute(&mut **tx)
     .await?
@@ -115,18 +115,18 @@ pub async fn debit(tx: &mut Tx, entry: &Entry<'_>, amount: i64) -> Result<bool, 
 }
 
 /// Reads and row-locks a balance inside a transaction.
-pub async fn lock_balance(tx: &mut Tx, user_id: i64) -> Result<Option<i64>, sqlx::Error> {
+pub async fn lock_balance(tx: &mut Tx, customer_id: i64) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query("select balance from user_balances where user_id = ? for update")
-        .bind(user_id)
+        .bind(customer_id)
         .fetch_optional(&mut **tx)
         .await?
         .map(|r| r.try_get(0))
         .transpose()
 }
 
-async fn balance_in_tx(tx: &mut Tx, user_id: i64) -> Result<Option<i64>, sqlx::Error> {
+async fn balance_in_tx(tx: &mut Tx, customer_id: i64) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query("select balance from user_balances where user_id = ?")
-        .bind(user_id)
+        .bind(customer_id)
         .fetch_optional(&mut **tx)
         .await?
         .map(|r| r.try_get(0))
@@ -134,9 +134,9 @@ async fn balance_in_tx(tx: &mut Tx, user_id: i64) -> Result<Option<i64>, sqlx::E
 }
 
 /// A customer's balance.
-pub async fn balance(pool: &MySqlPool, user_id: i64) -> Result<Option<i64>, sqlx::Error> {
+pub async fn balance(pool: &MySqlPool, customer_id: i64) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query("select balance from user_balances where user_id = ?")
-        .bind(user_id)
+        .bind(customer_id)
         .fetch_optional(pool)
         .await?
         .map(|r| r.try_get(0))
@@ -146,7 +146,7 @@ pub async fn balance(pool: &MySqlPool, user_id: i64) -> Result<Option<i64>, sqlx
 /// A page of a customer's ledger, newest first, strictly older than `before_id` when given.
 pub async fn list(
     pool: &MySqlPool,
-    user_id: i64,
+    customer_id: i64,
     before_id: Option<i64>,
     limit: u32,
 ) -> Result<Vec<LedgerRow>, sqlx::Error> {
@@ -154,23 +154,23 @@ pub async fn list(
         "select id, transaction_id, amount, transaction_type, description, sms_identifier, created_at \
          from user_transactions where user_id = ? and id < ? order by id desc limit ?",
     )
-    .bind(user_id)
+    .bind(customer_id)
     .bind(before_id.unwrap_or(i64::MAX))
     .bind(limit)
     .fetch_all(pool)
     .await
 }
 
-/// Locks the balance rows of `user_ids` (`FOR UPDATE`, in primary-key order, so concurrent
+/// Locks the balance rows of `customer_ids` (`FOR UPDATE`, in primary-key order, so concurrent
 /// batches never deadlock on each other) and returns them; unknown customers are absent.
 /// Here and in [`debit_many`] the primary key is forced: with few customers the optimizer
 /// scans the table, locking every customer's balance for the whole acceptance transaction
 /// (tests/api/locking.rs).
 pub async fn lock_balances(
     tx: &mut Tx,
-    user_ids: &[i64],
+    customer_ids: &[i64],
 ) -> Result<std::collections::HashMap<i64, i64>, sqlx::Error> {
-    let mut sorted = user_ids.to_vec();
+    let mut sorted = customer_ids.to_vec();
     sorted.sort_unstable();
     sorted.dedup();
     let mut balances = std::collections::HashMap::with_capacity(sorted.len());
@@ -186,7 +186,7 @@ pub async fn lock_balances(
     Ok(balances)
 }
 
-/// Debits several customers at once (`(user_id, amount)`, one entry per customer, positive
+/// Debits several customers at once (`(customer_id, amount)`, one entry per customer, positive
 /// amounts), each only if its balance covers it, and writes one ledger row per `entries`
 /// item. Returns false if any balance did not cover its debit: the caller must roll back.
 pub async fn debit_many(
@@ -198,19 +198,19 @@ pub async fn debit_many(
         let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
             "update user_balances force index (primary) set balance = balance - case user_id",
         );
-        for (user_id, amount) in batch::padded(chunk) {
+        for (customer_id, amount) in batch::padded(chunk) {
             qb.push(" when ")
-                .push_bind(user_id)
+                .push_bind(customer_id)
                 .push(" then ")
                 .push_bind(amount);
         }
         qb.push(" end where user_id in ");
-        let ids: Vec<i64> = chunk.iter().map(|(user_id, _)| *user_id).collect();
+        let ids: Vec<i64> = chunk.iter().map(|(customer_id, _)| *customer_id).collect();
         batch::push_in_list(&mut qb, &ids);
         qb.push(" and balance >= case user_id");
-        for (user_id, amount) in batch::padded(chunk) {
+        for (customer_id, amount) in batch::padded(chunk) {
             qb.push(" when ")
-                .push_bind(user_id)
+                .push_bind(customer_id)
                 .push(" then ")
                 .push_bind(amount);
         }
@@ -226,7 +226,7 @@ pub async fn debit_many(
              (user_id, amount, transaction_type, description, transaction_id, sms_identifier) ",
         );
         qb.push_values(chunk, |mut b, (entry, amount)| {
-            b.push_bind(entry.user_id)
+            b.push_bind(entry.customer_id)
                 .push_bind(*amount)
                 .push_bind(entry.entry_type.as_str())
                 .push_bind(entry.description)

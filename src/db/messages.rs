@@ -4,12 +4,13 @@ use chrono::{DateTime, Utc};
 use sqlx::{FromRow, MySql, MySqlPool, QueryBuilder};
 
 use super::{Tx, batch};
+use crate::domain::{Encoding, SmsStatus, SmsType};
 
 /// An accepted request, as written by intake.
 #[derive(Debug, Clone)]
 pub struct NewRequest<'a> {
     pub sms_identifier: &'a str,
-    pub user_id: i64,
+    pub customer_id: i64,
     pub sms_type: &'a str,
     pub body: &'a str,
     pub encoding: &'a str,
@@ -31,7 +32,7 @@ pub async fn insert_request(tx: &mut Tx, req: &NewRequest<'_>) -> Result<i64, sq
          case when ? is null then null else now(6) + interval ? second end, ?)",
     )
     .bind(req.sms_identifier)
-    .bind(req.user_id)
+    .bind(req.customer_id)
     .bind(req.sms_type)
     .bind(req.body)
     .bind(req.encoding)
@@ -71,7 +72,7 @@ pub async fn insert_requests(
         );
         qb.push_values(chunk, |mut b, req| {
             b.push_bind(req.sms_identifier)
-                .push_bind(req.user_id)
+                .push_bind(req.customer_id)
                 .push_bind(req.sms_type)
                 .push_bind(req.body)
                 .push_bind(req.encoding)
@@ -131,7 +132,7 @@ async fn insert_status_rows(
         );
         qb.push_values(chunk, |mut b, (req, request_id, recipient)| {
             b.push_bind(*request_id)
-                .push_bind(req.user_id)
+                .push_bind(req.customer_id)
                 .push_bind(req.sms_identifier)
                 .push_bind(*recipient)
                 .push("'PENDING'")
@@ -162,8 +163,8 @@ pub struct StatusRow {
     pub id: i64,
     pub sms_identifier: String,
     pub recipient: String,
-    pub status: String,
-    pub sms_type: String,
+    pub status: SmsStatus,
+    pub sms_type: SmsType,
     pub provider: Option<String>,
     pub provider_message_id: Option<String>,
     pub failure_reason: Option<String>,
@@ -185,14 +186,14 @@ const STATUS_COLUMNS: &str = status_columns!();
 /// A customer's status rows, newest first, at most `limit`.
 pub async fn history(
     pool: &MySqlPool,
-    user_id: i64,
+    customer_id: i64,
     filter: &HistoryFilter,
     limit: u32,
 ) -> Result<Vec<StatusRow>, sqlx::Error> {
     let mut qb: QueryBuilder<MySql> = QueryBuilder::new("select ");
     qb.push(STATUS_COLUMNS)
         .push(" from sms_status where user_id = ")
-        .push_bind(user_id);
+        .push_bind(customer_id);
     if let Some(status) = filter.status {
         qb.push(" and status = ").push_bind(status);
     }
@@ -223,10 +224,11 @@ pub async fn history(
 pub struct RequestRow {
     pub id: i64,
     pub sms_identifier: String,
-    pub user_id: i64,
-    pub sms_type: String,
+    #[sqlx(rename = "user_id")]
+    pub customer_id: i64,
+    pub sms_type: SmsType,
     pub body: String,
-    pub encoding: String,
+    pub encoding: Encoding,
     pub segments: i32,
     pub recipients: i32,
     pub price_per_segment: i64,
@@ -256,10 +258,10 @@ macro_rules! request_columns {
     };
 }
 
-/// The request with this identifier, if it belongs to `user_id`.
+/// The request with this identifier, if it belongs to `customer_id`.
 pub async fn find_request(
     pool: &MySqlPool,
-    user_id: i64,
+    customer_id: i64,
     sms_identifier: &str,
 ) -> Result<Option<RequestRow>, sqlx::Error> {
     sqlx::query_as(concat!(
@@ -268,7 +270,7 @@ pub async fn find_request(
         " from sms_requests where sms_identifier = ? and user_id = ?"
     ))
     .bind(sms_identifier)
-    .bind(user_id)
+    .bind(customer_id)
     .fetch_optional(pool)
     .await
 }

@@ -1,5 +1,6 @@
 //! Validated domain types: phone numbers, segment counting, message types and states, money.
 
+mod column;
 pub mod message;
 pub mod money;
 pub mod phone_number;

@@ -55,6 +55,18 @@ impl Encoding {
     }
 }
 
+impl std::str::FromStr for Encoding {
+    type Err = String;
+    /// The names [`Encoding::as_str`] gives.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "GSM-7" => Ok(Self::Gsm7),
+            "UCS-2" => Ok(Self::Ucs2),
+            _ => Err("must be GSM-7 or UCS-2".into()),
+        }
+    }
+}
+
 impl fmt::Display for Encoding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -22,7 +22,8 @@ use crate::state::AppState;
 pub struct AddBalanceRequest {
     /// The customer to credit.
     #[schema(example = 7)]
-    pub user_id: i64,
+    #[serde(rename = "user_id")]
+    pub customer_id: i64,
     /// Credits to add, > 0. `amount` is accepted as a synonym.
     #[serde(alias = "amount")]
     #[schema(example = 100)]
@@ -36,7 +37,8 @@ pub struct AddBalanceRequest {
 /// Result of a top-up.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct AddBalanceResponse {
-    pub user_id: i64,
+    #[serde(rename = "user_id")]
+    pub customer_id: i64,
     /// Balance after the top-up.
     pub balance: i64,
     /// The ledger row's id.
@@ -50,7 +52,8 @@ pub struct AddBalanceResponse {
 pub struct BalanceQuery {
     /// The customer (required with the admin token; must be your own with an API key).
     #[param(example = 7)]
-    pub user_id: Option<i64>,
+    #[serde(rename = "user_id")]
+    pub customer_id: Option<i64>,
     /// Transactions per page, 1-100 (default 20).
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
@@ -75,7 +78,8 @@ pub struct Transaction {
 /// A balance and a page of its ledger.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct BalanceResponse {
-    pub user_id: i64,
+    #[serde(rename = "user_id")]
+    pub customer_id: i64,
     pub balance: i64,
     /// Newest first.
     pub transactions: Vec<Transaction>,
@@ -143,7 +147,7 @@ pub async fn add_balance(
     let balance = ledger::credit(
         &mut tx,
         &ledger::Entry {
-            user_id: req.user_id,
+            customer_id: req.customer_id,
             entry_type: ledger::EntryType::Topup,
             transaction_id: &transaction_id,
             description: Some(req.description.as_deref().unwrap_or("top-up")),
@@ -152,16 +156,16 @@ pub async fn add_balance(
         req.balance,
     )
     .await?
-    .ok_or_else(|| ApiError::NotFound(format!("customer {} does not exist", req.user_id)))?;
+    .ok_or_else(|| ApiError::NotFound(format!("customer {} does not exist", req.customer_id)))?;
     let body = AddBalanceResponse {
-        user_id: req.user_id,
+        customer_id: req.customer_id,
         balance,
         transaction_id,
     };
     let resp = idempotency::commit(idem.as_ref(), &state.db, tx, StatusCode::OK, &body).await?;
     crate::metrics::credits_added(req.balance.max(0) as u64);
     tracing::info!(
-        customer.id = req.user_id,
+        customer.id = req.customer_id,
         amount = req.balance,
         "balance added"
     );
@@ -186,18 +190,18 @@ pub async fn get_balance(
     caller: Caller,
     ApiQuery(q): ApiQuery<BalanceQuery>,
 ) -> Result<Response, ApiError> {
-    let user_id = caller.target(&state, q.user_id, "user_id").await?;
+    let customer_id = caller.target(&state, q.customer_id, "user_id").await?;
     let limit = pagination::limit(q.limit)?;
     let before = pagination::decode(q.cursor.as_deref())?;
-    let balance = db::ledger::balance(&state.db, user_id)
+    let balance = db::ledger::balance(&state.db, customer_id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("customer {user_id} does not exist")))?;
-    let rows = db::ledger::list(&state.db, user_id, before, limit + 1).await?;
+        .ok_or_else(|| ApiError::NotFound(format!("customer {customer_id} does not exist")))?;
+    let rows = db::ledger::list(&state.db, customer_id, before, limit + 1).await?;
     let (rows, next_cursor) = pagination::page(rows, limit, |r| r.id);
     Ok(super::json_response(
         StatusCode::OK,
         &BalanceResponse {
-            user_id,
+            customer_id,
             balance,
             transactions: rows
                 .into_iter()

@@ -14,7 +14,7 @@ use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Caller, IdempotencyKey, Sender};
 use super::idempotency::{self, Idempotency};
 use super::pagination;
-use crate::db::messages::{self as repo, HistoryFilter, StatusRow};
+use crate::db::messages::{self as repo, HistoryFilter};
 use crate::domain::{Encoding, PhoneNumber, SmsStatus, SmsType};
 use crate::intake::{self, Outcome, SendInput};
 use crate::state::AppState;
@@ -126,11 +126,11 @@ pub async fn send(
         sender.verify(&state).await?;
     }
     let caller = sender.caller;
-    let user_id = caller
+    let customer_id = caller
         .target(&state, req.customer_id, "customer_id")
         .await?;
     let validated = intake::validate(
-        user_id,
+        customer_id,
         &SendInput {
             text: &req.text,
             recipients: &req.recipients,
@@ -159,7 +159,7 @@ pub async fn send(
     let idem = Idempotency::new(
         caller,
         key,
-        &format!("POST /sms/send {user_id}"),
+        &format!("POST /sms/send {customer_id}"),
         &req,
         config.http.idempotency_ttl.as_secs(),
     );
@@ -201,7 +201,7 @@ pub async fn send(
                 tx.rollback().await?;
             }
             return Err(ApiError::NotFound(format!(
-                "customer {user_id} does not exist"
+                "customer {customer_id} does not exist"
             )));
         }
     };
@@ -241,7 +241,7 @@ pub async fn send(
     crate::outbox::wake(sms_type);
     tracing::info!(
         sms.id = %accepted.sms_identifier,
-        customer.id = user_id,
+        customer.id = customer_id,
         sms.type = %sms_type,
         sms.recipients = accepted.accepted.len(),
         sms.segments = accepted.segments,
@@ -281,7 +281,8 @@ pub struct HistoryQuery {
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// The customer (admin token only; a key may name only its own).
-    pub user_id: Option<i64>,
+    #[serde(rename = "user_id")]
+    pub customer_id: Option<i64>,
 }
 
 /// One recipient's message in the history.
@@ -318,14 +319,6 @@ fn parse_time(field: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>,
         .transpose()
 }
 
-fn status_of(row: &StatusRow) -> SmsStatus {
-    row.status.parse().unwrap_or(SmsStatus::Pending)
-}
-
-fn type_of(row: &StatusRow) -> SmsType {
-    row.sms_type.parse().unwrap_or_default()
-}
-
 /// The caller's messages, one row per recipient, newest first.
 #[utoipa::path(
     get, path = "/sms/history", tag = "sms",
@@ -343,7 +336,7 @@ pub async fn history(
     caller: Caller,
     ApiQuery(q): ApiQuery<HistoryQuery>,
 ) -> Result<Response, ApiError> {
-    let user_id = caller.target(&state, q.user_id, "user_id").await?;
+    let customer_id = caller.target(&state, q.customer_id, "user_id").await?;
     let mut errors = BTreeMap::new();
     let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
         None => None,
@@ -406,7 +399,7 @@ pub async fn history(
         to,
         before_id: pagination::decode(q.cursor.as_deref())?,
     };
-    let rows = repo::history(&state.db, user_id, &filter, limit + 1).await?;
+    let rows = repo::history(&state.db, customer_id, &filter, limit + 1).await?;
     let (rows, next_cursor) = pagination::page(rows, limit, |r| r.id);
     Ok(super::json_response(
         StatusCode::OK,
@@ -416,8 +409,8 @@ pub async fn history(
                 .map(|r| HistoryItem {
                     sms_identifier: r.sms_identifier.clone(),
                     recipient: r.recipient.clone(),
-                    status: status_of(r),
-                    sms_type: type_of(r),
+                    status: r.status,
+                    sms_type: r.sms_type,
                     provider: r.provider.clone(),
                     segments: r.segments,
                     created_at: r.created_at,
@@ -510,9 +503,9 @@ pub async fn get_sms(
             "no SMS request {sms_identifier:?} for this customer"
         ))
     };
-    let user_id = caller.target(&state, q.user_id, "user_id").await?;
+    let customer_id = caller.target(&state, q.customer_id, "user_id").await?;
     let id = Uuid::try_parse(&sms_identifier).map_err(|_| not_found())?;
-    let request = repo::find_request(&state.db, user_id, &id.to_string())
+    let request = repo::find_request(&state.db, customer_id, &id.to_string())
         .await?
         .ok_or_else(not_found)?;
     let statuses = repo::statuses_of_request(&state.db, request.id).await?;
@@ -522,7 +515,7 @@ pub async fn get_sms(
     let messages = statuses
         .iter()
         .map(|s| {
-            *counts.entry(s.status.clone()).or_insert(0) += 1;
+            *counts.entry(s.status.as_str().to_string()).or_insert(0) += 1;
             let mut timeline = vec![SmsEvent {
                 status: SmsStatus::Pending.as_str().to_string(),
                 at: s.created_at,
@@ -540,7 +533,7 @@ pub async fn get_sms(
             );
             RecipientStatus {
                 recipient: s.recipient.clone(),
-                status: status_of(s),
+                status: s.status,
                 provider: s.provider.clone(),
                 provider_message_id: s.provider_message_id.clone(),
                 failure_reason: s.failure_reason.clone(),
@@ -556,9 +549,9 @@ pub async fn get_sms(
         StatusCode::OK,
         &SmsDetail {
             sms_identifier: request.sms_identifier,
-            sms_type: request.sms_type.parse().unwrap_or_default(),
+            sms_type: request.sms_type,
             text: request.body,
-            encoding: request.encoding,
+            encoding: request.encoding.as_str().to_string(),
             segments: request.segments,
             recipients: request.recipients,
             cost: request.cost,
@@ -575,5 +568,6 @@ pub async fn get_sms(
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DetailQuery {
-    pub user_id: Option<i64>,
+    #[serde(rename = "user_id")]
+    pub customer_id: Option<i64>,
 }

@@ -15,7 +15,7 @@
 //! locked the balances is skipped, so a 503 still charges nothing.
 //!
 //! Batches form by themselves: customers are split into `INTAKE_EXECUTORS` shards
-//! (`user_id % executors`, one by default), each with one executor that takes
+//! (`customer_id % executors`, one by default), each with one executor that takes
 //! whatever its queue holds (up to [`MAX_BATCH`] requests / [`MAX_BATCH_RECIPIENTS`]
 //! recipients) as one batch. Two batches in flight never share a customer, so they never wait
 //! on each other's balance locks (with shared customers, batches queued behind each other's
@@ -48,7 +48,7 @@ struct Job {
 /// The group-commit front of intake. Cheap to share; its tasks end when it is dropped.
 #[derive(Debug, Clone)]
 pub struct GroupCommit {
-    /// One queue per shard of customers (`user_id % executors`).
+    /// One queue per shard of customers (`customer_id % executors`).
     shards: Vec<mpsc::Sender<Job>>,
 }
 
@@ -70,7 +70,7 @@ impl GroupCommit {
     /// failed). Dropping the future before its batch starts cancels the request.
     pub async fn accept(&self, cmd: SendCommand, price: i64) -> Result<Outcome, sqlx::Error> {
         let (reply, answer) = oneshot::channel();
-        let shard = cmd.user_id.rem_euclid(self.shards.len() as i64) as usize;
+        let shard = cmd.customer_id.rem_euclid(self.shards.len() as i64) as usize;
         self.shards[shard]
             .send(Job { cmd, price, reply })
             .await
@@ -207,7 +207,7 @@ async fn accept_batch(db: &MySqlPool, batch: &[Job]) -> Result<Vec<Option<Outcom
     let mut tx = db.begin().await?;
     let users: Vec<i64> = batch
         .iter()
-        .map(|j| j.cmd.user_id)
+        .map(|j| j.cmd.customer_id)
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
@@ -241,12 +241,12 @@ async fn accept_batch(db: &MySqlPool, batch: &[Job]) -> Result<Vec<Option<Outcom
         }
         let cmd = &job.cmd;
         if let Some(hash) = &cmd.api_key_hash
-            && keys.get(&cmd.user_id).map(Vec::as_slice) != Some(&hash[..])
+            && keys.get(&cmd.customer_id).map(Vec::as_slice) != Some(&hash[..])
         {
             outcomes.push(Some(Outcome::UnknownKey));
             continue;
         }
-        let Some(balance) = balances.get_mut(&cmd.user_id) else {
+        let Some(balance) = balances.get_mut(&cmd.customer_id) else {
             outcomes.push(Some(Outcome::UnknownCustomer));
             continue;
         };
@@ -255,7 +255,7 @@ async fn accept_batch(db: &MySqlPool, batch: &[Job]) -> Result<Vec<Option<Outcom
             Ok((take, cost)) => {
                 *balance -= cost;
                 if cost > 0 {
-                    *debits.entry(cmd.user_id).or_default() += cost;
+                    *debits.entry(cmd.customer_id).or_default() += cost;
                 }
                 let sms_id = Uuid::now_v7().to_string();
                 plans.push(Plan {
@@ -291,7 +291,7 @@ async fn accept_batch(db: &MySqlPool, batch: &[Job]) -> Result<Vec<Option<Outcom
         .map(|p| {
             (
                 ledger::Entry {
-                    user_id: batch[p.index].cmd.user_id,
+                    customer_id: batch[p.index].cmd.customer_id,
                     entry_type: ledger::EntryType::Charge,
                     transaction_id: &p.transaction_id,
                     description: Some(&p.description),
@@ -314,7 +314,7 @@ async fn accept_batch(db: &MySqlPool, batch: &[Job]) -> Result<Vec<Option<Outcom
             let cmd = &batch[p.index].cmd;
             messages::NewRequest {
                 sms_identifier: &p.sms_id,
-                user_id: cmd.user_id,
+                customer_id: cmd.customer_id,
                 sms_type: cmd.sms_type.as_str(),
                 body: &cmd.text,
                 encoding: cmd.count.encoding.as_str(),

@@ -33,7 +33,7 @@ pub struct SendInput<'a> {
 /// A validated request, ready to be accepted.
 #[derive(Debug, Clone)]
 pub struct SendCommand {
-    pub user_id: i64,
+    pub customer_id: i64,
     pub text: String,
     pub count: SegmentCount,
     pub recipients: Vec<PhoneNumber>,
@@ -52,7 +52,7 @@ pub struct SendCommand {
 
 /// Validates `input` against the configured limits and operator names.
 pub fn validate(
-    user_id: i64,
+    customer_id: i64,
     input: &SendInput<'_>,
     config: &IntakeConfig,
     operator_names: impl Fn(SmsType) -> BTreeSet<String>,
@@ -181,7 +181,7 @@ pub fn validate(
         return Err(errors);
     }
     Ok(SendCommand {
-        user_id,
+        customer_id,
         text: input.text.to_string(),
         count,
         recipients,
@@ -263,12 +263,12 @@ pub async fn accept(
     price_per_segment: i64,
 ) -> Result<Outcome, sqlx::Error> {
     if let Some(hash) = &cmd.api_key_hash {
-        let current = crate::db::customers::key_hashes(tx, &[cmd.user_id]).await?;
-        if current.get(&cmd.user_id).map(Vec::as_slice) != Some(&hash[..]) {
+        let current = crate::db::customers::key_hashes(tx, &[cmd.customer_id]).await?;
+        if current.get(&cmd.customer_id).map(Vec::as_slice) != Some(&hash[..]) {
             return Ok(Outcome::UnknownKey);
         }
     }
-    let Some(balance) = ledger::lock_balance(tx, cmd.user_id).await? else {
+    let Some(balance) = ledger::lock_balance(tx, cmd.customer_id).await? else {
         return Ok(Outcome::UnknownCustomer);
     };
     let (take, cost) = match charge_for(cmd, price_per_segment, balance) {
@@ -286,7 +286,7 @@ pub async fn accept(
     let charged = ledger::debit(
         tx,
         &ledger::Entry {
-            user_id: cmd.user_id,
+            customer_id: cmd.customer_id,
             entry_type: ledger::EntryType::Charge,
             transaction_id: &transaction_id,
             description: Some(&description),
@@ -311,7 +311,7 @@ pub async fn accept(
         tx,
         &messages::NewRequest {
             sms_identifier: &sms_id,
-            user_id: cmd.user_id,
+            customer_id: cmd.customer_id,
             sms_type: cmd.sms_type.as_str(),
             body: &cmd.text,
             encoding: cmd.count.encoding.as_str(),

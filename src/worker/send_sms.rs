@@ -187,7 +187,7 @@ pub async fn deliver_request(
         );
         return Ok(DeliverySummary::default());
     };
-    let lane: SmsType = request.sms_type.parse().unwrap_or_default();
+    let lane = request.sms_type;
     let recipients = {
         let _turn = ctx.db_turn(lane).await;
         repo::open_recipients(&ctx.db, request_id).await?

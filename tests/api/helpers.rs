@@ -413,9 +413,9 @@ impl TestApp {
     }
 
     /// A customer's balance straight from the database.
-    pub async fn balance_of(&self, user_id: i64) -> i64 {
+    pub async fn balance_of(&self, customer_id: i64) -> i64 {
         sqlx::query_scalar("select balance from user_balances where user_id = ?")
-            .bind(user_id)
+            .bind(customer_id)
             .fetch_one(&self.db)
             .await
             .unwrap()

@@ -46,7 +46,7 @@ async fn batches_of_every_size_reuse_a_bounded_set_of_prepared_statements() {
         let requests: Vec<messages::NewRequest<'_>> = (0..n)
             .map(|i| messages::NewRequest {
                 sms_identifier: &ids[i],
-                user_id: users[i],
+                customer_id: users[i],
                 sms_type: "normal",
                 body: "hello",
                 encoding: "GSM-7",
@@ -66,7 +66,7 @@ async fn batches_of_every_size_reuse_a_bounded_set_of_prepared_statements() {
         let entries: Vec<(Entry<'_>, i64)> = (0..n)
             .map(|i| {
                 let entry = Entry {
-                    user_id: users[i],
+                    customer_id: users[i],
                     entry_type: EntryType::Charge,
                     transaction_id: &ids[i],
                     description: None,
@@ -103,7 +103,7 @@ async fn batches_of_every_size_reuse_a_bounded_set_of_prepared_statements() {
         let sms_id = format!("d-{n}");
         let request = messages::NewRequest {
             sms_identifier: &sms_id,
-            user_id: users[0],
+            customer_id: users[0],
             sms_type: "normal",
             body: "hello",
             encoding: "GSM-7",
