@@ -92,7 +92,7 @@ random_token() { node -e 'console.log(require("crypto").randomBytes(24).toString
 WORKDIR="$(mktemp -d "${TMPDIR:-/tmp}/sms-gateway-postman.XXXXXX")"
 PIDS=()
 GW=""
-# shellcheck disable=SC2317 # run by the EXIT trap
+# shellcheck disable=SC2317,SC2329 # run by the EXIT trap
 stop() {
   local status=$?
   set +e
