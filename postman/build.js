@@ -22,6 +22,7 @@ const fs = require('fs');
 const path = require('path');
 const converter = require('openapi-to-postmanv2');
 const walkthrough = require('./walkthrough');
+const { helpers, constants } = require('./helpers');
 
 const ROOT = path.join(__dirname, '..');
 const SPEC = path.join(ROOT, 'tests/snapshots/openapi.json');
@@ -92,8 +93,8 @@ function finish(items, spec) {
 function request(w) {
   const calls = (fn, name) => new RegExp(`\\b${name}\\b`).test(fn.toString());
   const used = (fn) => [
-    ...Object.entries(walkthrough.constants).filter(([k]) => calls(fn, k)).map(([k, v]) => `const ${k} = ${v};`),
-    ...Object.entries(walkthrough.helpers)
+    ...Object.entries(constants).filter(([k]) => calls(fn, k)).map(([k, v]) => `const ${k} = ${v};`),
+    ...Object.entries(helpers)
       .filter(([name]) => calls(fn, name))
       .flatMap(([, f]) => `function ${f.toString()}`.split('\n').map((l, i) => (i ? l.slice(2) : l))),
   ];
@@ -134,7 +135,11 @@ function build(callback) {
   const options = { folderStrategy: 'Tags', requestParametersResolution: 'Example', enableOptionalParameters: false };
   converter.convert({ type: 'string', data: text }, options, (err, res) => {
     if (err || !res.result) throw err || new Error(res.reason);
-    const vars = { baseUrl: 'http://localhost:8080', adminToken: 'dev-admin-token-change-me', apiKey: '', dlrOperator: 'mock-b', dlrOperatorKey: '', priceNormal: '1', priceExpress: '2', pollAttempts: '60', pollIntervalMs: '250' };
+    const vars = {
+      baseUrl: 'http://localhost:8080', adminToken: 'dev-admin-token-change-me', apiKey: '',
+      dlrOperator: 'mock-b', dlrOperatorKey: '', priceNormal: '1', priceExpress: '2',
+      pollAttempts: '60', pollIntervalMs: '250',
+    };
     callback({
       info: {
         _postman_id: id('sms-gateway'),
@@ -160,7 +165,7 @@ build((collection) => {
     console.log(`postman: wrote ${path.relative(ROOT, OUT)}`);
   } else if (!fs.existsSync(OUT) || fs.readFileSync(OUT, 'utf8') !== json) {
     console.error(`postman: ${path.relative(ROOT, OUT)} is not what postman/build.js builds from ` +
-      'tests/snapshots/openapi.json and postman/walkthrough.js: run `node postman/build.js` and commit it');
+      'tests/snapshots/openapi.json and postman/{walkthrough,helpers}.js: run `node postman/build.js`, commit it');
     process.exit(1);
   }
 });

@@ -1,63 +1,11 @@
 // The hand-written "Walkthrough" folder of the collection: one customer's real flow, in order,
 // with the assertions a generated request cannot make (captured ids, charges, idempotency,
 // delivery). postman/build.js turns each entry into a Postman request: `pre` and `test` are
-// functions whose bodies become the request's scripts, and the helpers at the top are
-// prepended to every script that calls them. Everything else is generated from the OpenAPI
-// document. Requests chain collection variables, so the folder runs top to bottom.
+// functions whose bodies become the request's scripts; the helpers they call (json, problem,
+// unique, poll, pollWait, UUID) are those of postman/helpers.js, copied into each script.
+// Everything else is generated from the OpenAPI document. Requests chain collection
+// variables, so the folder runs top to bottom.
 'use strict';
-
-// ---- helpers, available in every script -------------------------------------------------
-const helpers = {
-  json(status) {
-    pm.test(`status is ${status}`, () => pm.response.to.have.status(status));
-    pm.test('content-type is application/json', () =>
-      pm.expect(pm.response.headers.get('Content-Type')).to.match(/^application\/json/));
-    return pm.response.json();
-  },
-  problem(status, type) {
-    pm.test(`status is ${status}`, () => pm.response.to.have.status(status));
-    const p = pm.response.json();
-    pm.test(`problem ${type}`, () => {
-      pm.expect(p.type).to.eql(`/problems/${type}`);
-      pm.expect(p.status).to.eql(status);
-      pm.expect(p.title).to.be.a('string').and.not.empty;
-      pm.expect(p.detail).to.be.a('string').and.not.empty;
-    });
-    if (status === 401) {
-      pm.test('WWW-Authenticate: Bearer', () =>
-        pm.expect(pm.response.headers.get('WWW-Authenticate')).to.match(/^Bearer/));
-    }
-    return p;
-  },
-  unique(prefix) {
-    return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-  },
-  // Repeats this request (delivery is asynchronous) until done(body), at most pollAttempts
-  // times pollIntervalMs apart (the wait is pollWait() in the pre-request script); then
-  // returns the body, or null while it is still repeating.
-  poll(done) {
-    const b = pm.response.code === 200 ? pm.response.json() : {};
-    const n = Number(pm.collectionVariables.get('pollN') || 0) + 1;
-    const max = Number(pm.variables.get('pollAttempts') || 60);
-    if (!done(b) && pm.response.code === 200 && n < max) {
-      pm.collectionVariables.set('pollN', n);
-      pm.execution.setNextRequest(pm.info.requestName);
-      return null;
-    }
-    pm.collectionVariables.unset('pollN');
-    pm.test(`done within ${max} polls (took ${n}): ${JSON.stringify(b.counts)}`, () =>
-      pm.expect(done(b)).to.be.true);
-    return b;
-  },
-  pollWait() {
-    if (Number(pm.collectionVariables.get('pollN') || 0) > 0) {
-      setTimeout(() => {}, Number(pm.variables.get('pollIntervalMs') || 250));
-    }
-  },
-};
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-void UUID; // used inside the scripts, where build.js defines it too
 
 const customer = '{{apiKey}}';
 const items = [
@@ -440,4 +388,4 @@ const items = [
   },
 ];
 
-module.exports = { helpers, constants: { UUID }, items };
+module.exports = { items };
