@@ -134,7 +134,7 @@ const items = [
     },
   },
   {
-    name: 'GET /balance (after the retry) -> charged once',
+    name: 'GET /balance (after the retry) -> charged once, balance = sum of the ledger',
     path: '/balance',
     auth: customer,
     test() {
@@ -143,6 +143,8 @@ const items = [
         pm.expect(b.balance).to.eql(Number(pm.collectionVariables.get('balanceAfterSend')));
         pm.expect(b.transactions.filter((t) => t.sms_identifier === pm.collectionVariables.get('smsId'))).to.have.length(1);
       });
+      pm.test('the balance is the sum of the ledger', () =>
+        pm.expect(b.transactions.reduce((sum, t) => sum + t.amount, 0)).to.eql(b.balance));
     },
   },
   {
