@@ -20,13 +20,13 @@ test: lint ## Everything CI checks: fmt, clippy, unit/integration tests, Postman
 	@$(MAKE) --no-print-directory validate-deploy
 	@$(MAKE) --no-print-directory loadtest-smoke
 
-postman: ## Run the Postman collection with newman against a gateway it starts (then promtool on its scrape)
+postman: ## Check the collection is built from the OpenAPI snapshot, run it with newman against a gateway it starts (then promtool on its scrape)
 	@scripts/postman.sh
 
 loadtest-smoke: ## A 5 s run of sms-loadtest against a gateway it starts (keeps the CLI from rotting)
 	@scripts/loadtest-smoke.sh
 
-validate-deploy: ## Static checks of Dockerfile, compose, deploy/ (promtool, YAML/JSON, k8s structure)
+validate-deploy: ## Static checks of Dockerfile, compose, deploy/ (hadolint, yamllint, kubernetes-validate, docker-compose config, promtool)
 	@scripts/validate-deploy.sh
 
 lint: ## cargo fmt --check and clippy -D warnings

@@ -2,19 +2,21 @@
 # `make postman`: runs the Postman collection (postman/sms-gateway.postman_collection.json)
 # with newman against a gateway this script starts and stops itself.
 #
+#   0. fails if the collection is stale: it must be what `node postman/build.js` builds from
+#      tests/snapshots/openapi.json and postman/walkthrough.js (postman/README.md)
 #   1. finds MySQL/MariaDB and RabbitMQ like `make test` (scripts/services.sh), but uses a
 #      database (sms_gateway_postman_<pid>) and an exchange and queues (postman.<pid>.*) of
 #      its own, so it can run next to the integration tests; both are removed at the end
 #   2. builds the binary (cargo build --bin sms-gateway, honouring CARGO_TARGET_DIR) unless
 #      SMS_GATEWAY_BIN names one
 #   3. starts two mock operators with known keys (mock-a posts delivery reports, mock-b does
-#      not, so the collection posts them itself), runs `sms-gateway migrate`, then `serve` on
+#      not, so the walkthrough posts one itself), runs `sms-gateway migrate`, then `serve` on
 #      a free port with a random ADMIN_TOKEN, and waits for /readyz
-#   4. installs newman from postman/package-lock.json if needed and runs the collection
+#   4. runs the collection with newman (installed from postman/package-lock.json if needed)
 #   5. stops everything (SIGTERM; also on failure or Ctrl-C) and exits with newman's status
 #
 # Environment:
-#   POSTMAN_SKIP_FOLDERS  comma-separated top-level folders not to run, e.g. Observability
+#   POSTMAN_SKIP_FOLDERS  comma-separated top-level folders not to run, e.g. OpenAPI
 #   NEWMAN_ARGS           extra arguments for `newman run` (word-split)
 #   SMS_GATEWAY_BIN       a built sms-gateway binary to use instead of building one
 #   POSTMAN_SKIP_METRICS  set to skip the scrape check (promtool, catalog families) after the run
@@ -39,6 +41,14 @@ OUT="$(cd "$OUT" && pwd)"
 LOG="$OUT/gateway.log"
 JUNIT="$OUT/newman-junit.xml"
 RUN_ID="postman_$$"
+
+# --- newman --------------------------------------------------------------------------------
+NEWMAN="$ROOT/postman/node_modules/.bin/newman"
+if [[ ! -x "$NEWMAN" ]] || ! npm ls --prefix postman >/dev/null 2>&1; then
+  say "installing newman and openapi-to-postmanv2 (npm ci --prefix postman)"
+  npm ci --prefix postman --no-audit --no-fund --loglevel=error
+fi
+node postman/build.js --check || die "the collection is stale (see above)"
 
 # --- services: the server of DATABASE_URL with a database of our own -----------------------
 services="$(scripts/services.sh "sms_gateway_$RUN_ID")" || die "no MySQL/MariaDB or RabbitMQ (see above)"
@@ -67,13 +77,6 @@ fi
 [[ -x "$BIN" ]] || die "no executable sms-gateway at $BIN"
 BIN="$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")"
 
-# --- newman --------------------------------------------------------------------------------
-NEWMAN="$ROOT/postman/node_modules/.bin/newman"
-if [[ ! -x "$NEWMAN" || ! -d "$ROOT/postman/node_modules/mysql2" || ! -d "$ROOT/postman/node_modules/amqplib" ]]; then
-  say "installing newman (npm ci --prefix postman)"
-  npm ci --prefix postman --no-audit --no-fund --loglevel=error
-fi
-
 # --- processes, and their cleanup on every exit ---------------------------------------------
 # N distinct free ports (all held open until each is known, so none is handed out twice).
 free_ports() {
@@ -92,7 +95,7 @@ random_token() { node -e 'console.log(require("crypto").randomBytes(24).toString
 WORKDIR="$(mktemp -d "${TMPDIR:-/tmp}/sms-gateway-postman.XXXXXX")"
 PIDS=()
 GW=""
-# shellcheck disable=SC2317 # run by the EXIT trap
+# shellcheck disable=SC2317,SC2329 # run by the EXIT trap
 stop() {
   local status=$?
   set +e
@@ -120,7 +123,7 @@ BASE="http://127.0.0.1:$PORT"
 ADMIN_TOKEN="postman-$(random_token)"
 
 # Mock operators with known keys: mock-a reports delivery by itself, mock-b does not (the
-# collection's "Delivery reports" folder posts mock-b's reports with its key).
+# walkthrough posts mock-b's report with its key).
 KEY_A="$(random_token)"
 KEY_B="$(random_token)"
 (cd "$WORKDIR" && exec "$BIN" mock-operator --listen "127.0.0.1:$PORT_A" --name mock-a --api-key "$KEY_A" \

@@ -1,0 +1,393 @@
+// The hand-written "Walkthrough" folder of the collection: one customer's real flow, in order,
+// with the assertions a generated request cannot make (captured ids, charges, idempotency,
+// delivery). postman/build.js turns each entry into a Postman request: `pre` and `test` are
+// functions whose bodies become the request's scripts; the helpers they call (json, problem,
+// unique, poll, pollWait, UUID) are those of postman/helpers.js, copied into each script.
+// Everything else is generated from the OpenAPI document. Requests chain collection
+// variables, so the folder runs top to bottom.
+'use strict';
+
+const customer = '{{apiKey}}';
+const items = [
+  {
+    name: 'GET /healthz -> 200 ok',
+    path: '/healthz',
+    auth: 'none',
+    test() {
+      pm.test('ok', () => pm.expect(json(200).status).to.eql('ok'));
+    },
+  },
+  {
+    name: 'GET /readyz -> 200 database and broker up',
+    path: '/readyz',
+    auth: 'none',
+    test() {
+      const b = json(200);
+      pm.test('ready', () => pm.expect(b).to.include({ status: 'ready', database: 'up', broker: 'up' }));
+    },
+  },
+  {
+    name: 'POST /admin/customers -> 201, capture customer_id and api_key',
+    method: 'POST',
+    path: '/admin/customers',
+    body: { name: '{{customerName}}', balance: 0 },
+    pre() {
+      pm.collectionVariables.set('customerName', unique('postman-acme'));
+    },
+    test() {
+      const b = json(201);
+      pm.test('a new customer with a key', () => {
+        pm.expect(b.customer_id).to.be.a('number').and.above(0);
+        pm.expect(b.name).to.eql(pm.collectionVariables.get('customerName'));
+        pm.expect(b.api_key).to.be.a('string').and.have.length.above(16);
+        pm.expect(b.balance).to.eql(0);
+      });
+      pm.collectionVariables.set('customerId', b.customer_id);
+      pm.collectionVariables.set('apiKey', b.api_key);
+    },
+  },
+  {
+    name: 'POST /admin/customers (a second customer, balance 1) -> 201',
+    method: 'POST',
+    path: '/admin/customers',
+    body: { name: '{{poorName}}', balance: 1 },
+    pre() {
+      pm.collectionVariables.set('poorName', unique('postman-poor'));
+    },
+    test() {
+      const b = json(201);
+      pm.test('balance 1', () => pm.expect(b.balance).to.eql(1));
+      pm.collectionVariables.set('poorCustomerId', b.customer_id);
+      pm.collectionVariables.set('poorApiKey', b.api_key);
+    },
+  },
+  {
+    name: 'POST /balance/add {customer_id} -> 200 credited',
+    method: 'POST',
+    path: '/balance/add',
+    headers: { 'Idempotency-Key': '{{topUpKey}}' },
+    body: { user_id: '{{customerId}}', balance: 100, description: 'Postman top-up' },
+    pre() {
+      pm.collectionVariables.set('topUpKey', unique('top-up'));
+    },
+    test() {
+      const b = json(200);
+      pm.test('credited 100', () => {
+        pm.expect(b.user_id).to.eql(Number(pm.collectionVariables.get('customerId')));
+        pm.expect(b.balance).to.eql(100);
+        pm.expect(b.transaction_id).to.be.a('string').and.not.empty;
+      });
+    },
+  },
+  {
+    name: 'GET /balance -> 100, the top-up first in the ledger',
+    path: '/balance',
+    auth: customer,
+    test() {
+      const b = json(200);
+      pm.test('balance and ledger', () => {
+        pm.expect(b.balance).to.eql(100);
+        pm.expect(b.transactions[0]).to.include({ amount: 100, description: 'Postman top-up' });
+      });
+    },
+  },
+  {
+    name: 'POST /sms/send (two recipients) -> 202 accepted and charged',
+    method: 'POST',
+    path: '/sms/send',
+    auth: customer,
+    headers: { 'Idempotency-Key': '{{sendKey}}' },
+    body: { text: 'Hello from Postman', recipients: ['+989121234567', '09127654321'] },
+    pre() {
+      pm.collectionVariables.set('sendKey', unique('send'));
+    },
+    test() {
+      const b = json(202);
+      const price = Number(pm.variables.get('priceNormal'));
+      pm.test('not a replay', () => pm.expect(pm.response.headers.has('Idempotent-Replayed')).to.be.false);
+      pm.test('2 recipients x 1 GSM-7 segment, normal', () => {
+        pm.expect(b.sms_identifier).to.match(UUID);
+        pm.expect(b).to.include({ status: 'processing', recipients: 2, segments: 1, encoding: 'GSM-7', type: 'normal' });
+      });
+      pm.test('cost = recipients x segments x price, taken from the balance', () => {
+        pm.expect(b.cost).to.eql(2 * price);
+        pm.expect(b.balance).to.eql(100 - b.cost);
+      });
+      pm.collectionVariables.set('smsId', b.sms_identifier);
+      pm.collectionVariables.set('balanceAfterSend', b.balance);
+    },
+  },
+  {
+    name: 'POST /sms/send (same Idempotency-Key and body) -> 202 the same answer',
+    method: 'POST',
+    path: '/sms/send',
+    auth: customer,
+    headers: { 'Idempotency-Key': '{{sendKey}}' },
+    body: { text: 'Hello from Postman', recipients: ['+989121234567', '09127654321'] },
+    test() {
+      const b = json(202);
+      pm.test('Idempotent-Replayed: true', () => pm.expect(pm.response.headers.get('Idempotent-Replayed')).to.eql('true'));
+      pm.test('the first answer', () => {
+        pm.expect(b.sms_identifier).to.eql(pm.collectionVariables.get('smsId'));
+        pm.expect(b.balance).to.eql(Number(pm.collectionVariables.get('balanceAfterSend')));
+      });
+    },
+  },
+  {
+    name: 'GET /balance (after the retry) -> charged once, balance = sum of the ledger',
+    path: '/balance',
+    auth: customer,
+    test() {
+      const b = json(200);
+      pm.test('no second charge', () => {
+        pm.expect(b.balance).to.eql(Number(pm.collectionVariables.get('balanceAfterSend')));
+        pm.expect(b.transactions.filter((t) => t.sms_identifier === pm.collectionVariables.get('smsId'))).to.have.length(1);
+      });
+      pm.test('the balance is the sum of the ledger', () =>
+        pm.expect(b.transactions.reduce((sum, t) => sum + t.amount, 0)).to.eql(b.balance));
+    },
+  },
+  {
+    name: 'POST /sms/send (same Idempotency-Key, other body) -> 409',
+    method: 'POST',
+    path: '/sms/send',
+    auth: customer,
+    headers: { 'Idempotency-Key': '{{sendKey}}' },
+    body: { text: 'Another text', recipients: ['+989121234567'] },
+    test() {
+      problem(409, 'conflict');
+    },
+  },
+  {
+    name: 'GET /sms/{{smsId}} (repeated until DELIVERED)',
+    path: '/sms/{{smsId}}',
+    auth: customer,
+    pre() {
+      pollWait();
+    },
+    test() {
+      const b = poll((x) => (x.messages || []).length > 0 && x.messages.every((m) => m.status === 'DELIVERED'));
+      if (b) {
+        pm.test('the request as sent, with each recipient\'s timeline', () => {
+          pm.expect(b).to.include({ sms_identifier: pm.collectionVariables.get('smsId'), type: 'normal', text: 'Hello from Postman' });
+          pm.expect(b.counts).to.eql({ DELIVERED: 2 });
+          pm.expect(b.messages.map((m) => m.recipient).sort()).to.eql(['+989121234567', '+989127654321']);
+          for (const m of b.messages) {
+            pm.expect(m.events.map((e) => e.status)).to.include.members(['PENDING', 'SENT', 'DELIVERED']);
+            pm.expect(m.provider).to.be.a('string').and.not.empty;
+          }
+        });
+      }
+    },
+  },
+  {
+    name: 'GET /sms/history?sms_identifier&status=delivered&type=NORMAL -> filtered rows',
+    path: '/sms/history?sms_identifier={{smsId}}&status=delivered&type=NORMAL&limit=1',
+    auth: customer,
+    test() {
+      const b = json(200);
+      pm.test('one row per page, filters case-insensitive, a cursor to the next', () => {
+        pm.expect(b.items).to.have.length(1);
+        pm.expect(b.items[0]).to.include({ sms_identifier: pm.collectionVariables.get('smsId'), status: 'DELIVERED', type: 'normal' });
+        pm.expect(b.next_cursor).to.be.a('string').and.not.empty;
+      });
+      pm.collectionVariables.set('historyCursor', b.next_cursor);
+      pm.collectionVariables.set('historyFirstRecipient', b.items[0].recipient);
+    },
+  },
+  {
+    name: 'GET /sms/history?...&cursor -> the next page: the other recipient',
+    path: '/sms/history?sms_identifier={{smsId}}&status=delivered&type=NORMAL&limit=1&cursor={{historyCursor}}',
+    auth: customer,
+    test() {
+      const b = json(200);
+      pm.test('the other row of the request', () => {
+        pm.expect(b.items).to.have.length(1);
+        pm.expect(b.items[0].sms_identifier).to.eql(pm.collectionVariables.get('smsId'));
+        pm.expect(b.items[0].recipient).to.not.eql(pm.collectionVariables.get('historyFirstRecipient'));
+      });
+    },
+  },
+  {
+    name: 'GET /balance (unknown key) -> 401',
+    path: '/balance',
+    auth: 'sk_unknown_{{$guid}}',
+    test() {
+      problem(401, 'unauthorized');
+    },
+  },
+  {
+    name: 'POST /sms/send (customer_id of another customer) -> 403',
+    method: 'POST',
+    path: '/sms/send',
+    auth: customer,
+    body: { text: 'Not mine', recipients: ['+989121234567'], customer_id: '{{poorCustomerId}}' },
+    test() {
+      problem(403, 'forbidden');
+    },
+  },
+  {
+    name: 'POST /sms/send (balance 1, express costs 2) -> 402, nothing charged',
+    method: 'POST',
+    path: '/sms/send',
+    auth: '{{poorApiKey}}',
+    body: { text: 'Too expensive', recipients: ['+989121234567'], type: 'express' },
+    test() {
+      problem(402, 'insufficient-balance');
+    },
+  },
+  {
+    name: 'GET /balance (second customer after the 402) -> still 1',
+    path: '/balance',
+    auth: '{{poorApiKey}}',
+    test() {
+      pm.test('unchanged', () => pm.expect(json(200).balance).to.eql(1));
+    },
+  },
+  {
+    name: 'POST /sms/send (empty text, bad number, bad type) -> 400 problem+json',
+    method: 'POST',
+    path: '/sms/send',
+    auth: customer,
+    body: { text: '', recipients: ['12ab'], type: 'urgent' },
+    test() {
+      const p = problem(400, 'validation-error');
+      pm.test('errors names each field', () => pm.expect(p.errors).to.include.keys('text', 'recipients[0]', 'type'));
+    },
+  },
+  {
+    name: 'POST /sms/send (via {{dlrOperator}}, which does not report by itself) -> 202',
+    method: 'POST',
+    path: '/sms/send',
+    auth: customer,
+    body: { text: 'Via a chosen operator', recipients: ['+989121234569'], operators: ['{{dlrOperator}}'] },
+    test() {
+      pm.collectionVariables.set('dlrSmsId', json(202).sms_identifier);
+    },
+  },
+  {
+    name: 'GET /sms/{{dlrSmsId}} (repeated until SENT by {{dlrOperator}})',
+    path: '/sms/{{dlrSmsId}}',
+    auth: customer,
+    pre() {
+      pollWait();
+    },
+    test() {
+      const b = poll((x) => (x.messages || []).some((m) => m.status === 'SENT'));
+      if (b) {
+        const m = b.messages[0];
+        pm.test('sent by the chosen operator', () => {
+          pm.expect(m.provider).to.eql(pm.variables.get('dlrOperator'));
+          pm.expect(m.provider_message_id).to.be.a('string').and.not.empty;
+        });
+        pm.collectionVariables.set('providerMessageId', m.provider_message_id);
+      }
+    },
+  },
+  {
+    name: 'POST /dlr/{{dlrOperator}} (DELIVRD, with the operator\'s key) -> 200 applied',
+    method: 'POST',
+    path: '/dlr/{{dlrOperator}}',
+    auth: '{{dlrOperatorKey}}',
+    body: { message_id: '{{providerMessageId}}', status: 'DELIVRD' },
+    pre() {
+      if (!pm.variables.get('dlrOperatorKey')) pm.execution.skipRequest(); // needs the operator's key
+    },
+    test() {
+      pm.test('applied', () => pm.expect(json(200)).to.eql({ result: 'applied' }));
+    },
+  },
+  {
+    name: 'GET /sms/{{dlrSmsId}} (after the report) -> DELIVERED',
+    path: '/sms/{{dlrSmsId}}',
+    auth: customer,
+    pre() {
+      if (!pm.variables.get('dlrOperatorKey')) pm.execution.skipRequest();
+    },
+    test() {
+      pm.test('DELIVERED', () => pm.expect(json(200).counts).to.eql({ DELIVERED: 1 }));
+    },
+  },
+  {
+    name: 'GET /admin/operators -> 200 circuits and counters',
+    path: '/admin/operators',
+    test() {
+      const b = json(200);
+      pm.test('dispatch running, each operator with its circuit and counters', () => {
+        pm.expect(b.dispatch_paused).to.eql(false);
+        pm.expect(b.operators.map((o) => o.name)).to.include(pm.variables.get('dlrOperator'));
+        for (const o of b.operators) {
+          pm.expect(o.circuit).to.be.oneOf(['closed', 'open', 'half_open']);
+          for (const k of ['calls', 'sent', 'transient_failures', 'permanent_failures', 'rejected_by_circuit']) {
+            pm.expect(o[k], `${o.name}.${k}`).to.be.a('number').and.at.least(0);
+          }
+        }
+      });
+    },
+  },
+  {
+    name: 'POST /admin/dispatch/pause -> 200 paused',
+    method: 'POST',
+    path: '/admin/dispatch/pause',
+    test() {
+      pm.test('paused', () => pm.expect(json(200)).to.eql({ paused: true }));
+    },
+  },
+  {
+    name: 'POST /sms/send (while paused) -> 202',
+    method: 'POST',
+    path: '/sms/send',
+    auth: customer,
+    body: { text: 'Sent while paused', recipients: ['+989121234570'] },
+    pre() {
+      setTimeout(() => {}, 750); // workers read the switch every 250 ms
+    },
+    test() {
+      pm.collectionVariables.set('pausedSmsId', json(202).sms_identifier);
+    },
+  },
+  {
+    name: 'GET /sms/{{pausedSmsId}} (paused, 1.5 s later) -> still PENDING',
+    path: '/sms/{{pausedSmsId}}',
+    auth: customer,
+    pre() {
+      setTimeout(() => {}, 1500); // long enough for a running gateway to deliver it
+    },
+    test() {
+      pm.test('nothing sent while paused', () => pm.expect(json(200).counts).to.eql({ PENDING: 1 }));
+    },
+  },
+  {
+    name: 'POST /admin/dispatch/resume -> 200 resumed',
+    method: 'POST',
+    path: '/admin/dispatch/resume',
+    test() {
+      pm.test('resumed', () => pm.expect(json(200)).to.eql({ paused: false }));
+    },
+  },
+  {
+    name: 'GET /sms/{{pausedSmsId}} (repeated until DELIVERED after resuming)',
+    path: '/sms/{{pausedSmsId}}',
+    auth: customer,
+    pre() {
+      pollWait();
+    },
+    test() {
+      poll((x) => (x.messages || []).length > 0 && x.messages.every((m) => m.status === 'DELIVERED'));
+    },
+  },
+  {
+    name: 'GET /metrics -> 200 Prometheus text',
+    path: '/metrics',
+    auth: 'none',
+    test() {
+      pm.test('status is 200', () => pm.response.to.have.status(200));
+      pm.test('text exposition format with smsgw_ metrics', () => {
+        pm.expect(pm.response.headers.get('Content-Type')).to.match(/^text\/plain/);
+        pm.expect(pm.response.text()).to.match(/^# TYPE smsgw_\w+ (counter|gauge|histogram)$/m);
+      });
+    },
+  },
+];
+
+module.exports = { items };
