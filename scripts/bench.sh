@@ -12,13 +12,16 @@
 #
 # It builds release binaries, uses DATABASE_URL / AMQP_URL from scripts/services.sh, creates a
 # fresh database (and exchange/queues) per gateway it starts, starts and stops the gateway
-# itself, prints progress and a summary table, and appends one dated row per scenario to
-# docs/BENCHMARKS.md. Only measured figures are written; a target is "met" or "not met" only
-# when everything it compares was measured in the same run.
+# itself, prints progress and a summary table, and writes everything it measured (the summary,
+# summary.md, with one row per scenario; each scenario's JSON report, CPU samples and the
+# gateways' logs) to target/bench/<UTC timestamp>/, whose path it prints at the end. It never
+# edits docs/BENCHMARKS.md: a person updates that from summary.md. Only measured figures are
+# written; a target is "met" or "not met" only when everything it compares was measured in the
+# same run.
 #
 # Overrides: BENCH_ONLY=C1,B1 (scenarios), BENCH_DURATION=10 (seconds of each load phase),
-# BENCH_B3_RATE / BENCH_B3_RECIPIENTS (offered B3 load, default 500 req/s x 10), BENCH_NO_DOC=1
-# (do not touch docs/BENCHMARKS.md), BENCH_RUST_LOG (gateway log filter), BENCH_GATEWAY_ENV
+# BENCH_B3_RATE / BENCH_B3_RECIPIENTS (offered B3 load, default 500 req/s x 10),
+# BENCH_RUST_LOG (gateway log filter), BENCH_GATEWAY_ENV
 # ("WORKERS_NORMAL=4 ..." added to every gateway's environment, for experiments), BENCH_PERF=1
 # (a 10 s `perf record -e cpu-clock` of the gateway and mariadbd in the middle of each load,
 # flat profiles written next to the reports).
@@ -38,7 +41,8 @@ cargo build --release --quiet -p sms-gateway --bin sms-gateway -p sms-loadtest -
 GW_BIN="$CARGO_TARGET_DIR/release/sms-gateway"
 LT_BIN="$CARGO_TARGET_DIR/release/sms-loadtest"
 
-RES="$(mktemp -d "${TMPDIR:-/tmp}/sms-bench.XXXXXX")"
+RES="$ROOT/target/bench/$(date -u +%Y%m%dT%H%M%SZ)"
+mkdir -p "$RES"
 say "results and logs in $RES"
 PY="python3"
 PROCSTAT="$ROOT/scripts/bench/procstat.py"
@@ -314,5 +318,4 @@ fi
 # --- summary --------------------------------------------------------------------------------
 COMMIT="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src migrations Cargo.toml Cargo.lock loadtest 2>/dev/null || echo '-dirty')"
 MACHINE="nproc $(nproc), $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo), load $START_LOAD at start"
-$PY "$ROOT/scripts/bench/summarize.py" "$RES" "$COMMIT" "$MACHINE" \
-  "$([[ -n "${BENCH_NO_DOC:-}" ]] || echo "$ROOT/docs/BENCHMARKS.md")"
+$PY "$ROOT/scripts/bench/summarize.py" "$RES" "$COMMIT" "$MACHINE"

@@ -3,7 +3,10 @@
 # batches of BATCH requests, for at most MAX_SECONDS. The gateway never deletes this history
 # itself (docs/OPERATIONS.md, "Retention"). Requests with an outbox row or with a recipient
 # still PENDING or SENDING are kept. Each statement commits by itself; stopping at any point is
-# safe, the next run resumes. Arguments are passed to the mysql client (host, user, database).
+# safe, the next run resumes. Arguments are passed to the mysql client (host, user, database);
+# with -p (or --password) without a value the password is asked for once and handed to every
+# batch's mysql call through a private option file (neither the command line nor the
+# environment shows it).
 #
 #   RETENTION_DAYS=90 BATCH=100 MAX_SECONDS=1800 scripts/prune-history.sh -h db -u ops -p sms_gateway
 set -eu
@@ -13,10 +16,35 @@ MAX_SECONDS=${MAX_SECONDS:-1800}
 case "$RETENTION_DAYS$BATCH$MAX_SECONDS" in
   *[!0-9]*) echo "prune-history: RETENTION_DAYS, BATCH and MAX_SECONDS must be whole numbers" >&2; exit 2 ;;
 esac
+ask=0
+pwfile=
+for arg in "$@"; do
+  case "$arg" in -p|--password) ask=1 ;; esac
+done
+if [ "$ask" = 1 ]; then
+  pwfile=$(mktemp)
+  trap 'rm -f "$pwfile"' EXIT
+  trap 'exit 130' INT TERM
+  chmod 600 "$pwfile"
+  printf 'Enter password: ' >&2
+  stty -echo 2>/dev/null || true
+  IFS= read -r pw || true
+  stty echo 2>/dev/null || true
+  echo >&2
+  printf '[client]\npassword="%s"\n' "$(printf '%s' "$pw" | sed 's/\\/\\\\/g; s/"/\\"/g')" >"$pwfile"
+  unset pw
+  # The same arguments without the bare -p / --password.
+  for arg do
+    shift
+    case "$arg" in -p|--password) ;; *) set -- "$@" "$arg" ;; esac
+  done
+fi
+
 deadline=$(( $(date +%s) + MAX_SECONDS ))
 total=0
 while [ "$(date +%s)" -lt "$deadline" ]; do
-  n=$(mysql --batch --skip-column-names "$@" <<SQL
+  # The option file must be mysql's first argument.
+  n=$(mysql ${pwfile:+"--defaults-extra-file=$pwfile"} --batch --skip-column-names "$@" <<SQL
 set @cutoff = utc_timestamp(6) - interval $RETENTION_DAYS day;
 create temporary table purge_batch (id bigint primary key);
 insert into purge_batch (id)

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Prints the summary table of a bench run and appends its rows to docs/BENCHMARKS.md.
+"""Prints the summary table of a bench run and writes it to RESULTS_DIR/summary.md.
 
-  summarize.py RESULTS_DIR COMMIT MACHINE [BENCHMARKS_MD]
+  summarize.py RESULTS_DIR COMMIT MACHINE
 
-Reads RESULTS_DIR/result-<id>.json (written by scripts/bench.sh) and, when BENCHMARKS_MD is
-given, appends one row per scenario to the table under "## Results" at the end of that file.
+Reads RESULTS_DIR/result-<id>.json (written by scripts/bench.sh) and writes summary.md: the
+run's date, commit and machine, then one table row per scenario in the form of the table in
+docs/BENCHMARKS.md ("The latest full run"), which a person updates from it.
 """
 import datetime
 import glob
@@ -14,8 +15,8 @@ import sys
 
 ORDER = ["C1", "C2", "B1", "B2", "B3", "B4", "B5", "B6"]
 HEADER = (
-    "| date | commit | machine | scenario | figure | target | met | details | CPU (cores) |\n"
-    "|---|---|---|---|---|---|---|---|---|\n"
+    "| scenario | figure | target | met | details | CPU (cores) |\n"
+    "|---|---|---|---|---|---|\n"
 )
 
 
@@ -54,7 +55,6 @@ def fmt_figure(r):
 
 def main():
     res, commit, machine = sys.argv[1:4]
-    doc = sys.argv[4] if len(sys.argv) > 4 and sys.argv[4] else None
     results = {}
     for p in glob.glob(os.path.join(res, "result-*.json")):
         r = json.load(open(p))
@@ -75,17 +75,14 @@ def main():
         print(f"{'':<9}{r['details']}")
         print(f"{'':<9}CPU: {cpu_text(r['cpu'])}")
         rows.append(
-            f"| {date} | {commit} | {machine} | {sid} | {fmt_figure(r)} | {r['target']} | {met} | "
+            f"| {sid} | {fmt_figure(r)} | {r['target']} | {met} | "
             f"{r['details'].replace('|', '/')} | {cpu_text(r['cpu'])} |\n"
         )
-    if doc:
-        text = open(doc).read() if os.path.exists(doc) else "# Benchmarks\n"
-        if "\n## Results\n" not in text:
-            text = text.rstrip("\n") + "\n\n## Results\n\nAppended by `make bench`, one row per scenario and run.\n\n" + HEADER
-        if not text.endswith("\n"):
-            text += "\n"
-        open(doc, "w").write(text + "".join(rows))
-        print(f"\nbench: appended {len(rows)} rows to {doc}")
+    out = os.path.join(res, "summary.md")
+    with open(out, "w") as f:
+        f.write(f"# make bench, {date}\n\nCommit {commit}; machine: {machine}.\n\n")
+        f.write(HEADER + "".join(rows))
+    print(f"\nbench: summary written to {out}")
 
 
 if __name__ == "__main__":
