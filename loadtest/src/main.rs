@@ -210,7 +210,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             prefix,
             out,
         } => {
-            let prefix = prefix.unwrap_or_else(|| format!("lt-{:08x}", clock::random_u32()));
+            let prefix = prefix.unwrap_or_else(|| format!("lt-{:08x}", rand::random::<u32>()));
             let keys = match via {
                 Via::Api => {
                     let token = admin_token.ok_or_else(|| {

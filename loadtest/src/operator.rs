@@ -106,7 +106,7 @@ impl Operator {
         Self {
             recorder: Arc::new(Recorder::default()),
             latency,
-            id_prefix: clock::random_u32(),
+            id_prefix: rand::random(),
             next_id: Arc::new(AtomicU64::new(0)),
         }
     }

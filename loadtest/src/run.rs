@@ -263,7 +263,7 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<Report> {
         .pool_max_idle_per_host(connections)
         .timeout(opts.timeout)
         .build()?;
-    let run_id = clock::random_u32();
+    let run_id: u32 = rand::random();
     let auth = all_keys[..customers]
         .iter()
         .map(|k| HeaderValue::from_str(&format!("Bearer {}", k.api_key)))
