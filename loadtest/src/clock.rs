@@ -4,6 +4,7 @@
 use std::sync::OnceLock;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+/// The process's anchor: an instant and the Unix time it stands for, in µs.
 static ANCHOR: OnceLock<(Instant, u64)> = OnceLock::new();
 
 /// Microseconds since the Unix epoch, read from a monotonic clock anchored once per process

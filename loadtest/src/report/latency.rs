@@ -56,6 +56,7 @@ impl Latency {
 
 /// One latency measured for all messages and per type (normal, express).
 pub struct TypedHistograms {
+    /// Every message.
     all: Histogram<u64>,
     /// Indexed by `express as usize`.
     by_type: [Histogram<u64>; 2],

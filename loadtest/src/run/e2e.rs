@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::bail;
 use tokio_util::sync::CancellationToken;
 
-use super::RunOptions;
+use super::RunArgs;
 use super::collect::Accept;
 use crate::operator::{Arrival, ArrivalsAnswer, Operator};
 use crate::report::{self, EndToEnd, Sample, TypedHistograms, round1, round2};
@@ -38,21 +38,23 @@ pub enum Arrivals {
 }
 
 impl Arrivals {
-    /// The source `opts` asks for: with `--e2e`, an operator started on `--operator-listen`
-    /// (serving until `stop` fires); otherwise, or without it, the `--operator-url` if any.
+    /// The source `opts` asks for: with `--e2e`, an operator answering after `latency` started
+    /// on `--operator-listen` (serving until `stop` fires); otherwise, or without it, the
+    /// `--operator-url` if any.
     pub async fn start(
-        opts: &RunOptions,
+        opts: &RunArgs,
+        latency: Duration,
         client: &reqwest::Client,
         run: u32,
         stop: CancellationToken,
     ) -> anyhow::Result<Option<Self>> {
         match (&opts.operator_listen, &opts.operator_url) {
             (Some(addr), _) if opts.e2e => {
-                let operator = Operator::new(opts.operator_latency);
+                let operator = Operator::new(latency);
                 let bound = operator.start(*addr, stop).await?;
                 eprintln!(
                     "run {run:08x}: operator listening on http://{bound}/send (latency {} ms)",
-                    opts.operator_latency.as_millis()
+                    latency.as_millis()
                 );
                 let counter = operator.recorder.counter(run);
                 Ok(Some(Self::Embedded {

@@ -10,11 +10,10 @@ mod collect;
 mod e2e;
 mod gateway_metrics;
 mod load;
+mod options;
 mod progress;
 mod send;
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -28,76 +27,27 @@ use crate::clock::{self, now_us};
 use crate::keys;
 use crate::report::{Cpu, Intake, Report, RunConfig, round1, round2};
 use crate::schedule::{Plan, RateSchedule};
-use crate::text::TextMix;
 use collect::Collector;
 use e2e::{Arrivals, match_arrivals};
 use gateway_metrics::{accept_to_sent, scrape};
+pub use options::RunArgs;
+use options::Timings;
 pub use progress::Progress;
 use progress::Sampler;
 use send::{Outcome, Shared};
 
-/// Everything `run` was told (the flags of `sms-loadtest run`).
-#[derive(Debug, Clone)]
-pub struct RunOptions {
-    /// The gateway's base URL (`--url`).
-    pub base_url: String,
-    /// The keys file written by `seed`.
-    pub keys: PathBuf,
-    /// Use the first N keys (default: all).
-    pub customers: Option<usize>,
-    /// Send everything as the first customer.
-    pub hot: bool,
-    /// Open loop: requests per second.
-    pub rate: Option<f64>,
-    /// Closed loop: requests in flight.
-    pub concurrency: Option<usize>,
-    /// Closed loop: at most this many requests.
-    pub requests: Option<u64>,
-    /// Open loop: connections (the most requests in flight).
-    pub connections: usize,
-    /// How long the load runs.
-    pub duration: Duration,
-    /// Recipients per request.
-    pub recipients: usize,
-    /// Share of express requests, 0-1.
-    pub express_ratio: f64,
-    /// The text mix.
-    pub text: TextMix,
-    /// Measure acceptance to operator arrival.
-    pub e2e: bool,
-    /// Embed the operator on this address.
-    pub operator_listen: Option<SocketAddr>,
-    /// Or read arrivals from a separate `sms-loadtest operator` at this base URL.
-    pub operator_url: Option<String>,
-    /// The embedded operator's answer delay.
-    pub operator_latency: Duration,
-    /// After the load, wait at most this long for the messages to arrive.
-    pub drain_timeout: Duration,
-    /// Per-request timeout.
-    pub timeout: Duration,
-    /// Admin token (for `resume_dispatch`).
-    pub admin_token: Option<String>,
-    /// `POST /admin/dispatch/resume` once the operator listens.
-    pub resume_dispatch: bool,
-    /// Seed of the per-request choices.
-    pub seed: u64,
-    /// Write the JSON report here.
-    pub out: Option<PathBuf>,
-    /// How progress is shown.
-    pub progress: Progress,
-}
-
 /// Runs the load and returns the report (also written to `--out` and printed).
-pub async fn run(opts: RunOptions) -> anyhow::Result<Report> {
+pub async fn run(opts: RunArgs) -> anyhow::Result<Report> {
+    let t = opts.timings()?;
     let all_keys = keys::read(&opts.keys)?;
     let customers = check(&opts, all_keys.len())?;
-    let base = opts.base_url.trim_end_matches('/').to_string();
+    let base = opts.url.trim_end_matches('/').to_string();
     let connections = opts.concurrency.unwrap_or(opts.connections).max(1);
     let client = reqwest::Client::builder()
         .http1_only()
         .tcp_nodelay(true)
         .pool_max_idle_per_host(connections)
-        .timeout(opts.timeout)
+        .timeout(t.timeout)
         .build()?;
     let run_id: u32 = rand::random();
     let auth = all_keys[..customers]
@@ -122,7 +72,7 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<Report> {
 
     // The operator, embedded or separate.
     let stop = CancellationToken::new();
-    let arrivals = Arrivals::start(&opts, &client, run_id, stop.clone())
+    let arrivals = Arrivals::start(&opts, t.operator_latency, &client, run_id, stop.clone())
         .await?
         .map(Arc::new);
     if opts.resume_dispatch {
@@ -150,7 +100,7 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<Report> {
             shared: shared.clone(),
             arrivals: arrivals.clone(),
             start,
-            duration: opts.duration,
+            duration: t.duration,
             progress: opts.progress,
             timeline: timeline.clone(),
         }
@@ -158,7 +108,7 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<Report> {
     );
 
     // The load.
-    let collected = drive(&opts, &shared, connections, start, start_us).await?;
+    let collected = drive(&opts, t.duration, &shared, connections, start, start_us).await?;
     let load_end_us = collected.last_answer_us.max(start_us);
     let load_s = (load_end_us - start_us) as f64 / 1e6;
 
@@ -166,7 +116,7 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<Report> {
     let accepted_recipients = shared.counters.accepted_recipients.load(Ordering::Relaxed);
     let e2e_arrivals = arrivals.as_deref().filter(|_| opts.e2e);
     let drain_s = match e2e_arrivals {
-        Some(a) => a.drain(accepted_recipients, opts.drain_timeout).await,
+        Some(a) => a.drain(accepted_recipients, t.drain_timeout).await,
         None => 0.0,
     };
     sampler_stop.cancel();
@@ -203,7 +153,7 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<Report> {
         tool: format!("sms-loadtest {}", env!("CARGO_PKG_VERSION")),
         run_id: format!("{run_id:08x}"),
         started_at,
-        config: run_config(&opts, base, connections, customers, embedded),
+        config: run_config(&opts, &t, base, connections, customers, embedded),
         load_s: round2(load_s),
         intake: intake(&shared, &collected, load_s),
         e2e,
@@ -224,7 +174,7 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<Report> {
 }
 
 /// Checks the options against each other and the keys file; returns how many keys are used.
-fn check(opts: &RunOptions, keys: usize) -> anyhow::Result<usize> {
+fn check(opts: &RunArgs, keys: usize) -> anyhow::Result<usize> {
     let customers = if opts.hot {
         1
     } else {
@@ -260,7 +210,8 @@ async fn resume_dispatch(client: &reqwest::Client, base: &str, token: &str) -> a
 
 /// Runs the open or the closed loop and collects every outcome.
 async fn drive(
-    opts: &RunOptions,
+    opts: &RunArgs,
+    duration: Duration,
     shared: &Arc<Shared>,
     connections: usize,
     start: Instant,
@@ -282,7 +233,7 @@ async fn drive(
         load::open_loop(
             shared,
             schedule,
-            opts.duration,
+            duration,
             connections,
             start,
             start_us,
@@ -290,7 +241,7 @@ async fn drive(
         )
         .await;
     } else {
-        load::closed_loop(shared, connections, opts.duration, opts.requests, &tx).await;
+        load::closed_loop(shared, connections, duration, opts.requests, &tx).await;
     }
     drop(tx);
     Ok(collector.await?)
@@ -319,7 +270,8 @@ fn intake(shared: &Shared, collected: &Collector, load_s: f64) -> Intake {
 
 /// What the run was asked to do, as the report states it.
 fn run_config(
-    opts: &RunOptions,
+    opts: &RunArgs,
+    t: &Timings,
     base_url: String,
     connections: usize,
     customers: usize,
@@ -336,14 +288,14 @@ fn run_config(
         rate: opts.rate,
         concurrency: opts.concurrency,
         connections,
-        duration_s: opts.duration.as_secs_f64(),
+        duration_s: t.duration.as_secs_f64(),
         recipients: opts.recipients,
         express_ratio: opts.express_ratio,
         customers,
         hot: opts.hot,
         text: opts.text.as_str().into(),
         e2e: opts.e2e,
-        operator_latency_ms: embedded_operator.then_some(opts.operator_latency.as_millis() as u64),
+        operator_latency_ms: embedded_operator.then_some(t.operator_latency.as_millis() as u64),
         seed: opts.seed,
     }
 }

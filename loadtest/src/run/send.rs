@@ -44,7 +44,10 @@ pub struct Outcome {
 /// An answer of the gateway.
 pub enum Answer {
     /// 202, for this many recipients.
-    Accepted { recipients: u64 },
+    Accepted {
+        /// Recipients the answer counts.
+        recipients: u64,
+    },
     /// Any other status.
     Status(u16),
 }
