@@ -9,6 +9,8 @@
 //! [`keys`] (keys file), [`seed`], [`run`], [`operator`], [`report`] (JSON and table),
 //! [`clock`] (time, CPU).
 
+#![warn(clippy::self_named_module_files)]
+
 mod clock;
 mod keys;
 mod operator;
