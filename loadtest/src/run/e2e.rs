@@ -244,4 +244,57 @@ mod tests {
         assert!((e.latency_by_type["normal"].p50_ms - 5.0).abs() < 0.01);
         assert_eq!(e.latency_by_type["express"].count, 1);
     }
+
+    #[tokio::test]
+    async fn a_remote_operator_is_counted_and_collected_over_http() {
+        use crate::text::{TextKind, tagged_text};
+        use sms_gateway::mock_operator::OperatorSend;
+
+        let operator = Operator::new(Duration::ZERO);
+        let stop = CancellationToken::new();
+        let addr = operator
+            .start("127.0.0.1:0".parse().unwrap(), stop.clone())
+            .await
+            .unwrap();
+        let client = reqwest::Client::new();
+        for (seq, reference) in [(3, "30"), (4, "40")] {
+            client
+                .post(format!("http://{addr}/send"))
+                .json(&OperatorSend {
+                    to: "+989121234567".into(),
+                    text: tagged_text(TextKind::Gsm, 0xbeef, seq),
+                    reference: reference.into(),
+                })
+                .send()
+                .await
+                .unwrap()
+                .error_for_status()
+                .unwrap();
+        }
+        let remote = Arrivals::Remote {
+            client,
+            url: format!("http://{addr}/"),
+            run: 0xbeef,
+        };
+        assert!(!remote.is_embedded());
+        assert_eq!(remote.count().await, 2);
+        assert!(remote.drain(2, Duration::from_secs(5)).await < 5.0);
+        let (arrivals, foreign) = remote.collect().await.unwrap();
+        assert_eq!(
+            arrivals
+                .iter()
+                .map(|a| (a.seq, a.reference))
+                .collect::<Vec<_>>(),
+            [(3, 30), (4, 40)]
+        );
+        assert_eq!(foreign, 0);
+        stop.cancel();
+        // An operator that does not answer counts as nothing arrived.
+        let gone = Arrivals::Remote {
+            client: reqwest::Client::new(),
+            url: "http://127.0.0.1:1".into(),
+            run: 0xbeef,
+        };
+        assert_eq!(gone.count().await, 0);
+    }
 }
