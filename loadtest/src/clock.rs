@@ -1,10 +1,10 @@
-//! Time and randomness helpers: one clock for acceptance and arrival times (microseconds since
-//! the Unix epoch, monotonic within the process), CPU time of this process, and a random id.
+//! Time: one clock for acceptance and arrival times (microseconds since the Unix epoch,
+//! monotonic within the process), and the CPU time of this process.
 
-use std::hash::{BuildHasher, Hasher};
 use std::sync::OnceLock;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+/// The process's anchor: an instant and the Unix time it stands for, in µs.
 static ANCHOR: OnceLock<(Instant, u64)> = OnceLock::new();
 
 /// Microseconds since the Unix epoch, read from a monotonic clock anchored once per process
@@ -19,13 +19,6 @@ pub fn now_us() -> u64 {
         (Instant::now(), unix)
     });
     unix_us + instant.elapsed().as_micros() as u64
-}
-
-/// A random u32 (from the standard library's per-process random hasher keys).
-pub fn random_u32() -> u32 {
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(now_us());
-    h.finish() as u32
 }
 
 /// User and system CPU seconds this process has used so far (getrusage).

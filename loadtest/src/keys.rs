@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 /// A customer and its API key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CustomerKey {
+    /// The gateway's customer id.
     pub customer_id: i64,
+    /// Its API key, in clear.
     pub api_key: String,
 }
 

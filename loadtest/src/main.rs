@@ -9,6 +9,8 @@
 //! [`keys`] (keys file), [`seed`], [`run`], [`operator`], [`report`] (JSON and table),
 //! [`clock`] (time, CPU).
 
+#![warn(clippy::self_named_module_files)]
+
 mod clock;
 mod keys;
 mod operator;
@@ -25,22 +27,24 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::text::TextMix;
-
 #[derive(Debug, Parser)]
 #[command(
     name = "sms-loadtest",
     version,
     about = "Load generator for sms-gateway"
 )]
+// The command line (no doc comments on clap items below that have none: they would become
+// help text).
 struct Cli {
     /// Tokio worker threads.
     #[arg(long, global = true, default_value_t = 2)]
     threads: usize,
+    // The subcommand.
     #[command(subcommand)]
     command: Command,
 }
 
+// `seed --via`: how customers are created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Via {
     /// `POST /admin/customers` with the admin token.
@@ -49,6 +53,7 @@ enum Via {
     Db,
 }
 
+// The subcommands.
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Create customers with balances and write their API keys to a file.
@@ -59,6 +64,7 @@ enum Command {
         /// Balance of each, in credits.
         #[arg(long, default_value_t = 1_000_000_000)]
         balance: i64,
+        // Through the admin API or the database.
         #[arg(long, value_enum, default_value = "api")]
         via: Via,
         /// The gateway (for --via api).
@@ -81,9 +87,10 @@ enum Command {
         out: PathBuf,
     },
     /// Drive traffic at the gateway and report throughput and latency.
-    Run(Box<RunArgs>),
+    Run(Box<run::RunArgs>),
     /// Delete a gateway's exchange and queues (the dead-letter pair included) after a test.
     CleanupAmqp {
+        // The broker, and the names the gateway was configured with.
         #[arg(long, env = "AMQP_URL", hide_env_values = true)]
         amqp_url: String,
         #[arg(long, env = "AMQP_EXCHANGE")]
@@ -95,6 +102,7 @@ enum Command {
     },
     /// Run the load tester's operator alone (wire protocol on POST /send, GET /arrivals).
     Operator {
+        // Where to listen.
         #[arg(long, default_value = "127.0.0.1:9191")]
         listen: SocketAddr,
         /// Delay before answering each send.
@@ -103,78 +111,7 @@ enum Command {
     },
 }
 
-#[derive(Debug, clap::Args)]
-struct RunArgs {
-    #[arg(long, env = "GATEWAY_URL", default_value = "http://127.0.0.1:8080")]
-    url: String,
-    /// Keys file written by `seed`.
-    #[arg(long, default_value = "keys.txt")]
-    keys: PathBuf,
-    /// Use the first N keys (default: all).
-    #[arg(long, conflicts_with = "hot")]
-    customers: Option<usize>,
-    /// Send everything as the first customer.
-    #[arg(long)]
-    hot: bool,
-    /// Open loop: requests per second.
-    #[arg(long, conflicts_with = "concurrency")]
-    rate: Option<f64>,
-    /// Closed loop: requests in flight.
-    #[arg(long)]
-    concurrency: Option<usize>,
-    /// Closed loop: stop after this many requests (or at --duration, whichever comes first).
-    #[arg(long, requires = "concurrency")]
-    requests: Option<u64>,
-    /// Open loop: connections (the most requests in flight).
-    #[arg(long, default_value_t = 256)]
-    connections: usize,
-    /// Seconds of load.
-    #[arg(long, default_value_t = 30.0)]
-    duration: f64,
-    /// Recipients per request.
-    #[arg(long, default_value_t = 1)]
-    recipients: usize,
-    /// Share of express requests, 0-1.
-    #[arg(long, default_value_t = 0.0)]
-    express_ratio: f64,
-    /// gsm, ucs2, multipart or mix (70/20/10).
-    #[arg(long, default_value = "gsm")]
-    text: TextMix,
-    /// Measure acceptance to operator arrival (needs --operator-listen or --operator-url).
-    #[arg(long)]
-    e2e: bool,
-    /// Embed the operator on this address (the gateway's OPERATORS url must point at it).
-    #[arg(long)]
-    operator_listen: Option<SocketAddr>,
-    /// Or read arrivals from a separate `sms-loadtest operator` at this base URL.
-    #[arg(long, conflicts_with = "operator_listen")]
-    operator_url: Option<String>,
-    /// Latency of the embedded operator.
-    #[arg(long, default_value_t = 2)]
-    operator_latency_ms: u64,
-    /// After the load, wait at most this many seconds for the messages to arrive.
-    #[arg(long, default_value_t = 30.0)]
-    drain_timeout: f64,
-    /// Per-request timeout, seconds.
-    #[arg(long, default_value_t = 30.0)]
-    timeout: f64,
-    /// Admin token (for --resume-dispatch).
-    #[arg(long, env = "ADMIN_TOKEN", hide_env_values = true)]
-    admin_token: Option<String>,
-    /// POST /admin/dispatch/resume once the operator listens (for a backlog built paused).
-    #[arg(long)]
-    resume_dispatch: bool,
-    /// Seed of the per-request choices.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    /// Write the JSON report here.
-    #[arg(long)]
-    out: Option<PathBuf>,
-    /// Progress display.
-    #[arg(long, value_enum, default_value = "auto")]
-    progress: run::Progress,
-}
-
+/// Parses the command line, starts the runtime with `--threads` workers and runs the subcommand.
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -197,6 +134,7 @@ fn main() -> ExitCode {
     }
 }
 
+/// Runs one subcommand.
 async fn dispatch(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Seed {
@@ -210,7 +148,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             prefix,
             out,
         } => {
-            let prefix = prefix.unwrap_or_else(|| format!("lt-{:08x}", clock::random_u32()));
+            let prefix = prefix.unwrap_or_else(|| format!("lt-{:08x}", rand::random::<u32>()));
             let keys = match via {
                 Via::Api => {
                     let token = admin_token.ok_or_else(|| {
@@ -229,33 +167,8 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             eprintln!("seed: wrote {} keys to {}", keys.len(), out.display());
             Ok(())
         }
-        Command::Run(a) => {
-            let opts = run::RunOptions {
-                base_url: a.url,
-                keys: a.keys,
-                customers: a.customers,
-                hot: a.hot,
-                rate: a.rate,
-                concurrency: a.concurrency,
-                requests: a.requests,
-                connections: a.connections,
-                duration: secs(a.duration, "--duration")?,
-                recipients: a.recipients,
-                express_ratio: a.express_ratio,
-                text: a.text,
-                e2e: a.e2e,
-                operator_listen: a.operator_listen,
-                operator_url: a.operator_url,
-                operator_latency: Duration::from_millis(a.operator_latency_ms),
-                drain_timeout: secs(a.drain_timeout, "--drain-timeout")?,
-                timeout: secs(a.timeout, "--timeout")?,
-                admin_token: a.admin_token,
-                resume_dispatch: a.resume_dispatch,
-                seed: a.seed,
-                out: a.out,
-                progress: a.progress,
-            };
-            let report = run::run(opts).await?;
+        Command::Run(args) => {
+            let report = run::run(*args).await?;
             print!("{}", report.table());
             Ok(())
         }
@@ -306,16 +219,10 @@ async fn cleanup_amqp(url: &str, exchange: &str, queues: &[&str]) -> anyhow::Res
     Ok(())
 }
 
-fn secs(v: f64, name: &str) -> anyhow::Result<Duration> {
-    if !(v.is_finite() && v > 0.0) {
-        anyhow::bail!("{name} must be a positive number of seconds");
-    }
-    Ok(Duration::from_secs_f64(v))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::text::TextMix;
     use clap::CommandFactory;
 
     #[test]

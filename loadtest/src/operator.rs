@@ -40,6 +40,7 @@ pub struct Arrival {
 /// Arrivals per run id, and counters.
 #[derive(Default)]
 pub struct Recorder {
+    /// The arrivals of each run, in arrival order.
     runs: Mutex<HashMap<u32, Vec<Arrival>>>,
     /// Every send received.
     pub received: AtomicU64,
@@ -55,6 +56,7 @@ impl Recorder {
         self.counts.lock().unwrap().entry(run).or_default().clone()
     }
 
+    /// Adds an arrival of `run`.
     fn record(&self, run: u32, arrival: Arrival) {
         self.runs
             .lock()
@@ -92,11 +94,14 @@ impl Recorder {
 /// A running operator.
 #[derive(Clone)]
 pub struct Operator {
+    /// What arrived.
     pub recorder: Arc<Recorder>,
+    /// The delay before each answer.
     latency: Duration,
     /// Makes message ids unique across operator instances (the gateway's
     /// `(provider, provider_message_id)` is unique).
     id_prefix: u32,
+    /// The number in the next message id.
     next_id: Arc<AtomicU64>,
 }
 
@@ -106,11 +111,12 @@ impl Operator {
         Self {
             recorder: Arc::new(Recorder::default()),
             latency,
-            id_prefix: clock::random_u32(),
+            id_prefix: rand::random(),
             next_id: Arc::new(AtomicU64::new(0)),
         }
     }
 
+    /// The operator's routes: `POST /send`, `GET /arrivals`, `GET /stats`.
     fn router(&self) -> Router {
         Router::new()
             .route("/send", post(send))
@@ -142,6 +148,7 @@ impl Operator {
     }
 }
 
+/// `POST /send`: records the arrival, waits the latency, answers a unique message id.
 async fn send(
     State(op): State<Operator>,
     body: Result<Json<OperatorSend>, axum::extract::rejection::JsonRejection>,
@@ -177,7 +184,9 @@ async fn send(
 /// `GET /arrivals?run=<8 hex digits>[&count_only=true]`.
 #[derive(Deserialize)]
 struct ArrivalsQuery {
+    /// The run id.
     run: String,
+    /// Only the count, no list.
     #[serde(default)]
     count_only: bool,
 }
@@ -185,10 +194,13 @@ struct ArrivalsQuery {
 /// Compact: `{"count": n, "arrivals": [[seq, at_us, reference], ...]}`.
 #[derive(Serialize, Deserialize)]
 pub struct ArrivalsAnswer {
+    /// Arrivals of the run so far.
     pub count: usize,
+    /// Each as `[seq, at_us, reference]`; empty with `count_only`.
     pub arrivals: Vec<(u32, u64, u64)>,
 }
 
+/// `GET /arrivals`: a run's arrivals.
 async fn arrivals(State(op): State<Operator>, Query(q): Query<ArrivalsQuery>) -> Response {
     let Ok(run) = u32::from_str_radix(&q.run, 16) else {
         return (StatusCode::BAD_REQUEST, "run must be 8 hex digits").into_response();
@@ -203,6 +215,7 @@ async fn arrivals(State(op): State<Operator>, Query(q): Query<ArrivalsQuery>) ->
     Json(ArrivalsAnswer { count, arrivals }).into_response()
 }
 
+/// `GET /stats`: sends received, untagged ones, and arrivals per run.
 async fn stats(State(op): State<Operator>) -> Json<serde_json::Value> {
     let runs: HashMap<String, usize> = op
         .recorder

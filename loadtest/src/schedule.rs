@@ -4,6 +4,9 @@
 
 use std::time::Duration;
 
+use rand::rngs::ChaCha8Rng;
+use rand::{RngExt, SeedableRng};
+
 use crate::text::{TextKind, TextMix};
 
 /// Open loop: request `i` (from 0) is due at `i / rate` seconds after the start, whatever
@@ -32,28 +35,18 @@ impl RateSchedule {
     }
 }
 
-/// SplitMix64: a tiny, well-mixed hash of (seed, sequence number, stream).
-pub fn mix64(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
-}
-
-/// A uniform value in [0, 1) for request `seq`, independent per `stream`.
-pub fn unit(seed: u64, seq: u64, stream: u64) -> f64 {
-    let h = mix64(seed ^ mix64(seq.wrapping_mul(4).wrapping_add(stream)));
-    (h >> 11) as f64 / (1u64 << 53) as f64
-}
-
 /// The choices for each request of a run.
 #[derive(Debug, Clone)]
 pub struct Plan {
+    /// `--seed`.
     pub seed: u64,
     /// Keys used (1 with `--hot`).
     pub customers: usize,
+    /// Share of express requests, 0-1.
     pub express_ratio: f64,
+    /// The text mix.
     pub text: TextMix,
+    /// Recipients per request.
     pub recipients: usize,
 }
 
@@ -62,19 +55,22 @@ pub struct Plan {
 pub struct Pick {
     /// Index into the keys.
     pub customer: usize,
+    /// Sent as express.
     pub express: bool,
+    /// The text.
     pub kind: TextKind,
 }
 
 impl Plan {
-    /// The choices of request `seq`.
+    /// The choices of request `seq`: drawn from ChaCha8 keyed by the seed, on stream `seq`
+    /// (a portable generator, so a seed gives the same choices on every machine).
     pub fn pick(&self, seq: u64) -> Pick {
-        let customer = ((unit(self.seed, seq, 0) * self.customers as f64) as usize)
-            .min(self.customers.saturating_sub(1));
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+        rng.set_stream(seq);
         Pick {
-            customer,
-            express: unit(self.seed, seq, 1) < self.express_ratio,
-            kind: self.text.pick(unit(self.seed, seq, 2)),
+            customer: rng.random_range(0..self.customers.max(1)),
+            express: rng.random::<f64>() < self.express_ratio,
+            kind: self.text.pick(rng.random()),
         }
     }
 
@@ -118,14 +114,12 @@ mod tests {
             text: TextMix::Mix,
             recipients: 1,
         };
-        let n = 100_000;
-        let express = (0..n).filter(|&i| plan.pick(i).express).count();
+        let picks: Vec<Pick> = (0..100_000).map(|i| plan.pick(i)).collect();
+        let express = picks.iter().filter(|p| p.express).count();
         assert!((9_000..11_000).contains(&express), "{express}");
-        let gsm = (0..n)
-            .filter(|&i| plan.pick(i).kind == TextKind::Gsm)
-            .count();
+        let gsm = picks.iter().filter(|p| p.kind == TextKind::Gsm).count();
         assert!((68_500..71_500).contains(&gsm), "{gsm}");
-        let customers: HashSet<usize> = (0..n).map(|i| plan.pick(i).customer).collect();
+        let customers: HashSet<usize> = picks.iter().map(|p| p.customer).collect();
         assert_eq!(customers.len(), 1_000);
         assert!(customers.iter().all(|&c| c < 1_000));
         assert_eq!(plan.pick(77), plan.pick(77));

@@ -53,6 +53,7 @@ pub const MAX_TAG_LEN: usize = 2 + 8 + 1 + 10;
 /// `--text`: one kind or the mix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TextMix {
+    /// Every text of this kind.
     Only(TextKind),
     /// 70 % GSM, 20 % UCS-2, 10 % multipart.
     Mix,

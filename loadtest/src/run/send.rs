@@ -1,0 +1,144 @@
+//! One request: builds `POST /sms/send` from the plan's choices, sends it, classifies the
+//! answer, and keeps the live counters the sampler and the report read.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use sms_gateway::http::messages::{SendRequest, SendResponse};
+
+use crate::clock::now_us;
+use crate::report::type_name;
+use crate::schedule::Plan;
+
+/// Live counters, shared by request tasks, the sampler and the progress display.
+#[derive(Default)]
+pub struct Counters {
+    /// Requests sent (answered or not).
+    pub requests: AtomicU64,
+    /// 202 answers.
+    pub accepted: AtomicU64,
+    /// Recipients in the 202 answers.
+    pub accepted_recipients: AtomicU64,
+    /// Every other outcome: non-202 answers and requests without an answer.
+    pub non_accepted: AtomicU64,
+    /// Requests waiting for their answer.
+    pub in_flight: AtomicU64,
+    /// Open loop: how far behind its due time a request was sent at worst, in µs.
+    pub max_lag_us: AtomicU64,
+}
+
+/// What one request came to.
+pub struct Outcome {
+    /// Its sequence number in the run.
+    pub seq: u32,
+    /// Sent as express.
+    pub express: bool,
+    /// Open loop: the due time; closed loop: when it was sent.
+    pub started_us: u64,
+    /// When the answer (or the error) came.
+    pub answered_us: u64,
+    /// The answer, or why there is none ("timeout", "connect", "other", "unreadable 202").
+    pub result: Result<Answer, &'static str>,
+}
+
+/// An answer of the gateway.
+pub enum Answer {
+    /// 202, for this many recipients.
+    Accepted {
+        /// Recipients the answer counts.
+        recipients: u64,
+    },
+    /// Any other status.
+    Status(u16),
+}
+
+/// What the request tasks share.
+pub struct Shared {
+    /// The client, one connection pool for the run.
+    pub client: reqwest::Client,
+    /// `<base>/sms/send`.
+    pub send_url: String,
+    /// `Bearer <key>` per customer, indexed like the plan's customers.
+    pub auth: Vec<HeaderValue>,
+    /// The per-request choices.
+    pub plan: Plan,
+    /// The run id, in every text's tag.
+    pub run_id: u32,
+    /// The live counters.
+    pub counters: Counters,
+}
+
+impl Shared {
+    /// Sends request `seq`, counted as started at `started_us`.
+    pub async fn send(&self, seq: u64, started_us: u64) -> Outcome {
+        let pick = self.plan.pick(seq);
+        let body = SendRequest {
+            text: crate::text::tagged_text(pick.kind, self.run_id, seq as u32),
+            recipients: self.plan.recipients_of(seq),
+            sms_type: Some(type_name(pick.express).into()),
+            customer_id: None,
+            allow_partial: false,
+            validity_seconds: None,
+            operators: None,
+        };
+        let body = serde_json::to_vec(&body).expect("request serializes");
+        self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        self.counters.in_flight.fetch_add(1, Ordering::Relaxed);
+        let result = self.post(pick.customer, body).await;
+        self.counters.in_flight.fetch_sub(1, Ordering::Relaxed);
+        let answered_us = now_us();
+        match &result {
+            Ok(Answer::Accepted { recipients }) => {
+                self.counters.accepted.fetch_add(1, Ordering::Relaxed);
+                self.counters
+                    .accepted_recipients
+                    .fetch_add(*recipients, Ordering::Relaxed);
+            }
+            _ => {
+                self.counters.non_accepted.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Outcome {
+            seq: seq as u32,
+            express: pick.express,
+            started_us,
+            answered_us,
+            result,
+        }
+    }
+
+    /// Posts `body` as customer `customer` and reads the answer.
+    async fn post(&self, customer: usize, body: Vec<u8>) -> Result<Answer, &'static str> {
+        let response = self
+            .client
+            .post(&self.send_url)
+            .header(AUTHORIZATION, self.auth[customer].clone())
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .body(body)
+            .send()
+            .await
+            .map_err(classify)?;
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.map_err(classify)?;
+        if status != 202 {
+            return Ok(Answer::Status(status));
+        }
+        match serde_json::from_slice::<SendResponse>(&bytes) {
+            Ok(r) => Ok(Answer::Accepted {
+                recipients: r.recipients as u64,
+            }),
+            Err(_) => Err("unreadable 202"),
+        }
+    }
+}
+
+/// Why a request got no answer: "timeout", "connect" or "other".
+pub fn classify(e: reqwest::Error) -> &'static str {
+    if e.is_timeout() {
+        "timeout"
+    } else if e.is_connect() {
+        "connect"
+    } else {
+        "other"
+    }
+}
