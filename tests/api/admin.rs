@@ -18,11 +18,7 @@ async fn admin_creates_a_customer_whose_key_is_stored_hashed() {
     assert_eq!(r.body["balance"], 5);
     let id = r.body["customer_id"].as_i64().unwrap();
 
-    let stored: Vec<u8> = sqlx::query_scalar("select api_key_hash from customers where id = ?")
-        .bind(id)
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let stored = app.stored_key_hash(id).await;
     assert_eq!(stored.len(), 32);
     assert_ne!(stored, key.as_bytes());
 

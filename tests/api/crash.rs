@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use secrecy::ExposeSecret;
 use serde_json::json;
-use sms_gateway::mock_operator::{MockOperator, MockOperatorConfig};
+use sms_gateway::mock_operator::MockOperatorConfig;
 
-use crate::helpers::{ADMIN_TOKEN, TestApp, spawn_app_with_broker};
+use crate::helpers::{ADMIN_TOKEN, TestApp, spawn_app_with_broker, spawn_mock_operator};
 
 struct Gateway(Child);
 
@@ -91,18 +91,15 @@ enum Stop {
 }
 
 async fn stop_under_load(how: Stop) {
-    let op = MockOperator::new(MockOperatorConfig {
+    let op = spawn_mock_operator(MockOperatorConfig {
         name: "opA".into(),
         api_key: Some("opA-key-0123456789".into()),
         latency: Duration::from_millis(20),
         ..Default::default()
-    });
-    let stats = op.stats();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let op_url = format!("http://{}/send", listener.local_addr().unwrap());
-    tokio::spawn(op.serve(listener, tokio_util::sync::CancellationToken::new()));
-    let operators =
-        json!([{"name": "opA", "url": op_url, "api_key": "opA-key-0123456789"}]).to_string();
+    })
+    .await;
+    let stats = op.stats.clone();
+    let operators = json!([{"name": "opA", "url": op.url, "api_key": op.key}]).to_string();
 
     let app = spawn_app_with_broker(&[("OPERATORS", &operators)]).await;
     let (id, key) = app.create_customer("acme", 100_000).await;
@@ -189,19 +186,16 @@ async fn stop_under_load(how: Stop) {
             }
             // Nothing stays claimed: publishers stop between rounds, workers settle what
             // they took before exiting.
-            let claimed: i64 =
-                sqlx::query_scalar("select count(*) from outbox_events where status = 'claimed'")
-                    .fetch_one(&app.db)
-                    .await
-                    .unwrap();
-            assert_eq!(claimed, 0, "outbox rows left claimed by a clean shutdown");
-            let held: i64 = sqlx::query_scalar(
-                "select count(*) from sms_status where status = 'SENDING' and locked_until > now(6)",
-            )
-            .fetch_one(&app.db)
-            .await
-            .unwrap();
-            assert_eq!(held, 0, "recipients left leased by a clean shutdown");
+            assert_eq!(
+                app.claimed_outbox_rows().await,
+                0,
+                "outbox rows left claimed by a clean shutdown"
+            );
+            assert_eq!(
+                app.leased_recipients().await,
+                0,
+                "recipients left leased by a clean shutdown"
+            );
         }
     }
     while clients.join_next().await.is_some() {}
@@ -213,15 +207,12 @@ async fn stop_under_load(how: Stop) {
     );
 
     let _gateway = start(&app, port, &operators);
+    // The restarted gateway publishes whatever the stop left in the outbox.
+    app.expect_outbox_drained();
     wait_ready(&http, &base).await;
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
-        let open: i64 = sqlx::query_scalar(
-            "select count(*) from sms_status where status not in ('SENT', 'DELIVERED')",
-        )
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+        let open = app.unsent_recipients().await;
         if open == 0 {
             break;
         }
@@ -233,39 +224,22 @@ async fn stop_under_load(how: Stop) {
     }
     // Every 202 the clients saw is a request whose two recipients were sent.
     for sms_id in &accepted {
-        let sent: i64 = sqlx::query_scalar(
-            "select count(*) from sms_status where sms_identifier = ? and status = 'SENT'",
-        )
-        .bind(sms_id)
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
-        assert_eq!(sent, 2, "accepted request {sms_id} lost a recipient");
+        assert_eq!(
+            app.sent_recipients_of(sms_id).await,
+            2,
+            "accepted request {sms_id} lost a recipient"
+        );
     }
-    let refunds: i64 = sqlx::query_scalar(
-        "select count(*) from user_transactions where transaction_type = 'refund'",
-    )
-    .fetch_one(&app.db)
-    .await
-    .unwrap();
-    assert_eq!(refunds, 0, "nothing failed, so nothing may be refunded");
+    assert_eq!(
+        app.refund_count().await,
+        0,
+        "nothing failed, so nothing may be refunded"
+    );
     let rows = app.count("sms_status").await as u64;
-    let charged: i64 = sqlx::query_scalar(
-        "select cast(-sum(amount) as signed) from user_transactions where transaction_type = 'charge'",
-    )
-    .fetch_one(&app.db)
-    .await
-    .unwrap();
+    let charged = app.total_charged().await;
     assert_eq!(
         charged as u64,
-        {
-            let express: i64 =
-                sqlx::query_scalar("select count(*) from sms_status where sms_type = 'express'")
-                    .fetch_one(&app.db)
-                    .await
-                    .unwrap();
-            rows + express as u64
-        },
+        rows + app.recipients_of_type("express").await as u64,
         "each recipient charged exactly its price"
     );
     assert_eq!(app.balance_of(id).await, 100_000 - charged);

@@ -7,27 +7,22 @@ async fn history_lists_own_rows_newest_first_with_filters() {
     let app = spawn_app().await;
     let (id, key) = app.create_customer("acme", 100).await;
     let (_, other_key) = app.create_customer("other", 100).await;
-    let first = app
-        .send(
+    let first_id = app
+        .send_ok(
             &key,
             json!({"text": "hi", "recipients": ["+989121234567", "+989127654321"]}),
         )
         .await;
-    first.assert_status(202);
-    let first_id = first.body["sms_identifier"].as_str().unwrap().to_string();
-    let second = app
-        .send(
-            &key,
-            json!({"text": "hello", "recipients": ["09121234567"], "type": "express"}),
-        )
-        .await;
-    second.assert_status(202);
-    app.send(
+    app.send_ok(
+        &key,
+        json!({"text": "hello", "recipients": ["09121234567"], "type": "express"}),
+    )
+    .await;
+    app.send_ok(
         &other_key,
         json!({"text": "x", "recipients": ["+989121234567"]}),
     )
-    .await
-    .assert_status(202);
+    .await;
 
     let r = app.get("/sms/history", Some(&key)).await;
     r.assert_status(200);
@@ -115,14 +110,12 @@ async fn status_by_identifier_is_tenant_isolated() {
     let app = spawn_app().await;
     let (id, key) = app.create_customer("acme", 100).await;
     let (_, other_key) = app.create_customer("other", 100).await;
-    let r = app
-        .send(
+    let sms_id = app
+        .send_ok(
             &key,
             json!({"text": "hi €", "recipients": ["+989121234567", "+989127654321"], "validity_seconds": 600}),
         )
         .await;
-    r.assert_status(202);
-    let sms_id = r.body["sms_identifier"].as_str().unwrap().to_string();
 
     let d = app.get(&format!("/sms/{sms_id}"), Some(&key)).await;
     d.assert_status(200);

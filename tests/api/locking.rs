@@ -12,38 +12,7 @@ use std::time::Duration;
 use serde_json::json;
 use sms_gateway::db::{delivery, ledger, outbox};
 
-use crate::helpers::spawn_app;
-
-/// Status ids of a request, in order.
-async fn status_ids(db: &sqlx::MySqlPool, sms_id: &str) -> Vec<i64> {
-    sqlx::query_scalar("select id from sms_status where sms_identifier = ? order by id")
-        .bind(sms_id)
-        .fetch_all(db)
-        .await
-        .unwrap()
-}
-
-/// Locks row `id` of `table` in a transaction of its own, until the returned transaction is
-/// dropped (rolled back).
-async fn hold_row(
-    db: &sqlx::MySqlPool,
-    table: &str,
-    key: &str,
-    id: i64,
-) -> sqlx::Transaction<'static, sqlx::MySql> {
-    let mut tx = db.begin().await.unwrap();
-    let sql = format!("select {key} from {table} where {key} = ? for update");
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    tx
-}
-
-async fn hold(db: &sqlx::MySqlPool, id: i64) -> sqlx::Transaction<'static, sqlx::MySql> {
-    hold_row(db, "sms_status", "id", id).await
-}
+use crate::helpers::{add_attempt, spawn_app};
 
 #[tokio::test]
 async fn taking_and_recording_recipients_never_waits_for_rows_they_do_not_name() {
@@ -56,14 +25,14 @@ async fn taking_and_recording_recipients_never_waits_for_rows_they_do_not_name()
     let second = app
         .send_ok(&key, json!({"text": "b", "recipients": recipients}))
         .await;
-    let sending = status_ids(&app.db, &first).await;
-    let pending = status_ids(&app.db, &second).await;
+    let sending = app.status_ids(&first).await;
+    let pending = app.status_ids(&second).await;
     let limit = Duration::from_secs(5);
 
     // All 32 of the first request SENDING; another transaction holds the last one.
     let taken = delivery::claim_many(&app.db, &sending, 60).await.unwrap();
     assert_eq!(taken.len(), 32);
-    let held = hold(&app.db, sending[31]).await;
+    let held = app.hold_status_row(sending[31]).await;
     let sent: Vec<(i64, String, String)> = sending[..16]
         .iter()
         .map(|id| (*id, "opA".to_string(), format!("opA-{id}")))
@@ -76,7 +45,7 @@ async fn taking_and_recording_recipients_never_waits_for_rows_they_do_not_name()
     drop(held);
 
     // The second request's rows PENDING; another transaction holds the last one.
-    let held = hold(&app.db, pending[31]).await;
+    let held = app.hold_status_row(pending[31]).await;
     let taken = tokio::time::timeout(limit, delivery::claim_many(&app.db, &pending[..16], 60))
         .await
         .expect("taking 16 recipients waited for a row it does not take")
@@ -102,7 +71,7 @@ async fn the_loser_of_a_deadlock_runs_again_and_both_commit() {
             json!({"text": "a", "recipients": ["+989120000001", "+989120000002"]}),
         )
         .await;
-    let ids = status_ids(&app.db, &sms).await;
+    let ids = app.status_ids(&sms).await;
     // Both take their first row, meet, then ask for the other's: InnoDB rolls one back.
     let meet = Arc::new(tokio::sync::Barrier::new(2));
     let runs = Arc::new(AtomicU32::new(0));
@@ -119,10 +88,7 @@ async fn the_loser_of_a_deadlock_runs_again_and_both_commit() {
                         if step == 1 && mine.fetch_add(1, Ordering::SeqCst) == 0 {
                             meet.wait().await;
                         }
-                        sqlx::query("update sms_status set attempts = attempts + 1 where id = ?")
-                            .bind(id)
-                            .execute(&mut *tx)
-                            .await?;
+                        add_attempt(&mut tx, id).await?;
                     }
                     tx.commit().await
                 }
@@ -139,13 +105,7 @@ async fn the_loser_of_a_deadlock_runs_again_and_both_commit() {
     a.unwrap();
     b.unwrap();
     assert_eq!(runs.load(Ordering::SeqCst), 3, "one deadlock, one repeat");
-    let attempts: Vec<i64> =
-        sqlx::query_scalar("select attempts from sms_status where id in (?, ?)")
-            .bind(ids[0])
-            .bind(ids[1])
-            .fetch_all(&app.db)
-            .await
-            .unwrap();
+    let attempts = app.attempts_of(&[ids[0], ids[1]]).await;
     assert_eq!(attempts, vec![2, 2], "each transaction committed once");
     app.finish().await;
 }
@@ -167,7 +127,7 @@ async fn publishers_and_group_commit_never_wait_for_rows_they_do_not_name() {
     let claimed = outbox::claim(&app.db, 0, 100, "p1").await.unwrap();
     assert_eq!(claimed.len(), 8);
     let ids: Vec<i64> = claimed.iter().map(|r| r.id).collect();
-    let held = hold_row(&app.db, "outbox_events", "id", ids[7]).await;
+    let held = app.hold_row("outbox_events", "id", ids[7]).await;
     let released = tokio::time::timeout(limit, outbox::release(&app.db, &ids[..2], "p1", 0, "x"))
         .await
         .expect("releasing 2 rows waited for a row it does not release")
@@ -186,7 +146,7 @@ async fn publishers_and_group_commit_never_wait_for_rows_they_do_not_name() {
     assert_eq!(claimed.len(), 2, "the 2 released rows");
 
     // Group commit locks and debits the balances of its batch's customers only.
-    let held = hold_row(&app.db, "user_balances", "user_id", customers[7].0).await;
+    let held = app.hold_balance(customers[7].0).await;
     let users: Vec<i64> = customers[..4].iter().map(|(id, _)| *id).collect();
     let mut tx = app.db.begin().await.unwrap();
     let balances = tokio::time::timeout(limit, ledger::lock_balances(&mut tx, &users))
@@ -202,5 +162,8 @@ async fn publishers_and_group_commit_never_wait_for_rows_they_do_not_name() {
     assert!(covered);
     tx.rollback().await.unwrap();
     drop(held);
+    // Nothing publishes in this test: p1 still holds the row it neither released nor
+    // deleted, p2 the 2 released rows it claimed again.
+    app.expect_claimed_outbox_rows(3);
     app.finish().await;
 }

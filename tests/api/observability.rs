@@ -10,7 +10,7 @@ use sms_gateway::config::{LogFormat, TelemetryConfig};
 use sms_gateway::telemetry;
 use tracing_subscriber::EnvFilter;
 
-use crate::delivery::{delivering_app, mock, wait_for};
+use crate::helpers::{delivering_app, mock};
 
 /// Installs the gateway's subscriber, exporting into memory.
 fn install_tracing() -> (InMemorySpanExporter, SdkTracerProvider) {
@@ -52,7 +52,7 @@ async fn one_trace_follows_a_message_from_request_to_operator_call() {
     let sms_id = app
         .send_ok(&key, json!({"text": "hi", "recipients": ["+989121234567"]}))
         .await;
-    wait_for(&app, &key, &sms_id, &["SENT"]).await;
+    app.wait_for_status(&key, &sms_id, &["SENT"]).await;
 
     // Spans are exported when they end; the consumer span ends after the ack.
     let mut spans = Vec::new();
@@ -155,8 +155,8 @@ async fn metric_families_move_under_traffic() {
     )
     .await
     .assert_status(401);
-    wait_for(&app, &key, &normal, &["SENT"]).await;
-    wait_for(&app, &key, &express, &["SENT"]).await;
+    app.wait_for_status(&key, &normal, &["SENT"]).await;
+    app.wait_for_status(&key, &express, &["SENT"]).await;
 
     let resp = app.get("/metrics", None).await;
     resp.assert_status(200);

@@ -6,28 +6,9 @@ use std::time::Duration;
 use serde_json::json;
 use sms_gateway::db::outbox as repo;
 use sms_gateway::domain::SmsType;
-use sms_gateway::outbox::{PublisherPool, QueueMessage};
+use sms_gateway::outbox::QueueMessage;
 
-use crate::helpers::{TestApp, spawn_app_with_broker};
-
-fn pool_of(app: &TestApp) -> std::sync::Arc<PublisherPool> {
-    PublisherPool::new(
-        app.db.clone(),
-        app.state.broker.clone(),
-        app.state.config.amqp.clone(),
-        app.state.config.delivery.clone(),
-    )
-}
-
-async fn wait_for_empty_outbox(app: &TestApp) {
-    for _ in 0..200 {
-        if app.count("outbox_events").await == 0 {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the outbox was not drained within 10 s");
-}
+use crate::helpers::spawn_app_with_broker;
 
 #[tokio::test]
 async fn accepted_requests_reach_their_lane_queue_persistently() {
@@ -45,7 +26,7 @@ async fn accepted_requests_reach_their_lane_queue_persistently() {
             )
             .await;
         r.assert_status(202);
-        normal_ids.insert(r.body["sms_identifier"].as_str().unwrap().to_string());
+        normal_ids.insert(r.sms_identifier());
     }
     let express = app
         .send(
@@ -55,9 +36,8 @@ async fn accepted_requests_reach_their_lane_queue_persistently() {
         .await;
     express.assert_status(202);
 
-    let pool = pool_of(&app);
-    pool.spawn(&tokio_util::task::TaskTracker::new(), &app.stop);
-    wait_for_empty_outbox(&app).await;
+    app.spawn_publishers();
+    app.wait_for_empty_outbox().await;
 
     let cfg = &app.state.config.amqp;
     let normal = app.drain_queue(&cfg.queue_normal).await;
@@ -90,10 +70,7 @@ async fn accepted_requests_reach_their_lane_queue_persistently() {
     // Same trace as the caller's; the parent is the caller's span or the gateway's own.
     assert_eq!(carried.to_string().split('-').nth(1), tp.split('-').nth(1));
     let m: QueueMessage = serde_json::from_slice(&express_msgs[0].delivery.data).unwrap();
-    assert_eq!(
-        m.sms_identifier,
-        express.body["sms_identifier"].as_str().unwrap()
-    );
+    assert_eq!(m.sms_identifier, express.sms_identifier());
     app.finish().await;
 }
 
@@ -143,6 +120,8 @@ async fn concurrent_claims_never_hand_out_a_row_twice() {
     let unique: HashSet<i64> = all.iter().copied().collect();
     assert_eq!(all.len(), 60, "every row claimed");
     assert_eq!(unique.len(), 60, "no row claimed twice");
+    // The six claimers took every row and publish none.
+    app.expect_claimed_outbox_rows(60);
     app.finish().await;
 }
 
@@ -173,9 +152,8 @@ async fn rows_of_a_dead_publisher_are_reaped_and_published() {
     assert_eq!(repo::reap_expired(&app.db, 1, 100).await.unwrap(), 0);
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     // ... and after it expired, a live pool (with its reaper) publishes them.
-    let pool = pool_of(&app);
-    pool.spawn(&tokio_util::task::TaskTracker::new(), &app.stop);
-    wait_for_empty_outbox(&app).await;
+    app.spawn_publishers();
+    app.wait_for_empty_outbox().await;
     let msgs = app.drain_queue(&app.state.config.amqp.queue_normal).await;
     assert_eq!(msgs.len(), 5);
     // The dead publisher waking up cannot delete rows it no longer owns.
@@ -201,18 +179,13 @@ async fn a_publish_round_stops_cleanly_with_nothing_left_claimed() {
         .await
         .assert_status(202);
     }
-    let pool = pool_of(&app);
+    let pool = app.publisher_pool();
     let channel = pool.open_channel(&app.stop).await.expect("channel");
     let round = pool.publish_once(&channel, SmsType::Express).await.unwrap();
     assert_eq!((round.claimed, round.published, round.released), (4, 4, 0));
     let empty = pool.publish_once(&channel, SmsType::Express).await.unwrap();
     assert_eq!(empty.claimed, 0);
-    let claimed: i64 =
-        sqlx::query_scalar("select count(*) from outbox_events where status = 'claimed'")
-            .fetch_one(&app.db)
-            .await
-            .unwrap();
-    assert_eq!(claimed, 0);
+    assert_eq!(app.claimed_outbox_rows().await, 0);
     assert_eq!(
         app.drain_queue(&app.state.config.amqp.queue_express)
             .await
@@ -248,11 +221,7 @@ async fn a_retry_queued_while_the_first_publish_awaits_its_confirm_is_kept() {
         .await
         .unwrap();
     assert_eq!(deleted, 0);
-    let status: String = sqlx::query_scalar("select status from outbox_events")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
-    assert_eq!(status, "pending");
+    assert_eq!(app.outbox_statuses().await, ["pending"]);
     assert_eq!(
         repo::claim(&app.db, 0, 10, "publisher-2")
             .await
@@ -260,6 +229,8 @@ async fn a_retry_queued_while_the_first_publish_awaits_its_confirm_is_kept() {
             .len(),
         1
     );
+    // publisher-2 holds the retry it claimed: nothing publishes it in this test.
+    app.expect_claimed_outbox_rows(1);
     app.finish().await;
 }
 
@@ -288,14 +259,7 @@ async fn a_poison_message_goes_to_the_dead_letter_queue() {
         )
         .await
         .unwrap();
-    sms_gateway::worker::WorkerPool::new(
-        app.db.clone(),
-        app.state.operators.clone().unwrap(),
-        app.state.broker.clone(),
-        cfg.clone(),
-        app.state.config.delivery.clone(),
-    )
-    .spawn(&tokio_util::task::TaskTracker::new(), &app.stop);
+    app.spawn_workers();
     let dead = sms_gateway::queue::topology::dead_letter_queue(&cfg);
     let mut got = Vec::new();
     for _ in 0..100 {
@@ -319,7 +283,7 @@ async fn quorum_queues_can_be_declared_and_used() {
         json!({"text": "hi", "recipients": ["+989121234567"], "type": "express"}),
     )
     .await;
-    let pool = pool_of(&app);
+    let pool = app.publisher_pool();
     let channel = pool.open_channel(&app.stop).await.expect("channel");
     let round = pool.publish_once(&channel, SmsType::Express).await.unwrap();
     assert_eq!(round.published, 1);

@@ -7,28 +7,6 @@ use sms_gateway::db::{delivery, messages, outbox};
 
 use crate::helpers::spawn_app_with;
 
-/// `(Com_stmt_prepare, Com_stmt_close, connection id)` of the pool's only connection.
-async fn counters(db: &sqlx::MySqlPool) -> (i64, i64, i64) {
-    let mut conn = db.acquire().await.unwrap();
-    let rows: Vec<(String, String)> = sqlx::query_as(
-        "show session status where variable_name in ('Com_stmt_prepare', 'Com_stmt_close')",
-    )
-    .fetch_all(&mut *conn)
-    .await
-    .unwrap();
-    let get = |name: &str| -> i64 {
-        rows.iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.parse().unwrap())
-            .unwrap_or_else(|| panic!("{name} missing from {rows:?}"))
-    };
-    let id: i64 = sqlx::query_scalar("select cast(connection_id() as signed)")
-        .fetch_one(&mut *conn)
-        .await
-        .unwrap();
-    (get("Com_stmt_prepare"), get("Com_stmt_close"), id)
-}
-
 #[tokio::test]
 async fn batches_of_every_size_reuse_a_bounded_set_of_prepared_statements() {
     let app = spawn_app_with(&[("DB_MAX_CONNECTIONS", "1")]).await;
@@ -37,7 +15,7 @@ async fn batches_of_every_size_reuse_a_bounded_set_of_prepared_statements() {
         users.push(app.create_customer(&format!("c{i}"), 1_000_000).await.0);
     }
     let recipients: Vec<String> = (0..1_000).map(|i| format!("+98912{i:07}")).collect();
-    let (prepared_before, closed_before, conn_before) = counters(&app.db).await;
+    let (prepared_before, closed_before, conn_before) = app.statement_counters().await;
 
     // Intake: group-commit batches of 1 to 130 requests (1 to 7 recipients each, with and
     // without a validity), then one request of 1,000 recipients; all rolled back.
@@ -151,7 +129,7 @@ async fn batches_of_every_size_reuse_a_bounded_set_of_prepared_statements() {
         .unwrap();
     assert_eq!(deleted, 64);
 
-    let (prepared, closed, conn) = counters(&app.db).await;
+    let (prepared, closed, conn) = app.statement_counters().await;
     assert_eq!(conn, conn_before, "the pool replaced its connection");
     let prepared = prepared - prepared_before;
     assert_eq!(

@@ -1,0 +1,7 @@
+//! Delivery end to end: outbox -> RabbitMQ -> worker -> operator (HTTP mock operators) ->
+//! delivery report, with refunds. Real MariaDB, RabbitMQ and HTTP.
+
+mod dispatch;
+mod failures;
+mod lanes;
+mod reports;

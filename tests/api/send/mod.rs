@@ -1,0 +1,5 @@
+//! `POST /sms/send`: acceptance, refusals and concurrency, against a fresh database.
+
+mod acceptance;
+mod concurrency;
+mod refusals;
