@@ -22,6 +22,7 @@ pub mod accounts;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod hashing;
 pub mod http;
 pub mod intake;
 pub mod metrics;

@@ -538,7 +538,7 @@ async fn a_cached_key_rotated_elsewhere_stops_working_at_once() {
 
     // Rotated by another gateway process: straight in the database, this one is not told.
     let new = "rotated-elsewhere-key-0123456789";
-    let hash = sms_gateway::state::sha256(new.as_bytes());
+    let hash = sms_gateway::hashing::sha256(new.as_bytes());
     sqlx::query("update customers set api_key_hash = ? where id = ?")
         .bind(&hash[..])
         .bind(id)
@@ -583,7 +583,7 @@ async fn a_cached_key_rotated_elsewhere_stops_working_at_once() {
     ] {
         app.state
             .key_cache
-            .insert(sms_gateway::state::sha256(old.as_bytes()), id);
+            .insert(sms_gateway::hashing::sha256(old.as_bytes()), id);
         app.post_with("/sms/send", Some(&old), &headers, &body)
             .await
             .assert_problem(401);
@@ -593,7 +593,7 @@ async fn a_cached_key_rotated_elsewhere_stops_working_at_once() {
     for raw in ["{not json", "[1, 2]"] {
         app.state
             .key_cache
-            .insert(sms_gateway::state::sha256(old.as_bytes()), id);
+            .insert(sms_gateway::hashing::sha256(old.as_bytes()), id);
         let r = app
             .router
             .clone()
