@@ -11,6 +11,7 @@
 //! scrape.
 
 pub mod catalog;
+mod family;
 pub mod record;
 
 use std::sync::OnceLock;
