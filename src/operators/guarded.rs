@@ -91,7 +91,7 @@ impl GuardedOperator {
     /// Whether `key` is this operator's key (delivery reports carry it as a bearer token).
     /// Constant time: compares SHA-256 digests.
     pub fn verify_key(&self, key: &str) -> bool {
-        hashing::matches(key, &self.dlr_key_hash)
+        hashing::matches_digest(key, &self.dlr_key_hash)
     }
 
     /// Its breaker's state.

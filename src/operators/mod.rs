@@ -1,12 +1,14 @@
 //! Upstream operators: each behind its own circuit breaker, tried in the lane's order with
 //! failover.
 //!
-//! - [`SmsOperator`]: one upstream provider; [`http::HttpOperator`] speaks the wire protocol.
-//! - [`GuardedOperator`]: an operator with its [`circuit_breaker::CircuitBreaker`], counters and
-//!   the key its delivery reports must carry.
-//! - [`OperatorRegistry`]: the configured operators and the order of each lane. An operator
-//!   listed in both lanes is one [`GuardedOperator`] (one breaker, one set of counters).
-//!   [`OperatorRegistry::send`] fails over on transient errors and stops on a permanent one.
+//! - [`SmsOperator`] (`sms_operator.rs`): one upstream provider, the message it is handed and
+//!   how a call fails; [`HttpOperator`] (`http.rs`) speaks the [`wire`] protocol.
+//! - [`GuardedOperator`] (`guarded.rs`): an operator with its [`CircuitBreaker`]
+//!   (`circuit_breaker.rs`), counters, call metrics and the key its delivery reports must carry.
+//! - [`OperatorRegistry`] (`registry.rs`): the configured operators and the order of each
+//!   lane. An operator listed in both lanes is one [`GuardedOperator`] (one breaker, one set of
+//!   counters). [`OperatorRegistry::send`] fails over on transient errors and stops on a
+//!   permanent one.
 
 pub mod circuit_breaker;
 mod guarded;
