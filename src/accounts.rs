@@ -5,7 +5,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::db::{self, Tx, ledger};
-use crate::state::sha256;
+use crate::hashing::sha256;
 
 /// A freshly generated API key: shown once, stored only as its SHA-256.
 pub struct NewApiKey {

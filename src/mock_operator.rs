@@ -1,6 +1,6 @@
-//! A mock SMS operator speaking the contract's wire protocol: `POST /send` with
-//! `{"to", "text", "reference"}` and a bearer key answers `{"message_id"}` after a configurable
-//! latency, fails transiently (503) or rejects permanently (400) at configurable rates, and
+//! A mock SMS operator speaking the contract's wire protocol ([`crate::operators::wire`]):
+//! `POST /send` with `{"to", "text", "reference"}` and a bearer key answers `{"message_id"}`
+//! after a configurable latency, fails transiently (503) or rejects permanently (400) at configurable rates, and
 //! posts delivery reports back after a delay. `GET /stats` returns what it received.
 //!
 //! Used by `sms-gateway mock-operator`, by the gateway itself when no operator is configured,
@@ -18,6 +18,8 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+
+use crate::operators::wire::{DeliveryReportBody, OperatorAccepted, OperatorSend};
 
 /// Behaviour of a mock operator.
 #[derive(Debug, Clone)]
@@ -104,27 +106,6 @@ pub struct MockOperator {
     config: Arc<MockOperatorConfig>,
     stats: Arc<MockStats>,
     http: reqwest::Client,
-}
-
-/// The wire protocol's send request.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct OperatorSend {
-    pub to: String,
-    pub text: String,
-    pub reference: String,
-}
-
-/// The wire protocol's answer.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct OperatorAccepted {
-    pub message_id: String,
-}
-
-/// A delivery report as posted to `POST /dlr/{operator}`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DeliveryReportBody {
-    pub message_id: String,
-    pub status: String,
 }
 
 impl MockOperator {

@@ -5,10 +5,10 @@ use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use sha2::{Digest, Sha256};
 use sqlx::MySqlPool;
 
 use crate::config::Config;
+use crate::hashing::sha256;
 use crate::intake::group_commit::GroupCommit;
 use crate::operators::OperatorRegistry;
 use crate::queue::Broker;
@@ -126,9 +126,4 @@ impl KeyCache {
         // The map stays consistent whatever a panicking holder did: every operation is one call.
         self.keys.lock().unwrap_or_else(|e| e.into_inner())
     }
-}
-
-/// SHA-256 of `data`.
-pub fn sha256(data: &[u8]) -> [u8; 32] {
-    Sha256::digest(data).into()
 }

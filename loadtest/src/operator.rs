@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use sms_gateway::mock_operator::{OperatorAccepted, OperatorSend};
+use sms_gateway::operators::wire::{OperatorAccepted, OperatorSend};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 

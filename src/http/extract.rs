@@ -10,7 +10,8 @@ use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
 use crate::db;
-use crate::state::{AppState, sha256};
+use crate::hashing::sha256;
+use crate::state::AppState;
 
 /// Longest accepted bearer token; anything longer is unknown without a database lookup.
 const MAX_TOKEN_LEN: usize = 256;

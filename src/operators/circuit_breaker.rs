@@ -146,8 +146,7 @@ struct Hooks(Arc<Observed>);
 impl Hooks {
     fn set(&self, state: CircuitState) {
         let previous = CircuitState::from_u8(self.0.state.swap(state.to_u8(), Ordering::SeqCst));
-        metrics::gauge!("smsgw_operator_circuit_state", "operator" => self.0.operator.clone())
-            .set(state.gauge_value());
+        crate::metrics::circuit_state(&self.0.operator, state.gauge_value());
         if previous == state {
             return;
         }
@@ -163,8 +162,7 @@ impl Hooks {
 impl Instrument for Hooks {
     fn on_call_rejected(&self) {
         self.0.rejected.fetch_add(1, Ordering::Relaxed);
-        metrics::counter!("smsgw_operator_circuit_rejections_total", "operator" => self.0.operator.clone())
-            .increment(1);
+        crate::metrics::circuit_rejected(&self.0.operator);
     }
 
     fn on_open(&self) {
@@ -197,8 +195,7 @@ impl CircuitBreaker {
             rejected: AtomicU64::new(0),
         });
         // The series exists (closed) before the first transition.
-        metrics::gauge!("smsgw_operator_circuit_state", "operator" => operator.to_string())
-            .set(CircuitState::Closed.gauge_value());
+        crate::metrics::circuit_state(operator, CircuitState::Closed.gauge_value());
         let policy = failure_policy::consecutive_failures(
             settings.failures.max(1),
             OpenIntervals::new(settings.open, settings.max_open),

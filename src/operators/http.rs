@@ -12,15 +12,14 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
+use super::wire::OperatorAccepted;
 use super::{OperatorError, OutboundSms, SendFuture, SmsOperator};
 use crate::config::OperatorConfig;
-use crate::mock_operator::OperatorAccepted;
 
 /// Characters of an error answer's body kept in a rejection reason.
 const REASON_BODY_CHARS: usize = 200;
 
-/// The wire protocol's send request, borrowed (same shape as
-/// [`crate::mock_operator::OperatorSend`]).
+/// The wire protocol's send request, borrowed (same shape as [`super::wire::OperatorSend`]).
 #[derive(Serialize)]
 struct WireSend<'a> {
     to: &'a str,

@@ -121,8 +121,8 @@ async fn metric_families_move_under_traffic() {
     let app = delivering_app(&[("opA", &a)]).await;
     let tracker = tokio_util::task::TaskTracker::new();
     let cfg = &app.state.config;
-    sms_gateway::metrics::spawn_samplers(
-        sms_gateway::metrics::Samplers {
+    sms_gateway::startup::spawn_samplers(
+        sms_gateway::startup::Samplers {
             db: app.db.clone(),
             max_connections: cfg.database.max_connections,
             outbox: true,
@@ -277,8 +277,8 @@ async fn queue_depth_is_sampled_on_a_broker_with_no_queues_yet() {
         );
     }
     let tracker = tokio_util::task::TaskTracker::new();
-    sms_gateway::metrics::spawn_samplers(
-        sms_gateway::metrics::Samplers {
+    sms_gateway::startup::spawn_samplers(
+        sms_gateway::startup::Samplers {
             db: app.db.clone(),
             max_connections: 1,
             outbox: false,

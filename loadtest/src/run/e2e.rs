@@ -248,7 +248,7 @@ mod tests {
     #[tokio::test]
     async fn a_remote_operator_is_counted_and_collected_over_http() {
         use crate::text::{TextKind, tagged_text};
-        use sms_gateway::mock_operator::OperatorSend;
+        use sms_gateway::operators::wire::OperatorSend;
 
         let operator = Operator::new(Duration::ZERO);
         let stop = CancellationToken::new();

@@ -50,7 +50,7 @@ impl TestApp {
     /// Gives a customer a new API key straight in the database, as another gateway process
     /// rotating it would: this process is not told.
     pub async fn rotate_key_behind_the_gateways_back(&self, customer_id: i64, new_key: &str) {
-        let hash = sms_gateway::state::sha256(new_key.as_bytes());
+        let hash = sms_gateway::hashing::sha256(new_key.as_bytes());
         sqlx::query("update customers set api_key_hash = ? where id = ?")
             .bind(&hash[..])
             .bind(customer_id)

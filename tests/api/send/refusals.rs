@@ -244,7 +244,7 @@ async fn a_cached_key_rotated_elsewhere_stops_working_at_once() {
     ] {
         app.state
             .key_cache
-            .insert(sms_gateway::state::sha256(old.as_bytes()), id);
+            .insert(sms_gateway::hashing::sha256(old.as_bytes()), id);
         app.post_with("/sms/send", Some(&old), &headers, &body)
             .await
             .assert_problem(401);
@@ -254,7 +254,7 @@ async fn a_cached_key_rotated_elsewhere_stops_working_at_once() {
     for raw in ["{not json", "[1, 2]"] {
         app.state
             .key_cache
-            .insert(sms_gateway::state::sha256(old.as_bytes()), id);
+            .insert(sms_gateway::hashing::sha256(old.as_bytes()), id);
         let r = app
             .router
             .clone()

@@ -2,6 +2,8 @@
 //! cancels it, readiness turns false, the HTTP server stops accepting and drains, background
 //! tasks stop between units of work, and everything is awaited within `SHUTDOWN_TIMEOUT_SECS`.
 
+mod samplers;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +21,8 @@ use crate::outbox::PublisherPool;
 use crate::queue::{Backoff, Broker};
 use crate::state::{App, AppState};
 use crate::worker::WorkerPool;
+
+pub use samplers::{Samplers, spawn_samplers};
 
 /// Which parts of the gateway a process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -118,8 +122,8 @@ pub async fn run(config: Config, role: Role, stop: CancellationToken) -> anyhow:
     let broker = Broker::new(&config.amqp, format!("sms-gateway/{role:?}").to_lowercase());
     let tracker = TaskTracker::new();
     tracker.spawn(broker.clone().run_until_stopped(stop.clone()));
-    crate::metrics::spawn_samplers(
-        crate::metrics::Samplers {
+    spawn_samplers(
+        Samplers {
             db: pool.clone(),
             max_connections: config.database.max_connections,
             outbox: role.runs_publisher() || role.runs_api(),

@@ -1,0 +1,63 @@
+//! Rules and prices of `POST /sms/send`, and how acceptances are grouped into transactions.
+
+use std::time::Duration;
+
+use super::reader::Reader;
+use crate::domain::{DefaultCountry, SmsType};
+
+/// Rules and prices of `POST /sms/send`.
+#[derive(Debug, Clone)]
+pub struct IntakeConfig {
+    /// `PRICE_NORMAL`: credits per segment of a normal message.
+    pub price_normal: i64,
+    /// `PRICE_EXPRESS`: credits per segment of an express message.
+    pub price_express: i64,
+    /// `MAX_SEGMENTS`: longest accepted text, in segments.
+    pub max_segments: u32,
+    /// `MAX_RECIPIENTS`: recipients per request (at most 1,000, the contract's ceiling).
+    pub max_recipients: usize,
+    /// `DEFAULT_COUNTRY_CODE`: country of local numbers such as `0912...`; unset rejects them.
+    pub default_country: Option<DefaultCountry>,
+    /// `MAX_VALIDITY_SECS`: the largest `validity_seconds` a request may ask for.
+    pub max_validity: Duration,
+    /// `INTAKE_GROUP_COMMIT`: coalesce concurrent acceptances into shared transactions
+    /// (requests with an `Idempotency-Key` always take their own transaction).
+    pub group_commit: bool,
+    /// `INTAKE_EXECUTORS`: group-commit shards of customers, each committing one batch at a
+    /// time (see `intake::group_commit`).
+    pub executors: usize,
+}
+
+impl IntakeConfig {
+    /// Credits per segment for a message type.
+    pub fn price(&self, sms_type: SmsType) -> i64 {
+        match sms_type {
+            SmsType::Normal => self.price_normal,
+            SmsType::Express => self.price_express,
+        }
+    }
+
+    pub(super) fn read(r: &mut Reader) -> Self {
+        let default_country = match r.raw("DEFAULT_COUNTRY_CODE") {
+            None => None,
+            Some(v) if v.trim().eq_ignore_ascii_case("none") => None,
+            Some(v) => match v.trim().parse::<DefaultCountry>() {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    r.problem(format!("DEFAULT_COUNTRY_CODE: {e} (got {v:?})"));
+                    None
+                }
+            },
+        };
+        Self {
+            price_normal: r.ranged("PRICE_NORMAL", 1, 0, 1_000_000),
+            price_express: r.ranged("PRICE_EXPRESS", 2, 0, 1_000_000),
+            max_segments: r.ranged("MAX_SEGMENTS", 10, 1, 255),
+            max_recipients: r.ranged("MAX_RECIPIENTS", 1_000, 1, 1_000),
+            default_country,
+            max_validity: r.secs("MAX_VALIDITY_SECS", 7 * 86_400, 1, 30 * 86_400),
+            group_commit: r.bool("INTAKE_GROUP_COMMIT", true),
+            executors: r.ranged("INTAKE_EXECUTORS", 1, 1, 64),
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! Typed, validated configuration read from the environment (and an optional `.env`), one
+//! struct per subsystem, each in its own file.
+//!
+//! Every variable is documented in `.env.example`. [`Config::from_env`] reads all of them,
+//! collects every problem and reports them together, each naming its variable, so that a bad
+//! deployment fails at start-up with one readable message. Secrets are held as
+//! [`secrecy::SecretString`] and never appear in `Debug` output or logs.
+
+mod amqp;
+mod database;
+mod delivery;
+mod http;
+mod intake;
+mod operators;
+mod reader;
+mod telemetry;
+
+pub use amqp::AmqpConfig;
+pub use database::DatabaseConfig;
+pub use delivery::DeliveryConfig;
+pub use http::HttpConfig;
+pub use intake::IntakeConfig;
+pub use operators::{BUILTIN_MOCK_NAMES, OperatorConfig, OperatorsConfig, is_operator_name};
+pub use telemetry::{LogFormat, TelemetryConfig};
+
+use reader::Reader;
+
+/// The whole configuration, one struct per subsystem.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub http: HttpConfig,
+    pub database: DatabaseConfig,
+    pub amqp: AmqpConfig,
+    pub intake: IntakeConfig,
+    pub operators: OperatorsConfig,
+    pub delivery: DeliveryConfig,
+    pub telemetry: TelemetryConfig,
+}
+
+/// One or more invalid variables.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration:\n{}", .problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+pub struct ConfigError {
+    /// `VARIABLE: what is wrong` lines.
+    pub problems: Vec<String>,
+}
+
+/// Hides the password of a `scheme://user:password@host/...` URL.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            if userinfo.contains(':') {
+                format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..])
+            } else {
+                url.to_string()
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl Config {
+    /// Reads the process environment (after loading `.env`, if present, in `main`).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(&|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `get`; used by tests to configure without touching the process.
+    /// Every subsystem is read even after a problem, so that all problems are reported.
+    pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut r = Reader::new(get);
+        let config = Config {
+            http: HttpConfig::read(&mut r),
+            database: DatabaseConfig::read(&mut r),
+            amqp: AmqpConfig::read(&mut r),
+            intake: IntakeConfig::read(&mut r),
+            operators: OperatorsConfig::read(&mut r),
+            delivery: DeliveryConfig::read(&mut r),
+            telemetry: TelemetryConfig::read(&mut r),
+        };
+        let problems = r.into_problems();
+        if !problems.is_empty() {
+            return Err(ConfigError { problems });
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests;

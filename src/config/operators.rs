@@ -1,0 +1,177 @@
+//! The upstream operators: each one's URL, key, timeout and breaker thresholds
+//! ([`OperatorConfig`]) and the two lanes' lists ([`OperatorsConfig`]).
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use super::reader::Reader;
+use crate::domain::SmsType;
+
+/// One upstream operator, as written in `OPERATORS` / `EXPRESS_OPERATORS`.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorConfig {
+    /// Unique name; used in `operators` preferences, history and `POST /dlr/{name}`.
+    pub name: String,
+    /// Where messages are posted (the contract's operator wire protocol).
+    pub url: String,
+    /// Sent as `Authorization: Bearer`; the operator uses it for delivery reports too.
+    pub api_key: SecretString,
+    /// Timeout of one call.
+    #[serde(default = "default_operator_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Consecutive transient failures that open the circuit breaker.
+    #[serde(default = "default_breaker_failures")]
+    pub breaker_failures: u32,
+    /// First open interval of the breaker; doubles on each re-open up to `breaker_max_open_ms`.
+    #[serde(default = "default_breaker_open_ms")]
+    pub breaker_open_ms: u64,
+    /// Longest open interval of the breaker.
+    #[serde(default = "default_breaker_max_open_ms")]
+    pub breaker_max_open_ms: u64,
+}
+
+impl OperatorConfig {
+    /// An operator with the default timeout and breaker settings.
+    pub fn new(name: impl Into<String>, url: impl Into<String>, api_key: SecretString) -> Self {
+        Self {
+            name: name.into(),
+            url: url.into(),
+            api_key,
+            timeout_ms: default_operator_timeout_ms(),
+            breaker_failures: default_breaker_failures(),
+            breaker_open_ms: default_breaker_open_ms(),
+            breaker_max_open_ms: default_breaker_max_open_ms(),
+        }
+    }
+}
+
+fn default_operator_timeout_ms() -> u64 {
+    2_000
+}
+fn default_breaker_failures() -> u32 {
+    5
+}
+fn default_breaker_open_ms() -> u64 {
+    1_000
+}
+fn default_breaker_max_open_ms() -> u64 {
+    30_000
+}
+
+impl fmt::Debug for OperatorConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OperatorConfig")
+            .field("name", &self.name)
+            .field("url", &self.url)
+            .field("api_key", &"[redacted]")
+            .field("timeout_ms", &self.timeout_ms)
+            .field("breaker_failures", &self.breaker_failures)
+            .field("breaker_open_ms", &self.breaker_open_ms)
+            .field("breaker_max_open_ms", &self.breaker_max_open_ms)
+            .finish()
+    }
+}
+
+/// The operator lists. When both are `None` the gateway runs built-in mock operators.
+#[derive(Debug, Clone, Default)]
+pub struct OperatorsConfig {
+    /// `OPERATORS`: ordered list used for normal messages (and express unless overridden).
+    pub normal: Option<Vec<OperatorConfig>>,
+    /// `EXPRESS_OPERATORS`: ordered list for express messages; defaults to `OPERATORS`.
+    pub express: Option<Vec<OperatorConfig>>,
+}
+
+impl OperatorsConfig {
+    /// True when neither list is configured and built-in mock operators stand in.
+    pub fn uses_builtin_mocks(&self) -> bool {
+        self.normal.is_none() && self.express.is_none()
+    }
+
+    /// Names usable for a message type (what a request's `operators` preference may name).
+    pub fn names_for(&self, sms_type: SmsType) -> BTreeSet<String> {
+        let list = match sms_type {
+            SmsType::Express => self.express.as_ref().or(self.normal.as_ref()),
+            SmsType::Normal => self.normal.as_ref().or(self.express.as_ref()),
+        };
+        match list {
+            Some(ops) => ops.iter().map(|o| o.name.clone()).collect(),
+            None => BUILTIN_MOCK_NAMES.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    pub(super) fn read(r: &mut Reader) -> Self {
+        Self {
+            normal: read_list(r, "OPERATORS"),
+            express: read_list(r, "EXPRESS_OPERATORS"),
+        }
+    }
+}
+
+/// Names of the built-in mock operators started when no operator is configured.
+pub const BUILTIN_MOCK_NAMES: [&str; 2] = ["mock-a", "mock-b"];
+
+/// One operator list: a JSON array of [`OperatorConfig`], every entry checked.
+fn read_list(r: &mut Reader, name: &str) -> Option<Vec<OperatorConfig>> {
+    let raw = r.raw(name)?;
+    let ops: Vec<OperatorConfig> = match serde_json::from_str(&raw) {
+        Ok(ops) => ops,
+        Err(e) => {
+            r.problem(format!(
+                "{name}: expected a JSON array of {{\"name\", \"url\", \"api_key\", \"timeout_ms\"}} objects: {e}"
+            ));
+            return None;
+        }
+    };
+    if ops.is_empty() {
+        r.problem(format!("{name}: the list is empty; unset it instead"));
+    }
+    let mut seen = BTreeSet::new();
+    for op in &ops {
+        if !is_operator_name(&op.name) {
+            r.problem(format!(
+                "{name}: operator name {:?} must be 1-64 characters of a-z, A-Z, 0-9, '-' or '_'",
+                op.name
+            ));
+        }
+        if !seen.insert(op.name.clone()) {
+            r.problem(format!("{name}: operator {:?} is listed twice", op.name));
+        }
+        if !(op.url.starts_with("http://") || op.url.starts_with("https://")) {
+            r.problem(format!(
+                "{name}: operator {:?} url must start with http:// or https://",
+                op.name
+            ));
+        }
+        if op.api_key.expose_secret().is_empty() {
+            r.problem(format!(
+                "{name}: operator {:?} has an empty api_key",
+                op.name
+            ));
+        }
+        if !(1..=120_000).contains(&op.timeout_ms) {
+            r.problem(format!(
+                "{name}: operator {:?} timeout_ms must be between 1 and 120000",
+                op.name
+            ));
+        }
+        if op.breaker_failures == 0 || op.breaker_open_ms == 0 {
+            r.problem(format!(
+                "{name}: operator {:?} breaker settings must be positive",
+                op.name
+            ));
+        }
+    }
+    Some(ops)
+}
+
+/// True for names allowed in URLs and metrics labels.
+pub fn is_operator_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}

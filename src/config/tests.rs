@@ -1,0 +1,116 @@
+//! Reading the environment: defaults, every problem reported at once, operator lists,
+//! secrets kept out of `Debug`.
+
+use std::collections::{BTreeSet, HashMap};
+
+use secrecy::ExposeSecret;
+
+use super::*;
+use crate::domain::SmsType;
+
+fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let map: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Config::from_lookup(&move |k| map.get(k).cloned())
+}
+
+const TOKEN: (&str, &str) = ("ADMIN_TOKEN", "0123456789abcdef-admin");
+
+#[test]
+fn defaults_point_at_localhost() {
+    let c = config(&[TOKEN]).unwrap();
+    assert_eq!(c.http.listen_addr.port(), 8080);
+    assert!(c.database.url.expose_secret().contains("127.0.0.1:3306"));
+    assert!(c.amqp.url.expose_secret().contains("127.0.0.1:5672"));
+    assert_eq!(c.intake.price_normal, 1);
+    assert_eq!(c.intake.price_express, 2);
+    assert_eq!(c.intake.max_segments, 10);
+    assert!(c.operators.uses_builtin_mocks());
+}
+
+#[test]
+fn every_problem_is_reported_with_its_variable() {
+    let err = config(&[
+        ("LISTEN_ADDR", "nope"),
+        ("PRICE_NORMAL", "-1"),
+        ("MAX_RECIPIENTS", "5000"),
+        ("DEFAULT_COUNTRY_CODE", "XX"),
+        ("OPERATORS", "[{\"name\":\"a\"}]"),
+    ])
+    .unwrap_err();
+    let text = err.to_string();
+    for var in [
+        "ADMIN_TOKEN",
+        "LISTEN_ADDR",
+        "PRICE_NORMAL",
+        "MAX_RECIPIENTS",
+        "DEFAULT_COUNTRY_CODE",
+        "OPERATORS",
+    ] {
+        assert!(text.contains(var), "{var} missing from {text}");
+    }
+}
+
+#[test]
+fn operators_are_parsed_and_validated() {
+    let ok = config(&[
+        TOKEN,
+        (
+            "OPERATORS",
+            r#"[{"name":"opA","url":"http://127.0.0.1:9091/send","api_key":"k1","timeout_ms":500},
+                {"name":"opB","url":"http://127.0.0.1:9092/send","api_key":"k2"}]"#,
+        ),
+    ])
+    .unwrap();
+    let ops = ok.operators.normal.as_ref().unwrap();
+    assert_eq!(ops[1].timeout_ms, 2_000);
+    assert_eq!(
+        ok.operators.names_for(SmsType::Express),
+        BTreeSet::from(["opA".to_string(), "opB".to_string()])
+    );
+
+    let dup = config(&[
+        TOKEN,
+        (
+            "OPERATORS",
+            r#"[{"name":"a","url":"http://x/send","api_key":"k"},{"name":"a","url":"ftp://x","api_key":""}]"#,
+        ),
+    ])
+    .unwrap_err()
+    .to_string();
+    assert!(dup.contains("listed twice"));
+    assert!(dup.contains("http://"));
+    assert!(dup.contains("empty api_key"));
+}
+
+#[test]
+fn secrets_stay_out_of_debug_output() {
+    let c = config(&[
+        TOKEN,
+        ("DATABASE_URL", "mysql://app:hunter2@db:3306/sms"),
+        ("AMQP_URL", "amqp://app:rabbitpw@mq:5672/%2f"),
+        (
+            "OPERATORS",
+            r#"[{"name":"a","url":"http://x/send","api_key":"operator-secret"}]"#,
+        ),
+    ])
+    .unwrap();
+    let debug = format!("{c:?}");
+    for secret in [
+        "hunter2",
+        "rabbitpw",
+        "operator-secret",
+        "0123456789abcdef-admin",
+    ] {
+        assert!(!debug.contains(secret), "{secret} leaked: {debug}");
+    }
+    assert!(debug.contains("mysql://app:***@db:3306/sms"));
+}
+
+#[test]
+fn short_admin_token_is_refused() {
+    let err = config(&[("ADMIN_TOKEN", "short")]).unwrap_err();
+    assert!(err.to_string().contains("ADMIN_TOKEN: must be at least 16"));
+}

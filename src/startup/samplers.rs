@@ -1,0 +1,105 @@
+//! The samplers: gauges that would cost a query per read (database pool use, outbox backlog,
+//! queue depth), read every few seconds by one task and set through [`crate::metrics`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::MySqlPool;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::AmqpConfig;
+use crate::domain::SmsType;
+use crate::metrics;
+use crate::queue::{Broker, topology};
+
+/// What the samplers read.
+pub struct Samplers {
+    pub db: MySqlPool,
+    pub max_connections: u32,
+    /// Sample the outbox backlog (processes running publishers or the API).
+    pub outbox: bool,
+    /// Sample the queues' depth (processes with a broker connection that consume).
+    pub queues: Option<(Arc<Broker>, AmqpConfig)>,
+}
+
+/// Every second: pool use; every 5 s: rendering upkeep, outbox backlog per lane (one indexed
+/// count) and queue depth (a passive declare).
+pub fn spawn_samplers(samplers: Samplers, tracker: &TaskTracker, stop: CancellationToken) {
+    metrics::install();
+    tracker.spawn(async move {
+        metrics::db_pool_max(samplers.max_connections);
+        let mut tick: u64 = 0;
+        let mut channel: Option<lapin::Channel> = None;
+        loop {
+            let size = samplers.db.size();
+            let idle = samplers.db.num_idle() as u32;
+            metrics::db_pool(size.saturating_sub(idle), idle);
+            if tick.is_multiple_of(5) {
+                metrics::run_upkeep();
+                if samplers.outbox {
+                    sample_outbox(&samplers.db).await;
+                }
+                if let Some((broker, amqp)) = &samplers.queues {
+                    sample_queues(broker, amqp, &mut channel, &stop).await;
+                }
+            }
+            tick += 1;
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+    });
+}
+
+async fn sample_outbox(db: &MySqlPool) {
+    for lane in [SmsType::Express, SmsType::Normal] {
+        match crate::db::outbox::backlog(db, lane.priority()).await {
+            Ok(n) => metrics::outbox_backlog(lane, n),
+            Err(e) => tracing::debug!(error = %e, "cannot sample the outbox backlog"),
+        }
+    }
+}
+
+async fn sample_queues(
+    broker: &Broker,
+    amqp: &AmqpConfig,
+    channel: &mut Option<lapin::Channel>,
+    stop: &CancellationToken,
+) {
+    if channel.as_ref().is_none_or(|c| !c.status().connected()) {
+        *channel = None;
+        if !broker.is_connected() {
+            return;
+        }
+        let Some(conn) = broker.connection(stop).await else {
+            return;
+        };
+        // The queues are declared first (idempotent, as every publisher and consumer does):
+        // a passive declare of a queue that does not exist yet, at the first start on a fresh
+        // broker, would close the channel and make lapin log an error.
+        let opened = match conn.create_channel().await {
+            Ok(c) => topology::declare(&c, amqp).await.map(|()| c),
+            Err(e) => Err(e),
+        };
+        match opened {
+            Ok(c) => *channel = Some(c),
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot open a channel to sample queue depth");
+                return;
+            }
+        }
+    }
+    let Some(ch) = channel.as_ref() else { return };
+    for lane in [SmsType::Express, SmsType::Normal] {
+        match topology::depth(ch, amqp, lane).await {
+            Ok(n) => metrics::queue_messages(lane, n),
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot sample queue depth");
+                *channel = None;
+                return;
+            }
+        }
+    }
+}
