@@ -19,6 +19,7 @@
 //! - [`telemetry`]: logs and traces.
 
 pub mod accounts;
+pub mod backoff;
 pub mod config;
 pub mod db;
 pub mod domain;

@@ -19,6 +19,7 @@ use sqlx::migrate::{MigrateDatabase, Migrator};
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::{MySql, MySqlPool, Transaction};
 
+use crate::backoff::{Backoff, Jitter};
 use crate::config::DatabaseConfig;
 
 /// A MySQL transaction.
@@ -97,12 +98,16 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
 {
+    // 5 ms, 10 ms, 20 ms ...: a pause of a few milliseconds within one unit of work, short
+    // enough that it needs no stop token.
+    let mut pauses = Backoff::new(Duration::from_millis(5), Duration::from_millis(100))
+        .with_jitter(Jitter::NONE);
     let mut attempt = 1;
     loop {
         match op().await {
             Err(e) if attempt < attempts && is_transient_error(&e) => {
                 tracing::debug!(error = %e, attempt, "transient database error; trying again");
-                tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt))).await;
+                tokio::time::sleep(pauses.next_delay()).await;
                 attempt += 1;
             }
             other => return other,

@@ -12,6 +12,7 @@ use sqlx::MySqlPool;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::coalesce::Coalescer;
+use crate::backoff::{Backoff, Jitter};
 use crate::db::delivery::{self as repo, OpenRecipient};
 use crate::db::messages::{self, RequestRow};
 use crate::db::retry_transient;
@@ -365,9 +366,9 @@ async fn deliver_recipient(
 
 /// Backoff before the next attempt: 1 s, 2 s, 4 s ... up to 60 s, with 20 % jitter.
 pub fn retry_delay(attempts: u32) -> Duration {
-    let base =
-        Duration::from_secs(1u64 << attempts.saturating_sub(1).min(6)).min(Duration::from_secs(60));
-    base.mul_f64(0.8 + rand::random::<f64>() * 0.4)
+    Backoff::new(Duration::from_secs(1), Duration::from_secs(60))
+        .with_jitter(Jitter::between(0.8, 1.2))
+        .delay_for(attempts)
 }
 
 #[cfg(test)]
