@@ -20,6 +20,7 @@
 
 pub mod accounts;
 pub mod backoff;
+pub mod batching;
 pub mod config;
 pub mod db;
 pub mod domain;

@@ -174,14 +174,15 @@ pub async fn mark_sent_many(
 
 /// PENDING | SENDING -> FAILED and the refund of that recipient's charge, in one
 /// transaction. The refund's `transaction_id` is `refund:<status id>`: unique, so no retry,
-/// redelivery or second process can refund twice. Returns whether this call failed it.
+/// redelivery or second process can refund twice. Returns the credits refunded when this
+/// call failed it (0 for a free message), `None` when the recipient had already moved on.
 pub async fn fail_and_refund(
     pool: &MySqlPool,
     request: &RequestRow,
     status_id: i64,
     reason: &str,
     provider: Option<&str>,
-) -> Result<bool, sqlx::Error> {
+) -> Result<Option<i64>, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let updated = sqlx::query(
         "update sms_status set status = 'FAILED', failure_reason = ?, \
@@ -196,7 +197,7 @@ pub async fn fail_and_refund(
     .rows_affected();
     if updated == 0 {
         tx.rollback().await?;
-        return Ok(false);
+        return Ok(None);
     }
     event(&mut tx, status_id, "FAILED", Some(reason)).await?;
     let amount = i64::from(request.segments) * request.price_per_segment;
@@ -216,8 +217,7 @@ pub async fn fail_and_refund(
         .await?;
     }
     tx.commit().await?;
-    crate::metrics::credits_refunded(amount.max(0) as u64);
-    Ok(true)
+    Ok(Some(amount.max(0)))
 }
 
 /// Every operator failed transiently: release the lease, note why, and schedule the request

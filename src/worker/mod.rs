@@ -6,6 +6,7 @@
 //! requeue after a backoff, never in a busy loop.
 
 mod coalesce;
+mod context;
 pub mod send_sms;
 
 use std::sync::Arc;
@@ -30,7 +31,8 @@ use crate::operators::OperatorRegistry;
 use crate::outbox::{QueueMessage, TRACEPARENT_HEADER};
 use crate::queue::{Broker, topology};
 
-pub use send_sms::{DeliveryContext, deliver_request};
+pub use context::DeliveryContext;
+pub use send_sms::{DeliveryError, deliver_request};
 
 /// The worker pool of one process.
 pub struct WorkerPool {

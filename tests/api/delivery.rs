@@ -331,9 +331,10 @@ async fn a_redelivered_request_is_neither_sent_nor_refunded_twice() {
         .await
         .unwrap();
     assert!(
-        !sms_gateway::db::delivery::fail_and_refund(&app.db, &request, status_id, "x", None)
+        sms_gateway::db::delivery::fail_and_refund(&app.db, &request, status_id, "x", None)
             .await
             .unwrap()
+            .is_none()
     );
     assert_eq!(refunds(&app).await, 0);
     assert_eq!(app.balance_of(id).await, 9);
