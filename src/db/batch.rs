@@ -5,9 +5,8 @@
 //! (`in (?, ?, ?)`, `values (...), (...)`) produces a new text for almost every batch size, so
 //! the cache churns: every miss is a prepare round trip, and every eviction sends a
 //! `COM_STMT_CLOSE`. sqlx 0.9.0 flushes that packet on its own over a socket without
-//! `TCP_NODELAY` (sqlx issue #4335), so the next command waits for the server's delayed ACK,
-//! about 40 ms. Measured on this project: intake fell from 2,518 to 713 accepted/s between two
-//! identical runs of one process (docs/BENCHMARKS.md).
+//! `TCP_NODELAY` (sqlx issue #4335), so the next command waits for the server's delayed ACK
+//! (docs/DESIGN.md).
 //!
 //! Every batched statement is therefore built for a power-of-two row count up to
 //! [`MAX_ROWS`], giving at most 11 texts per statement kind:

@@ -7,6 +7,7 @@ use sqlx::{FromRow, MySqlPool};
 use super::batch;
 use super::ledger::{self, Entry, EntryType};
 use super::messages::RequestRow;
+use crate::domain::SmsType;
 
 /// A recipient that may need work.
 #[derive(Debug, Clone, FromRow)]
@@ -287,7 +288,7 @@ pub async fn requeue(
 /// Requests with a SENDING recipient whose lease expired (its worker died mid-send) and
 /// nothing in the outbox: queued again. Returns how many.
 pub async fn requeue_expired_leases(pool: &MySqlPool, limit: u32) -> Result<u64, sqlx::Error> {
-    let stuck: Vec<(i64, String, String)> = sqlx::query_as(
+    let stuck: Vec<(i64, String, SmsType)> = sqlx::query_as(
         "select distinct s.request_id, s.sms_identifier, s.sms_type from sms_status s \
          where s.status = 'SENDING' and s.locked_until < now(6) \
          and not exists (select 1 from outbox_events o where o.request_id = s.request_id) \
@@ -298,11 +299,14 @@ pub async fn requeue_expired_leases(pool: &MySqlPool, limit: u32) -> Result<u64,
     .await?;
     let mut conn = pool.acquire().await?;
     for (request_id, sms_identifier, sms_type) in &stuck {
-        let priority = sms_type
-            .parse::<crate::domain::SmsType>()
-            .unwrap_or_default()
-            .priority();
-        requeue(&mut conn, *request_id, sms_identifier, priority, 0).await?;
+        requeue(
+            &mut conn,
+            *request_id,
+            sms_identifier,
+            sms_type.priority(),
+            0,
+        )
+        .await?;
     }
     Ok(stuck.len() as u64)
 }

@@ -32,7 +32,7 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 ///
 /// The statement cache (`DB_STATEMENT_CACHE`) holds every statement text the gateway uses
 /// (see [`batch`] and docs/DESIGN.md), so a connection never evicts one: an eviction costs a
-/// `COM_STMT_CLOSE` that stalls the connection's next statement for ~40 ms on sqlx 0.9.0.
+/// `COM_STMT_CLOSE` that stalls the connection's next statement on sqlx 0.9.0.
 pub fn connect_options(config: &DatabaseConfig) -> Result<MySqlConnectOptions, sqlx::Error> {
     Ok(MySqlConnectOptions::from_str(config.url.expose_secret())?
         .timezone(Some("+00:00".to_string()))

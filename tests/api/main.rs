@@ -13,3 +13,4 @@ mod openapi;
 mod outbox;
 mod send;
 mod statements;
+mod timezone;
