@@ -74,6 +74,42 @@ where
     qb.push(")");
 }
 
+/// Pushes ` when ? then ?` for each `(key, value)` of `arms` (the arms of a `case <column>`),
+/// padded to a power of two like [`padded`]: a repeated arm changes nothing.
+pub fn push_case_arms<'t, K, V>(qb: &mut QueryBuilder<MySql>, arms: &[(K, V)])
+where
+    K: Copy + Encode<'t, MySql> + Type<MySql> + 't,
+    V: Copy + Encode<'t, MySql> + Type<MySql> + 't,
+{
+    for (key, value) in padded(arms) {
+        qb.push(" when ")
+            .push_bind(key)
+            .push(" then ")
+            .push_bind(value);
+    }
+}
+
+/// Runs one statement per [`key_chunks`] chunk of `keys` on `pool`: `head` pushes the text
+/// up to its IN list, which follows padded ([`push_in_list`]); returns the rows affected in
+/// all.
+pub async fn execute_per_chunk<'t, T>(
+    pool: &sqlx::MySqlPool,
+    keys: &[T],
+    head: impl Fn(&mut QueryBuilder<MySql>),
+) -> Result<u64, sqlx::Error>
+where
+    T: Copy + Encode<'t, MySql> + Type<MySql> + 't,
+{
+    let mut affected = 0;
+    for chunk in key_chunks(keys) {
+        let mut qb = QueryBuilder::<MySql>::new("");
+        head(&mut qb);
+        push_in_list(&mut qb, chunk);
+        affected += qb.build().execute(pool).await?.rows_affected();
+    }
+    Ok(affected)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

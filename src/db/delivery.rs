@@ -143,19 +143,11 @@ pub async fn mark_sent_many(
         "update sms_status force index (primary) set status = 'SENT', locked_until = null, \
          provider = case id",
     );
-    for (id, operator, _) in batch::padded(&moving) {
-        qb.push(" when ")
-            .push_bind(id)
-            .push(" then ")
-            .push_bind(operator);
-    }
+    let providers: Vec<(i64, &str)> = moving.iter().map(|(id, op, _)| (*id, *op)).collect();
+    batch::push_case_arms(&mut qb, &providers);
     qb.push(" end, provider_message_id = case id");
-    for (id, _, message_id) in batch::padded(&moving) {
-        qb.push(" when ")
-            .push_bind(id)
-            .push(" then ")
-            .push_bind(message_id);
-    }
+    let message_ids: Vec<(i64, &str)> = moving.iter().map(|(id, _, m)| (*id, *m)).collect();
+    batch::push_case_arms(&mut qb, &message_ids);
     qb.push(" end where id in ");
     let moving_ids: Vec<i64> = moving.iter().map(|(id, _, _)| *id).collect();
     batch::push_in_list(&mut qb, &moving_ids);
