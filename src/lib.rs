@@ -34,6 +34,8 @@
 //! 5. `startup`, then the `sms-gateway` binary (`main.rs`).
 
 pub mod accounts;
+pub mod backoff;
+pub mod batching;
 pub mod config;
 pub mod db;
 pub mod domain;

@@ -19,10 +19,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+use crate::backoff::{Backoff, Jitter, sleep_or_stop};
 use crate::config::{AmqpConfig, DeliveryConfig};
 use crate::db::outbox::{self as repo, ClaimedRow};
 use crate::domain::SmsType;
-use crate::queue::{Backoff, Broker, topology};
+use crate::queue::{Broker, topology};
 
 /// The AMQP message body: which request to deliver. The text and recipients stay in the
 /// database, so a message is small and one per request, whatever its recipient count.
@@ -41,6 +42,13 @@ fn idle_wait(lane: SmsType) -> Duration {
         SmsType::Express => Duration::from_millis(20),
         SmsType::Normal => Duration::from_millis(100),
     }
+}
+
+/// How long an unconfirmed row waits before it is published again: 0.5 to 1 s.
+fn unconfirmed_delay() -> Duration {
+    Backoff::constant(Duration::from_secs(1))
+        .with_jitter(Jitter::HALF)
+        .next_delay()
 }
 
 /// Wake-ups of the idle publishers of each lane in this process (express, normal).
@@ -140,9 +148,8 @@ impl PublisherPool {
                 Ok(channel) => return Some(channel),
                 Err(e) => tracing::warn!(error = %e, "cannot open a publisher channel; retrying"),
             }
-            tokio::select! {
-                _ = stop.cancelled() => return None,
-                _ = tokio::time::sleep(backoff.next_delay()) => {}
+            if backoff.wait(stop).await {
+                return None;
             }
         }
     }
@@ -170,13 +177,14 @@ impl PublisherPool {
                         if !channel.status().connected() {
                             continue 'connect;
                         }
-                        tokio::time::sleep(backoff.next_delay()).await;
+                        if backoff.wait(&stop).await {
+                            break 'connect;
+                        }
                     }
                     Err(e) => {
                         tracing::warn!(lane = %lane, error = %e, "outbox round failed; backing off");
-                        tokio::select! {
-                            _ = stop.cancelled() => break 'connect,
-                            _ = tokio::time::sleep(backoff.next_delay()) => {}
+                        if backoff.wait(&stop).await {
+                            break 'connect;
                         }
                         if !channel.status().connected() {
                             continue 'connect;
@@ -237,7 +245,7 @@ impl PublisherPool {
         }
         repo::delete_published(&self.db, &published, &self.owner).await?;
         if !failed.is_empty() {
-            let delay = 500 + (rand::random::<f64>() * 500.0) as u64;
+            let delay = unconfirmed_delay().as_millis() as u64;
             repo::release(
                 &self.db,
                 &failed,
@@ -321,9 +329,8 @@ impl PublisherPool {
                 }
                 Err(e) => tracing::warn!(error = %e, "outbox reaper failed"),
             }
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = tokio::time::sleep(every) => {}
+            if sleep_or_stop(every, &stop).await {
+                return;
             }
         }
     }

@@ -5,9 +5,8 @@
 //! (`in (?, ?, ?)`, `values (...), (...)`) produces a new text for almost every batch size, so
 //! the cache churns: every miss is a prepare round trip, and every eviction sends a
 //! `COM_STMT_CLOSE`. sqlx 0.9.0 flushes that packet on its own over a socket without
-//! `TCP_NODELAY` (sqlx issue #4335), so the next command waits for the server's delayed ACK,
-//! about 40 ms. Measured on this project: intake fell from 2,518 to 713 accepted/s between two
-//! identical runs of one process (docs/BENCHMARKS.md).
+//! `TCP_NODELAY` (sqlx issue #4335), so the next command waits for the server's delayed ACK
+//! (docs/DESIGN.md).
 //!
 //! Every batched statement is therefore built for a power-of-two row count up to
 //! [`MAX_ROWS`], giving at most 11 texts per statement kind:
@@ -73,6 +72,42 @@ where
         sep.push_bind(value);
     }
     qb.push(")");
+}
+
+/// Pushes ` when ? then ?` for each `(key, value)` of `arms` (the arms of a `case <column>`),
+/// padded to a power of two like [`padded`]: a repeated arm changes nothing.
+pub fn push_case_arms<'t, K, V>(qb: &mut QueryBuilder<MySql>, arms: &[(K, V)])
+where
+    K: Copy + Encode<'t, MySql> + Type<MySql> + 't,
+    V: Copy + Encode<'t, MySql> + Type<MySql> + 't,
+{
+    for (key, value) in padded(arms) {
+        qb.push(" when ")
+            .push_bind(key)
+            .push(" then ")
+            .push_bind(value);
+    }
+}
+
+/// Runs one statement per [`key_chunks`] chunk of `keys` on `pool`: `head` pushes the text
+/// up to its IN list, which follows padded ([`push_in_list`]); returns the rows affected in
+/// all.
+pub async fn execute_per_chunk<'t, T>(
+    pool: &sqlx::MySqlPool,
+    keys: &[T],
+    head: impl Fn(&mut QueryBuilder<MySql>),
+) -> Result<u64, sqlx::Error>
+where
+    T: Copy + Encode<'t, MySql> + Type<MySql> + 't,
+{
+    let mut affected = 0;
+    for chunk in key_chunks(keys) {
+        let mut qb = QueryBuilder::<MySql>::new("");
+        head(&mut qb);
+        push_in_list(&mut qb, chunk);
+        affected += qb.build().execute(pool).await?.rows_affected();
+    }
+    Ok(affected)
 }
 
 #[cfg(test)]

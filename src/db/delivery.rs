@@ -7,6 +7,7 @@ use sqlx::{FromRow, MySqlPool};
 use super::batch;
 use super::ledger::{self, Entry, EntryType};
 use super::messages::RequestRow;
+use crate::domain::SmsType;
 
 /// A recipient that may need work.
 #[derive(Debug, Clone, FromRow)]
@@ -142,19 +143,11 @@ pub async fn mark_sent_many(
         "update sms_status force index (primary) set status = 'SENT', locked_until = null, \
          provider = case id",
     );
-    for (id, operator, _) in batch::padded(&moving) {
-        qb.push(" when ")
-            .push_bind(id)
-            .push(" then ")
-            .push_bind(operator);
-    }
+    let providers: Vec<(i64, &str)> = moving.iter().map(|(id, op, _)| (*id, *op)).collect();
+    batch::push_case_arms(&mut qb, &providers);
     qb.push(" end, provider_message_id = case id");
-    for (id, _, message_id) in batch::padded(&moving) {
-        qb.push(" when ")
-            .push_bind(id)
-            .push(" then ")
-            .push_bind(message_id);
-    }
+    let message_ids: Vec<(i64, &str)> = moving.iter().map(|(id, _, m)| (*id, *m)).collect();
+    batch::push_case_arms(&mut qb, &message_ids);
     qb.push(" end where id in ");
     let moving_ids: Vec<i64> = moving.iter().map(|(id, _, _)| *id).collect();
     batch::push_in_list(&mut qb, &moving_ids);
@@ -174,14 +167,15 @@ pub async fn mark_sent_many(
 
 /// PENDING | SENDING -> FAILED and the refund of that recipient's charge, in one
 /// transaction. The refund's `transaction_id` is `refund:<status id>`: unique, so no retry,
-/// redelivery or second process can refund twice. Returns whether this call failed it.
+/// redelivery or second process can refund twice. Returns the credits refunded when this
+/// call failed it (0 for a free message), `None` when the recipient had already moved on.
 pub async fn fail_and_refund(
     pool: &MySqlPool,
     request: &RequestRow,
     status_id: i64,
     reason: &str,
     provider: Option<&str>,
-) -> Result<bool, sqlx::Error> {
+) -> Result<Option<i64>, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let updated = sqlx::query(
         "update sms_status set status = 'FAILED', failure_reason = ?, \
@@ -196,7 +190,7 @@ pub async fn fail_and_refund(
     .rows_affected();
     if updated == 0 {
         tx.rollback().await?;
-        return Ok(false);
+        return Ok(None);
     }
     event(&mut tx, status_id, "FAILED", Some(reason)).await?;
     let amount = i64::from(request.segments) * request.price_per_segment;
@@ -216,8 +210,7 @@ pub async fn fail_and_refund(
         .await?;
     }
     tx.commit().await?;
-    crate::metrics::credits_refunded(amount.max(0) as u64);
-    Ok(true)
+    Ok(Some(amount.max(0)))
 }
 
 /// Every operator failed transiently: release the lease, note why, and schedule the request
@@ -287,7 +280,7 @@ pub async fn requeue(
 /// Requests with a SENDING recipient whose lease expired (its worker died mid-send) and
 /// nothing in the outbox: queued again. Returns how many.
 pub async fn requeue_expired_leases(pool: &MySqlPool, limit: u32) -> Result<u64, sqlx::Error> {
-    let stuck: Vec<(i64, String, String)> = sqlx::query_as(
+    let stuck: Vec<(i64, String, SmsType)> = sqlx::query_as(
         "select distinct s.request_id, s.sms_identifier, s.sms_type from sms_status s \
          where s.status = 'SENDING' and s.locked_until < now(6) \
          and not exists (select 1 from outbox_events o where o.request_id = s.request_id) \
@@ -298,11 +291,14 @@ pub async fn requeue_expired_leases(pool: &MySqlPool, limit: u32) -> Result<u64,
     .await?;
     let mut conn = pool.acquire().await?;
     for (request_id, sms_identifier, sms_type) in &stuck {
-        let priority = sms_type
-            .parse::<crate::domain::SmsType>()
-            .unwrap_or_default()
-            .priority();
-        requeue(&mut conn, *request_id, sms_identifier, priority, 0).await?;
+        requeue(
+            &mut conn,
+            *request_id,
+            sms_identifier,
+            sms_type.priority(),
+            0,
+        )
+        .await?;
     }
     Ok(stuck.len() as u64)
 }

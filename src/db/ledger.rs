@@ -198,22 +198,12 @@ pub async fn debit_many(
         let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
             "update user_balances force index (primary) set balance = balance - case user_id",
         );
-        for (customer_id, amount) in batch::padded(chunk) {
-            qb.push(" when ")
-                .push_bind(customer_id)
-                .push(" then ")
-                .push_bind(amount);
-        }
+        batch::push_case_arms(&mut qb, chunk);
         qb.push(" end where user_id in ");
         let ids: Vec<i64> = chunk.iter().map(|(customer_id, _)| *customer_id).collect();
         batch::push_in_list(&mut qb, &ids);
         qb.push(" and balance >= case user_id");
-        for (customer_id, amount) in batch::padded(chunk) {
-            qb.push(" when ")
-                .push_bind(customer_id)
-                .push(" then ")
-                .push_bind(amount);
-        }
+        batch::push_case_arms(&mut qb, chunk);
         qb.push(" end");
         let updated = qb.build().execute(&mut **tx).await?.rows_affected();
         if updated != chunk.len() as u64 {

@@ -114,17 +114,13 @@ pub async fn delete_published(
     ids: &[i64],
     owner: &str,
 ) -> Result<u64, sqlx::Error> {
-    let mut deleted = 0;
-    for chunk in batch::key_chunks(ids) {
+    batch::execute_per_chunk(pool, ids, |qb| {
         // The multiple-table form: MariaDB takes no index hint in a single-table delete.
-        let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
-            "delete o from outbox_events o force index (primary) where o.claimed_by = ",
-        );
-        qb.push_bind(owner).push(" and o.id in ");
-        batch::push_in_list(&mut qb, chunk);
-        deleted += qb.build().execute(pool).await?.rows_affected();
-    }
-    Ok(deleted)
+        qb.push("delete o from outbox_events o force index (primary) where o.claimed_by = ")
+            .push_bind(owner.to_string())
+            .push(" and o.id in ");
+    })
+    .await
 }
 
 /// Gives rows back after a failed publish: pending again after `delay_ms`, with the error.
@@ -136,22 +132,19 @@ pub async fn release(
     error: &str,
 ) -> Result<u64, sqlx::Error> {
     let error: String = error.chars().take(500).collect();
-    let mut released = 0;
-    for chunk in batch::key_chunks(ids) {
-        let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
+    batch::execute_per_chunk(pool, ids, |qb| {
+        qb.push(
             "update outbox_events force index (primary) set status = 'pending', \
              claimed_by = null, claimed_at = null, next_run_at = now(6) + interval ",
-        );
-        qb.push_bind(delay_ms * 1_000)
-            .push(" microsecond, last_error = ")
-            .push_bind(error.as_str())
-            .push(" where claimed_by = ")
-            .push_bind(owner)
-            .push(" and id in ");
-        batch::push_in_list(&mut qb, chunk);
-        released += qb.build().execute(pool).await?.rows_affected();
-    }
-    Ok(released)
+        )
+        .push_bind(delay_ms * 1_000)
+        .push(" microsecond, last_error = ")
+        .push_bind(error.clone())
+        .push(" where claimed_by = ")
+        .push_bind(owner.to_string())
+        .push(" and id in ");
+    })
+    .await
 }
 
 /// Returns rows whose lease expired (their publisher died or stalled) to the pending state.

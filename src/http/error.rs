@@ -182,6 +182,20 @@ impl ApiError {
     }
 }
 
+impl From<crate::intake::AcceptError> for ApiError {
+    fn from(e: crate::intake::AcceptError) -> Self {
+        use crate::intake::AcceptError;
+        match e {
+            AcceptError::Database(e) => Self::Database(e),
+            // Its fate is unknown: a 500, never a 503 that invites a retry.
+            e @ AcceptError::CommitFailed(_) => Self::Internal(e.into()),
+            AcceptError::Stopped => {
+                Self::Unavailable("the service is stopping; retry later".into())
+            }
+        }
+    }
+}
+
 /// Errors worth a retry by the client (503 with `Retry-After`): the pool or the server is
 /// out of connections or unreachable, or InnoDB gave up on a lock (deadlock 1213, lock wait
 /// timeout 1205, too many connections 1040). Nothing was committed in any of these.

@@ -10,7 +10,7 @@
 //! success closes it, a transient failure re-opens it.
 //!
 //! failsafe's own `backoff::exponential` asserts intervals of at least one second, so the
-//! doubling interval is the local [`OpenIntervals`] iterator, which has the same shape.
+//! doubling interval is the gateway's one [`Backoff`] schedule ([`open_intervals`]).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -21,6 +21,7 @@ use failsafe::futures::CircuitBreaker as _;
 use failsafe::{Instrument, StateMachine, failure_policy};
 
 use super::OperatorError;
+use crate::backoff::{Backoff, Jitter};
 use crate::config::OperatorConfig;
 
 /// Thresholds of one operator's breaker.
@@ -102,33 +103,13 @@ impl CircuitState {
     }
 }
 
-/// Open intervals: `open`, doubling per re-open, never above `max_open`. Like failsafe's
-/// `backoff::exponential` but without its one-second minimum.
-#[derive(Debug, Clone)]
-pub struct OpenIntervals {
-    next: Duration,
-    max: Duration,
-}
-
-impl OpenIntervals {
-    /// Starts at `open` (at least 1 ms), capped at `max_open` (at least `open`).
-    pub fn new(open: Duration, max_open: Duration) -> Self {
-        let open = open.max(Duration::from_millis(1));
-        Self {
-            next: open,
-            max: max_open.max(open),
-        }
-    }
-}
-
-impl Iterator for OpenIntervals {
-    type Item = Duration;
-
-    fn next(&mut self) -> Option<Duration> {
-        let current = self.next;
-        self.next = current.saturating_mul(2).min(self.max);
-        Some(current)
-    }
+/// Open intervals: `open` (at least 1 ms), doubling per re-open, never above `max_open` (at
+/// least `open`), without jitter: the shared [`Backoff`] schedule. failsafe's own
+/// `backoff::exponential` asserts intervals of at least one second, and tests (and operators
+/// with short outages) open breakers for less.
+pub fn open_intervals(open: Duration, max_open: Duration) -> Backoff {
+    let open = open.max(Duration::from_millis(1));
+    Backoff::new(open, max_open.max(open)).with_jitter(Jitter::NONE)
 }
 
 /// What the failsafe hooks record.
@@ -178,7 +159,7 @@ impl Instrument for Hooks {
     }
 }
 
-type Machine = StateMachine<failure_policy::ConsecutiveFailures<OpenIntervals>, Hooks>;
+type Machine = StateMachine<failure_policy::ConsecutiveFailures<Backoff>, Hooks>;
 
 /// The breaker of one operator.
 pub struct CircuitBreaker {
@@ -198,7 +179,7 @@ impl CircuitBreaker {
         crate::metrics::circuit_state(operator, CircuitState::Closed.gauge_value());
         let policy = failure_policy::consecutive_failures(
             settings.failures.max(1),
-            OpenIntervals::new(settings.open, settings.max_open),
+            open_intervals(settings.open, settings.max_open),
         );
         let machine = failsafe::Config::new()
             .failure_policy(policy)
@@ -247,11 +228,10 @@ mod tests {
 
     #[test]
     fn open_intervals_double_up_to_the_cap() {
-        let got: Vec<_> =
-            OpenIntervals::new(Duration::from_millis(100), Duration::from_millis(350))
-                .take(4)
-                .map(|d| d.as_millis())
-                .collect();
+        let got: Vec<_> = open_intervals(Duration::from_millis(100), Duration::from_millis(350))
+            .take(4)
+            .map(|d| d.as_millis())
+            .collect();
         assert_eq!(got, [100, 200, 350, 350]);
     }
 

@@ -11,6 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::backoff::{Backoff, sleep_or_stop};
 use crate::config::AmqpConfig;
 
 /// A supervised broker connection.
@@ -84,9 +85,8 @@ impl Broker {
                     let conn = Arc::new(conn);
                     self.current.send_replace(Some(conn.clone()));
                     loop {
-                        tokio::select! {
-                            _ = stop.cancelled() => break,
-                            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                        if sleep_or_stop(Duration::from_millis(250), &stop).await {
+                            break;
                         }
                         if !conn.status().connected() {
                             tracing::warn!("RabbitMQ connection lost; reconnecting");
@@ -102,65 +102,9 @@ impl Broker {
                     tracing::warn!(error = %e, "cannot connect to RabbitMQ; retrying");
                 }
             }
-            tokio::select! {
-                _ = stop.cancelled() => break,
-                _ = tokio::time::sleep(backoff.next_delay()) => {}
+            if backoff.wait(&stop).await {
+                break;
             }
         }
-    }
-}
-
-/// Exponential backoff with full jitter.
-#[derive(Debug, Clone)]
-pub struct Backoff {
-    base: Duration,
-    max: Duration,
-    attempt: u32,
-}
-
-impl Backoff {
-    /// Starts at `base`, doubles per attempt, never above `max`.
-    pub fn new(base: Duration, max: Duration) -> Self {
-        Self {
-            base,
-            max,
-            attempt: 0,
-        }
-    }
-
-    /// Back to the first delay.
-    pub fn reset(&mut self) {
-        self.attempt = 0;
-    }
-
-    /// The next delay: uniformly random in `[ceiling / 2, ceiling]`.
-    pub fn next_delay(&mut self) -> Duration {
-        let ceiling = self
-            .base
-            .saturating_mul(1u32 << self.attempt.min(20))
-            .min(self.max);
-        self.attempt = self.attempt.saturating_add(1);
-        let half = ceiling / 2;
-        half + half.mul_f64(rand::random::<f64>())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Backoff;
-    use std::time::Duration;
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
-        let first = b.next_delay();
-        assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100));
-        for _ in 0..30 {
-            assert!(b.next_delay() <= Duration::from_secs(1));
-        }
-        let late = b.next_delay();
-        assert!(late >= Duration::from_millis(500));
-        b.reset();
-        assert!(b.next_delay() <= Duration::from_millis(100));
     }
 }

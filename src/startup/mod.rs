@@ -13,12 +13,13 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::backoff::Backoff;
 use crate::config::{Config, OperatorConfig};
 use crate::db;
 use crate::mock_operator::{MockOperator, MockOperatorConfig};
 use crate::operators::OperatorRegistry;
 use crate::outbox::PublisherPool;
-use crate::queue::{Backoff, Broker};
+use crate::queue::Broker;
 use crate::state::{App, AppState};
 use crate::worker::WorkerPool;
 

@@ -1,11 +1,11 @@
 //! Coalescing of the delivery path's batched transactions across queue messages.
 //!
 //! Every message a worker handles takes its recipients (`claim_many`) and records those the
-//! operators accepted (`mark_sent_many`) in transactions of its own. With small requests
-//! (B3 in docs/BENCHMARKS.md: 10 recipients each) that is two commits and eight round trips
-//! per message. A [`Coalescer`] runs one such operation for every caller queued while the
-//! previous run was busy, as one call over all their inputs, and hands each caller the
-//! outputs that belong to its inputs. Under light load a run is one caller and adds no wait.
+//! operators accepted (`mark_sent_many`) in transactions of its own; with small requests that
+//! is two commits per message. A [`Coalescer`] runs one such operation for every caller
+//! queued while the previous run was busy (on the shared [`crate::batching`] executor), as
+//! one call over all their inputs, and hands each caller the outputs that belong to its
+//! inputs. Under light load a run is one caller and adds no wait (docs/DESIGN.md).
 //!
 //! The operations are conditional updates on each row's current state, so merging callers
 //! changes nothing about what each row may do: a row two callers ask for is taken (or
@@ -14,29 +14,26 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::Arc;
 
-use tokio::sync::{mpsc, oneshot};
+use crate::batching::{BatchError, Call, Executor, Limits};
 
 /// Queued calls before callers wait (back-pressure).
 const QUEUE: usize = 1_024;
 
-struct Call<I, O> {
-    inputs: Vec<I>,
-    reply: oneshot::Sender<Result<Vec<O>, sqlx::Error>>,
+/// One batched operation, run for many callers at once; see the module documentation. A
+/// failed run's error `E` is shared (`Arc`) by every caller of that run.
+pub struct Coalescer<I, O, E> {
+    executor: Executor<Vec<I>, Vec<O>, Arc<E>>,
 }
 
-/// One batched operation, run for many callers at once; see the module documentation.
-pub struct Coalescer<I, O> {
-    queue: mpsc::Sender<Call<I, O>>,
-}
-
-impl<I, O> std::fmt::Debug for Coalescer<I, O> {
+impl<I, O, E> std::fmt::Debug for Coalescer<I, O, E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Coalescer").finish_non_exhaustive()
     }
 }
 
-impl<I: Send + 'static, O: Send + 'static> Coalescer<I, O> {
+impl<I: Send + 'static, O: Send + 'static, E: Send + Sync + 'static> Coalescer<I, O, E> {
     /// Starts the executor on the current tokio runtime. A run carries at most `max_inputs`
     /// inputs (a larger single call runs alone). `input_key` and `output_key` give the row
     /// an input asks about and an output is about.
@@ -47,79 +44,66 @@ impl<I: Send + 'static, O: Send + 'static> Coalescer<I, O> {
         output_key: fn(&O) -> i64,
     ) -> Self
     where
-        F: Fn(Vec<I>) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<Vec<O>, sqlx::Error>> + Send,
+        F: Fn(Vec<I>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Vec<O>, E>> + Send,
     {
-        let (queue, mut calls) = mpsc::channel::<Call<I, O>>(QUEUE);
-        tokio::spawn(async move {
-            let mut carry: Option<Call<I, O>> = None;
-            loop {
-                let first = match carry.take() {
-                    Some(call) => call,
-                    None => match calls.recv().await {
-                        Some(call) => call,
-                        None => return,
-                    },
-                };
-                let mut count = first.inputs.len();
-                let mut batch = vec![first];
-                while let Ok(call) = calls.try_recv() {
-                    if count + call.inputs.len() > max_inputs {
-                        carry = Some(call);
-                        break;
+        let limits = Limits {
+            queue: QUEUE,
+            max_calls: usize::MAX,
+            max_weight: max_inputs,
+            power_of_two: false,
+        };
+        let run = Arc::new(run);
+        let executor = Executor::start(
+            limits,
+            Vec::len,
+            move |calls: Vec<Call<Vec<I>, Vec<O>, Arc<E>>>| {
+                let run = run.clone();
+                async move {
+                    let count = calls.iter().map(|c| c.input.len()).sum();
+                    let mut owner: HashMap<i64, usize> = HashMap::with_capacity(count);
+                    let mut inputs = Vec::with_capacity(count);
+                    let mut replies = Vec::with_capacity(calls.len());
+                    for (index, call) in calls.into_iter().enumerate() {
+                        for input in call.input {
+                            owner.insert(input_key(&input), index);
+                            inputs.push(input);
+                        }
+                        replies.push(call.reply);
                     }
-                    count += call.inputs.len();
-                    batch.push(call);
-                }
-                // A caller that went away gets nothing done for it.
-                batch.retain(|call| !call.reply.is_closed());
-                if batch.is_empty() {
-                    continue;
-                }
-                let mut owner: HashMap<i64, usize> = HashMap::with_capacity(count);
-                let mut inputs = Vec::with_capacity(count);
-                for (index, call) in batch.iter_mut().enumerate() {
-                    for input in call.inputs.drain(..) {
-                        owner.insert(input_key(&input), index);
-                        inputs.push(input);
-                    }
-                }
-                match run(inputs).await {
-                    Ok(outputs) => {
-                        let mut split: Vec<Vec<O>> = batch.iter().map(|_| Vec::new()).collect();
-                        for output in outputs {
-                            if let Some(&index) = owner.get(&output_key(&output)) {
-                                split[index].push(output);
+                    match run(inputs).await {
+                        Ok(outputs) => {
+                            let mut split: Vec<Vec<O>> =
+                                replies.iter().map(|_| Vec::new()).collect();
+                            for output in outputs {
+                                if let Some(&index) = owner.get(&output_key(&output)) {
+                                    split[index].push(output);
+                                }
+                            }
+                            for (reply, outputs) in replies.into_iter().zip(split) {
+                                reply.send(Ok(outputs));
                             }
                         }
-                        for (call, outputs) in batch.into_iter().zip(split) {
-                            let _ = call.reply.send(Ok(outputs));
-                        }
-                    }
-                    Err(e) => {
-                        let message = e.to_string();
-                        for call in batch {
-                            let _ = call.reply.send(Err(sqlx::Error::Protocol(message.clone())));
+                        Err(e) => {
+                            let e = Arc::new(e);
+                            for reply in replies {
+                                reply.send(Err(e.clone()));
+                            }
                         }
                     }
                 }
-            }
-        });
-        Self { queue }
+            },
+        );
+        Self { executor }
     }
 
     /// Runs the operation over `inputs` (with whatever other callers are queued) and returns
     /// the outputs about them.
-    pub async fn call(&self, inputs: Vec<I>) -> Result<Vec<O>, sqlx::Error> {
+    pub async fn call(&self, inputs: Vec<I>) -> Result<Vec<O>, BatchError<Arc<E>>> {
         if inputs.is_empty() {
             return Ok(Vec::new());
         }
-        let (reply, answer) = oneshot::channel();
-        self.queue
-            .send(Call { inputs, reply })
-            .await
-            .map_err(|_| sqlx::Error::PoolClosed)?;
-        answer.await.map_err(|_| sqlx::Error::PoolClosed)?
+        self.executor.call(inputs).await
     }
 }
 
@@ -134,7 +118,7 @@ mod tests {
         let runs = Arc::new(AtomicUsize::new(0));
         let counter = runs.clone();
         // Doubles each input; inputs above 1,000 "moved on" and are left out.
-        let coalescer = Arc::new(Coalescer::start(
+        let coalescer = Arc::new(Coalescer::<_, _, sqlx::Error>::start(
             64,
             move |inputs: Vec<i64>| {
                 let counter = counter.clone();
@@ -178,8 +162,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_failed_run_fails_every_caller_in_it() {
-        let coalescer = Coalescer::<i64, i64>::start(
+    async fn a_failed_run_fails_every_caller_in_it_with_its_own_error() {
+        let coalescer = Coalescer::<i64, i64, sqlx::Error>::start(
             64,
             |_| async { Err(sqlx::Error::Protocol("deadlock".into())) },
             |i| *i,
@@ -188,5 +172,18 @@ mod tests {
         let e = coalescer.call(vec![1]).await.unwrap_err();
         assert!(e.to_string().contains("deadlock"), "{e}");
         assert!(coalescer.call(Vec::new()).await.unwrap().is_empty());
+
+        // The error is the run's, not a copy of its text: its variant (and a database
+        // error's code) survives.
+        let coalescer = Coalescer::<i64, i64, sqlx::Error>::start(
+            64,
+            |_| async { Err(sqlx::Error::PoolTimedOut) },
+            |i| *i,
+            |o| *o,
+        );
+        match coalescer.call(vec![1]).await {
+            Err(BatchError::Failed(e)) => assert!(matches!(*e, sqlx::Error::PoolTimedOut), "{e}"),
+            other => panic!("{other:?}"),
+        }
     }
 }

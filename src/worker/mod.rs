@@ -6,6 +6,7 @@
 //! requeue after a backoff, never in a busy loop.
 
 mod coalesce;
+mod context;
 pub mod send_sms;
 
 use std::sync::Arc;
@@ -23,13 +24,15 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+use crate::backoff::{Backoff, Jitter, sleep_or_stop};
 use crate::config::{AmqpConfig, DeliveryConfig};
 use crate::domain::SmsType;
 use crate::operators::OperatorRegistry;
 use crate::outbox::{QueueMessage, TRACEPARENT_HEADER};
-use crate::queue::{Backoff, Broker, topology};
+use crate::queue::{Broker, topology};
 
-pub use send_sms::{DeliveryContext, deliver_request};
+pub use context::DeliveryContext;
+pub use send_sms::{DeliveryError, deliver_request};
 
 /// The worker pool of one process.
 pub struct WorkerPool {
@@ -128,10 +131,10 @@ impl WorkerPool {
                 Ok(c) => c,
                 Err(e) => {
                     tracing::warn!(lane = %lane, error = %e, "cannot start consuming; retrying");
-                    tokio::select! {
-                        _ = stop.cancelled() => break,
-                        _ = tokio::time::sleep(backoff.next_delay()) => continue,
+                    if backoff.wait(&stop).await {
+                        break;
                     }
+                    continue;
                 }
             };
             backoff.reset();
@@ -166,9 +169,9 @@ impl WorkerPool {
                 if !self.wait_while_paused(&stop).await {
                     break;
                 }
-                let ctx = self.ctx.clone();
+                let (ctx, stop) = (self.ctx.clone(), stop.clone());
                 tracker.spawn(async move {
-                    handle(&ctx, lane, delivery).await;
+                    handle(&ctx, lane, delivery, &stop).await;
                     drop(permit);
                 });
             }
@@ -189,9 +192,8 @@ impl WorkerPool {
                 tracing::info!("dispatch paused; waiting");
                 logged = true;
             }
-            tokio::select! {
-                _ = stop.cancelled() => return false,
-                _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+            if sleep_or_stop(Duration::from_millis(50), stop).await {
+                return false;
             }
         }
         !stop.is_cancelled()
@@ -209,9 +211,8 @@ impl WorkerPool {
                 }
                 Err(e) => tracing::warn!(error = %e, "cannot read the dispatch switch"),
             }
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+            if sleep_or_stop(Duration::from_millis(250), &stop).await {
+                return;
             }
         }
     }
@@ -227,9 +228,8 @@ impl WorkerPool {
                 ),
                 Err(e) => tracing::warn!(error = %e, "lease sweeper failed"),
             }
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+            if sleep_or_stop(Duration::from_secs(5), &stop).await {
+                return;
             }
         }
     }
@@ -237,7 +237,12 @@ impl WorkerPool {
 
 /// Processes one queue message and settles it with the broker, in a consumer span that
 /// continues the trace the message's `traceparent` header names.
-async fn handle(ctx: &DeliveryContext, lane: SmsType, delivery: lapin::message::Delivery) {
+async fn handle(
+    ctx: &DeliveryContext,
+    lane: SmsType,
+    delivery: lapin::message::Delivery,
+    stop: &CancellationToken,
+) {
     use crate::metrics::{QueueEvent, queue};
     queue(
         lane,
@@ -275,10 +280,12 @@ async fn handle(ctx: &DeliveryContext, lane: SmsType, delivery: lapin::message::
             }
             Err(e) => {
                 tracing::warn!(sms.id = %msg.sms_identifier, error = %e, "delivery failed on the database; requeueing after a pause");
-                tokio::time::sleep(Duration::from_millis(
-                    500 + (rand::random::<f64>() * 1_500.0) as u64,
-                ))
-                .await;
+                // The pause keeps a failing database from a busy loop of redeliveries; a stop
+                // ends it, so shutdown hands the message back at once.
+                let pause = Backoff::constant(Duration::from_secs(2))
+                    .with_jitter(Jitter::between(0.25, 1.0))
+                    .next_delay();
+                sleep_or_stop(pause, stop).await;
                 queue(lane, QueueEvent::Nacked);
                 let _ = delivery
                     .acker

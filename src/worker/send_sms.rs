@@ -8,146 +8,55 @@ use std::time::Duration;
 
 use chrono::Utc;
 use futures::StreamExt;
-use sqlx::MySqlPool;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::coalesce::Coalescer;
+use super::context::{DeliveryContext, TRIES};
+use crate::backoff::{Backoff, Jitter};
+use crate::batching::BatchError;
 use crate::db::delivery::{self as repo, OpenRecipient};
 use crate::db::messages::{self, RequestRow};
 use crate::db::retry_transient;
 use crate::domain::SmsType;
 use crate::metrics::DeliveryStage;
-use crate::operators::{OperatorRegistry, OutboundSms, SendOutcome};
+use crate::operators::{OutboundSms, SendOutcome};
 
 /// Recipients of one request sent concurrently.
 const RECIPIENT_CONCURRENCY: usize = 16;
 /// Recipients of one message taken and recorded together.
 const CHUNK: usize = 64;
-/// Recipients per coalesced transaction (of several messages' chunks).
-const COALESCE_MAX: usize = 256;
-/// Runs of a delivery transaction that lost a deadlock before the error reaches the worker.
-/// Every one is conditional on the row's state (and a refund's id is unique), so a repeat
-/// does nothing twice; giving up early would leave recipients SENDING until their lease runs
-/// out, and then send them again.
-const TRIES: u32 = 3;
 
-/// What delivering needs.
-pub struct DeliveryContext {
-    pub db: MySqlPool,
-    pub operators: Arc<OperatorRegistry>,
-    /// Retry window of requests without `validity_seconds`.
-    pub default_validity: Duration,
-    /// Lease on a recipient being sent (`DELIVERY_LEASE_SECS`): after it, a dead worker's
-    /// recipient is taken again by the sweeper.
-    pub lease: Duration,
-    /// Per lane (express, normal): its turns at the database and its coalesced
-    /// transactions.
-    lanes: [LaneBatches; 2],
+/// Why a delivery pass stopped. Every variant leaves what was committed committed; the
+/// worker nacks and the message comes back.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    /// A transaction of this message's own failed.
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    /// A coalesced transaction (this message's chunk with other messages') failed: its
+    /// error, shared by every message in it.
+    #[error("coalesced delivery transaction failed: {0}")]
+    Coalesced(#[source] Arc<sqlx::Error>),
+    /// The coalescer's executor has stopped (the process is shutting down).
+    #[error("the delivery executor has stopped")]
+    Stopped,
 }
 
-/// The database side of one lane.
-struct LaneBatches {
-    /// Turns at the database (`WORKERS_NORMAL_DB` for normal; none, so no wait, for express).
-    turns: Option<Arc<Semaphore>>,
-    /// Recipients taken and recorded SENT for every message in progress at once (see
-    /// [`super::coalesce`]); each run takes a turn.
-    claim: Coalescer<i64, OpenRecipient>,
-    mark_sent: Coalescer<(i64, String, String), i64>,
-}
-
-impl LaneBatches {
-    /// The lane's executors; each run takes one of `turns` first, when given.
-    fn start(db: &MySqlPool, lease: Duration, turns: Option<Arc<Semaphore>>) -> Self {
-        let lease_secs = lease.as_secs();
-        let claim_db = db.clone();
-        let mark_db = db.clone();
-        let claim_turns = turns.clone();
-        let mark_turns = turns.clone();
-        Self {
-            turns,
-            claim: Coalescer::start(
-                COALESCE_MAX,
-                move |ids: Vec<i64>| {
-                    let db = claim_db.clone();
-                    let turns = claim_turns.clone();
-                    async move {
-                        let _turn = take_turn(turns).await;
-                        retry_transient(TRIES, || repo::claim_many(&db, &ids, lease_secs)).await
-                    }
-                },
-                |id| *id,
-                |r| r.id,
-            ),
-            mark_sent: Coalescer::start(
-                COALESCE_MAX,
-                move |sent: Vec<(i64, String, String)>| {
-                    let db = mark_db.clone();
-                    let turns = mark_turns.clone();
-                    async move {
-                        let _turn = take_turn(turns).await;
-                        retry_transient(TRIES, || repo::mark_sent_many(&db, &sent)).await
-                    }
-                },
-                |(id, _, _)| *id,
-                |id| *id,
-            ),
+impl From<BatchError<Arc<sqlx::Error>>> for DeliveryError {
+    fn from(e: BatchError<Arc<sqlx::Error>>) -> Self {
+        match e {
+            BatchError::Failed(e) => Self::Coalesced(e),
+            BatchError::Stopped => Self::Stopped,
         }
     }
 }
 
-/// One of `turns`, when given.
-async fn take_turn(turns: Option<Arc<Semaphore>>) -> Option<OwnedSemaphorePermit> {
-    match turns {
-        Some(turns) => Some(
-            turns
-                .acquire_owned()
-                .await
-                .expect("the semaphore is never closed"),
-        ),
-        None => None,
-    }
-}
-
-impl DeliveryContext {
-    /// A context whose normal lane runs at most `normal_db_turns` database transactions at
-    /// once.
-    pub fn new(
-        db: MySqlPool,
-        operators: Arc<OperatorRegistry>,
-        default_validity: Duration,
-        lease: Duration,
-        normal_db_turns: usize,
-    ) -> Self {
-        let normal_turns = Arc::new(Semaphore::new(normal_db_turns.max(1)));
-        let lanes = [
-            LaneBatches::start(&db, lease, None),
-            LaneBatches::start(&db, lease, Some(normal_turns)),
-        ];
-        Self {
-            db,
-            operators,
-            default_validity,
-            lease,
-            lanes,
+impl DeliveryError {
+    /// The database error behind this one, if any (with its MySQL code).
+    pub fn database(&self) -> Option<&sqlx::Error> {
+        match self {
+            Self::Database(e) => Some(e),
+            Self::Coalesced(e) => Some(e),
+            Self::Stopped => None,
         }
-    }
-
-    fn batches(&self, lane: SmsType) -> &LaneBatches {
-        match lane {
-            SmsType::Express => &self.lanes[0],
-            SmsType::Normal => &self.lanes[1],
-        }
-    }
-
-    /// Waits for a turn at the database when `lane` is normal; express never waits.
-    ///
-    /// Measured on 2 cores (docs/BENCHMARKS.md, B4: express at 50/s behind 200,000 normal):
-    /// with 32 normal deliveries each running its own transactions, express waited behind
-    /// them in MariaDB (p99 638 ms from acceptance to the operator), normal deliveries
-    /// deadlocked among themselves and 138,316 normal went out in 30 s; with 4 turns, express
-    /// p99 81.5 ms and 168,920 normal.
-    async fn db_turn(&self, lane: SmsType) -> Option<OwnedSemaphorePermit> {
-        take_turn(self.batches(lane).turns.clone()).await
     }
 }
 
@@ -172,12 +81,12 @@ enum RecipientOutcome {
     Retrying,
 }
 
-/// Delivers the open recipients of a request. Errors are database errors: the caller
-/// nacks and the message comes back; what was committed stays committed.
+/// Delivers the open recipients of a request. On an error the caller nacks and the message
+/// comes back; what was committed stays committed.
 pub async fn deliver_request(
     ctx: &DeliveryContext,
     request_id: i64,
-) -> Result<DeliverySummary, sqlx::Error> {
+) -> Result<DeliverySummary, DeliveryError> {
     let consumed = std::time::Instant::now();
     let consumed_at = Utc::now();
     let Some(request) = messages::request_by_id(&ctx.db, request_id).await? else {
@@ -285,12 +194,7 @@ async fn deliver_recipient(
         preference,
     } = plan;
     if Utc::now() >= *expires_at {
-        let _turn = ctx.db_turn(*lane).await;
-        retry_transient(TRIES, || {
-            repo::fail_and_refund(&ctx.db, request, recipient.id, "expired", None)
-        })
-        .await?;
-        crate::metrics::delivery_outcome(*lane, "failed");
+        fail(ctx, plan, recipient.id, "expired", None).await?;
         return Ok(RecipientOutcome::Failed);
     }
     let sms = OutboundSms {
@@ -312,12 +216,7 @@ async fn deliver_recipient(
         }
         SendOutcome::Rejected { operator, reason } => {
             let reason = format!("rejected by {operator}: {reason}");
-            let _turn = ctx.db_turn(*lane).await;
-            retry_transient(TRIES, || {
-                repo::fail_and_refund(&ctx.db, request, recipient.id, &reason, Some(&operator))
-            })
-            .await?;
-            crate::metrics::delivery_outcome(*lane, "failed");
+            fail(ctx, plan, recipient.id, &reason, Some(&operator)).await?;
             tracing::info!(sms.id = %request.sms_identifier, status.id = recipient.id, operator.name = %operator, "sms rejected; refunded");
             Ok(RecipientOutcome::Failed)
         }
@@ -334,17 +233,13 @@ async fn deliver_recipient(
             // `attempts` already counts this take.
             let delay = retry_delay(recipient.attempts.max(1) as u32);
             let retry_at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
-            let _turn = ctx.db_turn(*lane).await;
             if retry_at >= *expires_at {
                 let reason = format!("expired: {detail}");
-                retry_transient(TRIES, || {
-                    repo::fail_and_refund(&ctx.db, request, recipient.id, &reason, None)
-                })
-                .await?;
-                crate::metrics::delivery_outcome(*lane, "failed");
+                fail(ctx, plan, recipient.id, &reason, None).await?;
                 tracing::info!(sms.id = %request.sms_identifier, status.id = recipient.id, "every operator failed until the validity ran out; refunded");
                 return Ok(RecipientOutcome::Failed);
             }
+            let _turn = ctx.db_turn(*lane).await;
             retry_transient(TRIES, || {
                 repo::schedule_retry(
                     &ctx.db,
@@ -363,52 +258,39 @@ async fn deliver_recipient(
     }
 }
 
+/// Moves a recipient to FAILED and refunds it (at a database turn of its lane), and records
+/// the outcome and, when this call failed it, the credits refunded.
+async fn fail(
+    ctx: &DeliveryContext,
+    plan: &Plan,
+    status_id: i64,
+    reason: &str,
+    operator: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    let refunded = {
+        let _turn = ctx.db_turn(plan.lane).await;
+        retry_transient(TRIES, || {
+            repo::fail_and_refund(&ctx.db, &plan.request, status_id, reason, operator)
+        })
+        .await?
+    };
+    if let Some(credits) = refunded {
+        crate::metrics::credits_refunded(credits.max(0) as u64);
+    }
+    crate::metrics::delivery_outcome(plan.lane, "failed");
+    Ok(())
+}
+
 /// Backoff before the next attempt: 1 s, 2 s, 4 s ... up to 60 s, with 20 % jitter.
 pub fn retry_delay(attempts: u32) -> Duration {
-    let base =
-        Duration::from_secs(1u64 << attempts.saturating_sub(1).min(6)).min(Duration::from_secs(60));
-    base.mul_f64(0.8 + rand::random::<f64>() * 0.4)
+    Backoff::new(Duration::from_secs(1), Duration::from_secs(60))
+        .with_jitter(Jitter::between(0.8, 1.2))
+        .delay_for(attempts)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::OperatorConfig;
-
-    #[tokio::test]
-    async fn the_normal_lane_waits_for_a_database_turn_and_express_never_does() {
-        let db = sqlx::mysql::MySqlPoolOptions::new()
-            .connect_lazy("mysql://nobody@127.0.0.1:1/none")
-            .unwrap();
-        let op = OperatorConfig::new("a", "http://127.0.0.1:1", "k".to_string().into());
-        let operators = Arc::new(OperatorRegistry::from_config(&[op], &[]).unwrap());
-        let ctx = DeliveryContext::new(
-            db,
-            operators,
-            Duration::from_secs(60),
-            Duration::from_secs(60),
-            2,
-        );
-        let wait = Duration::from_millis(50);
-        let first = ctx.db_turn(SmsType::Normal).await;
-        let _second = ctx.db_turn(SmsType::Normal).await;
-        assert!(first.is_some());
-        assert!(
-            tokio::time::timeout(wait, ctx.db_turn(SmsType::Normal))
-                .await
-                .is_err(),
-            "a third normal transaction waits"
-        );
-        let express = tokio::time::timeout(wait, ctx.db_turn(SmsType::Express)).await;
-        assert!(matches!(express, Ok(None)), "express does not wait");
-        drop(first);
-        assert!(
-            tokio::time::timeout(wait, ctx.db_turn(SmsType::Normal))
-                .await
-                .is_ok(),
-            "a freed turn is taken"
-        );
-    }
 
     #[test]
     fn retries_back_off_up_to_a_minute() {

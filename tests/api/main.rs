@@ -14,3 +14,4 @@ mod outbox;
 mod send;
 mod statements;
 mod test_app;
+mod timezone;

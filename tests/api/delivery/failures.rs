@@ -130,9 +130,10 @@ async fn a_redelivered_request_is_neither_sent_nor_refunded_twice() {
         .unwrap();
     let status_id = app.status_ids(&sms_id).await[0];
     assert!(
-        !sms_gateway::db::delivery::fail_and_refund(&app.db, &request, status_id, "x", None)
+        sms_gateway::db::delivery::fail_and_refund(&app.db, &request, status_id, "x", None)
             .await
             .unwrap()
+            .is_none()
     );
     assert_eq!(app.refund_count().await, 0);
     assert_eq!(app.balance_of(id).await, 9);

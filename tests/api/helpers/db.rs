@@ -10,6 +10,27 @@ use super::TestApp;
 pub type HeldLock = Transaction<'static, MySql>;
 
 impl TestApp {
+    /// `(@@session.time_zone, now() - utc_timestamp() in seconds)` of `n` pool connections
+    /// held at the same time (so more than the first connection is seen).
+    pub async fn session_time_zones(&self, n: usize) -> Vec<(String, i64)> {
+        let mut held = Vec::new();
+        let mut found = Vec::new();
+        for _ in 0..n {
+            let mut conn = self.db.acquire().await.unwrap();
+            found.push(
+                sqlx::query_as(
+                    "select @@session.time_zone, \
+                     cast(timestampdiff(second, utc_timestamp(6), now(6)) as signed)",
+                )
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap(),
+            );
+            held.push(conn);
+        }
+        found
+    }
+
     /// A customer's balance.
     pub async fn balance_of(&self, customer_id: i64) -> i64 {
         sqlx::query_scalar("select balance from user_balances where user_id = ?")

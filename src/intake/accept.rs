@@ -1,0 +1,270 @@
+//! Acceptance in the database: the one money path, for a single request and for a group
+//! commit's batch alike (a single request is a batch of one).
+//!
+//! Inside the caller's transaction it locks the balance rows of every customer involved
+//! (`FOR UPDATE`, in primary-key order, so concurrent transactions never deadlock on each
+//! other), checks keys taken from the key cache, decides each request in order against the
+//! running balance ([`charge_for`]), then charges with one conditional UPDATE and writes the
+//! ledger, request, status and outbox rows with multi-row statements (`db::batch`). The
+//! caller commits (docs/DESIGN.md).
+
+use std::collections::{BTreeSet, HashMap};
+
+use uuid::Uuid;
+
+use super::SendCommand;
+use crate::db::{Tx, customers, ledger, messages, outbox};
+use crate::domain::{Encoding, PhoneNumber};
+
+/// An accepted request.
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    pub sms_identifier: Uuid,
+    pub accepted: Vec<PhoneNumber>,
+    /// Recipients left out because the balance did not cover them (`allow_partial` only).
+    pub rejected: Vec<PhoneNumber>,
+    pub segments: u32,
+    pub encoding: Encoding,
+    pub cost: i64,
+    /// Balance after the charge.
+    pub balance: i64,
+}
+
+/// The result of [`accept`].
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Accepted(Accepted),
+    /// Nothing was written; the caller must roll back (or simply drop the transaction).
+    InsufficientBalance {
+        balance: i64,
+        required: i64,
+    },
+    /// The customer has no balance row.
+    UnknownCustomer,
+    /// [`SendCommand::api_key_hash`] is no longer the customer's key (rotated since it was
+    /// cached). Nothing was written.
+    UnknownKey,
+}
+
+/// How many recipients `balance` covers and what they cost: `(take, cost)`, or the
+/// [`Outcome::InsufficientBalance`] to answer. All of them, or with `allow_partial` as many as
+/// the balance covers (at least one).
+pub fn charge_for(
+    cmd: &SendCommand,
+    price_per_segment: i64,
+    balance: i64,
+) -> Result<(usize, i64), Outcome> {
+    let unit = i64::from(cmd.count.segments) * price_per_segment;
+    let wanted = cmd.recipients.len();
+    let covered = if unit == 0 {
+        wanted
+    } else {
+        usize::try_from(balance.max(0) / unit)
+            .unwrap_or(usize::MAX)
+            .min(wanted)
+    };
+    let take = if covered == wanted {
+        wanted
+    } else if cmd.allow_partial && covered > 0 {
+        covered
+    } else {
+        return Err(Outcome::InsufficientBalance {
+            balance,
+            required: unit * wanted as i64,
+        });
+    };
+    Ok((take, unit * take as i64))
+}
+
+/// One request of [`accept_many`]: the command and its price per segment.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub cmd: &'a SendCommand,
+    pub price: i64,
+}
+
+/// Accepts a validated command inside `tx` (see the module documentation). The caller
+/// commits when the outcome is [`Outcome::Accepted`], and rolls back otherwise.
+pub async fn accept(
+    tx: &mut Tx,
+    cmd: &SendCommand,
+    price_per_segment: i64,
+) -> Result<Outcome, sqlx::Error> {
+    let request = Request {
+        cmd,
+        price: price_per_segment,
+    };
+    let mut outcomes = accept_many(tx, &[request], |_| false).await?;
+    Ok(outcomes
+        .pop()
+        .flatten()
+        .expect("a request nobody abandoned has an outcome"))
+}
+
+/// A request decided to be charged, before its rows are written.
+struct Plan {
+    index: usize,
+    sms_id: String,
+    take: usize,
+    cost: i64,
+    balance_after: i64,
+    recipients: Vec<String>,
+    transaction_id: String,
+    description: String,
+    operators: String,
+}
+
+/// Decides and writes `requests` inside `tx`, in order. `abandoned(i)` is asked once the
+/// balances are locked: a request whose caller has gone away is skipped (`None`, nothing
+/// written), so an answer nobody waits for charges nothing. An error leaves `tx` to be rolled
+/// back.
+pub async fn accept_many(
+    tx: &mut Tx,
+    requests: &[Request<'_>],
+    abandoned: impl Fn(usize) -> bool,
+) -> Result<Vec<Option<Outcome>>, sqlx::Error> {
+    let customers: Vec<i64> = requests
+        .iter()
+        .map(|r| r.cmd.customer_id)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut balances = ledger::lock_balances(tx, &customers).await?;
+    // Keys taken from the key cache are checked against the customers' current keys.
+    let keys = if requests.iter().any(|r| r.cmd.api_key_hash.is_some()) {
+        customers::key_hashes(tx, &customers).await?
+    } else {
+        HashMap::new()
+    };
+
+    let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(requests.len());
+    let mut plans = Vec::new();
+    let mut debits: HashMap<i64, i64> = HashMap::new();
+    for (index, Request { cmd, price }) in requests.iter().enumerate() {
+        if abandoned(index) {
+            outcomes.push(None);
+            continue;
+        }
+        if let Some(hash) = &cmd.api_key_hash
+            && keys.get(&cmd.customer_id).map(Vec::as_slice) != Some(&hash[..])
+        {
+            outcomes.push(Some(Outcome::UnknownKey));
+            continue;
+        }
+        let Some(balance) = balances.get_mut(&cmd.customer_id) else {
+            outcomes.push(Some(Outcome::UnknownCustomer));
+            continue;
+        };
+        match charge_for(cmd, *price, *balance) {
+            Err(refused) => outcomes.push(Some(refused)),
+            Ok((take, cost)) => {
+                *balance -= cost;
+                if cost > 0 {
+                    *debits.entry(cmd.customer_id).or_default() += cost;
+                }
+                let sms_id = Uuid::now_v7().to_string();
+                plans.push(Plan {
+                    index,
+                    transaction_id: format!("charge:{sms_id}"),
+                    description: format!(
+                        "{} {} x {} segment(s)",
+                        cmd.sms_type, take, cmd.count.segments
+                    ),
+                    recipients: cmd.recipients[..take]
+                        .iter()
+                        .map(|p| p.as_str().to_string())
+                        .collect(),
+                    operators: cmd.operators.join(","),
+                    sms_id,
+                    take,
+                    cost,
+                    balance_after: *balance,
+                });
+                outcomes.push(None);
+            }
+        }
+    }
+    if plans.is_empty() {
+        return Ok(outcomes);
+    }
+    record(tx, requests, &plans, debits).await?;
+    for p in plans {
+        let cmd = requests[p.index].cmd;
+        outcomes[p.index] = Some(Outcome::Accepted(Accepted {
+            sms_identifier: p.sms_id.parse().expect("a uuid we formatted"),
+            accepted: cmd.recipients[..p.take].to_vec(),
+            rejected: cmd.recipients[p.take..].to_vec(),
+            segments: cmd.count.segments,
+            encoding: cmd.count.encoding,
+            cost: p.cost,
+            balance: p.balance_after,
+        }));
+    }
+    Ok(outcomes)
+}
+
+/// Writes the planned requests: the debits and their ledger rows, the request and status
+/// rows, the outbox rows.
+async fn record(
+    tx: &mut Tx,
+    requests: &[Request<'_>],
+    plans: &[Plan],
+    debits: HashMap<i64, i64>,
+) -> Result<(), sqlx::Error> {
+    let debits: Vec<(i64, i64)> = debits.into_iter().collect();
+    let entries: Vec<(ledger::Entry<'_>, i64)> = plans
+        .iter()
+        .filter(|p| p.cost > 0)
+        .map(|p| {
+            let entry = ledger::Entry {
+                customer_id: requests[p.index].cmd.customer_id,
+                entry_type: ledger::EntryType::Charge,
+                transaction_id: &p.transaction_id,
+                description: Some(&p.description),
+                sms_identifier: Some(&p.sms_id),
+            };
+            (entry, -p.cost)
+        })
+        .collect();
+    if !ledger::debit_many(tx, &debits, &entries).await? {
+        // Unreachable while the rows are locked; kept so the invariant never rests on it.
+        return Err(sqlx::Error::Protocol(
+            "a locked balance did not cover its debit".into(),
+        ));
+    }
+    let rows: Vec<messages::NewRequest<'_>> = plans
+        .iter()
+        .map(|p| {
+            let Request { cmd, price } = requests[p.index];
+            messages::NewRequest {
+                sms_identifier: &p.sms_id,
+                customer_id: cmd.customer_id,
+                sms_type: cmd.sms_type.as_str(),
+                body: &cmd.text,
+                encoding: cmd.count.encoding.as_str(),
+                segments: cmd.count.segments,
+                recipients: &p.recipients,
+                price_per_segment: price,
+                cost: p.cost,
+                operators: &p.operators,
+                validity_seconds: cmd.validity_seconds,
+                traceparent: cmd.traceparent.as_deref(),
+            }
+        })
+        .collect();
+    let ids = messages::insert_requests(tx, &rows).await?;
+    let outbox_rows: Vec<outbox::NewRow<'_>> = plans
+        .iter()
+        .zip(&ids)
+        .map(|(p, id)| {
+            let cmd = requests[p.index].cmd;
+            outbox::NewRow {
+                request_id: *id,
+                sms_identifier: &p.sms_id,
+                priority: cmd.sms_type.priority(),
+                traceparent: cmd.traceparent.as_deref(),
+            }
+        })
+        .collect();
+    outbox::insert_many(tx, &outbox_rows).await
+}
