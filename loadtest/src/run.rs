@@ -14,7 +14,7 @@ use anyhow::{Context, bail};
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
-use sms_gateway::http::messages::{SendRequest, SendResponse};
+use sms_gateway::http::sms::{SendRequest, SendResponse};
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
