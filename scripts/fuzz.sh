@@ -16,7 +16,7 @@
 #   6. stops everything (SIGTERM; also on failure or Ctrl-C) and exits non-zero on any finding
 #
 # Environment:
-#   FUZZ_MAX_EXAMPLES  test cases per operation and phase (default 25; bounds the run time)
+#   FUZZ_MAX_EXAMPLES  test cases per operation and phase (default 100; bounds the run time)
 #   FUZZ_SEED          seed of the generator (default: random; printed, so a finding can be re-run)
 #   FUZZ_ARGS          extra arguments for `st run` (word-split)
 #   FUZZ_OUT           where the gateway's log and the JUnit reports go (target/fuzz)
@@ -35,7 +35,7 @@ OUT="${FUZZ_OUT:-$ROOT/target/fuzz}"
 mkdir -p "$OUT"
 OUT="$(cd "$OUT" && pwd)"
 LOG="$OUT/gateway.log"
-MAX_EXAMPLES="${FUZZ_MAX_EXAMPLES:-25}"
+MAX_EXAMPLES="${FUZZ_MAX_EXAMPLES:-100}"
 SEED="${FUZZ_SEED:-$((RANDOM * 32768 + RANDOM))}"
 
 for tool in python3 curl; do command -v "$tool" >/dev/null || die "$tool is required"; done

@@ -1,24 +1,20 @@
-//! The OpenAPI document is a snapshot: a change to the API must be accepted on purpose with
-//! `make openapi` (which sets UPDATE_SNAPSHOTS=1).
+//! The OpenAPI document is an insta snapshot kept as plain JSON in
+//! `tests/snapshots/openapi.snap.json` (the metadata beside it is `openapi.snap`): a change
+//! to the API must be accepted on purpose with `make openapi` (`INSTA_UPDATE=always`).
 
 use crate::helpers::spawn_app;
-
-const SNAPSHOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/snapshots/openapi.json");
 
 #[test]
 fn openapi_matches_the_snapshot() {
     let spec = sms_gateway::http::openapi::spec_json();
-    if std::env::var("UPDATE_SNAPSHOTS").is_ok() {
-        std::fs::create_dir_all(std::path::Path::new(SNAPSHOT).parent().unwrap()).unwrap();
-        std::fs::write(SNAPSHOT, &spec).unwrap();
-        return;
-    }
-    let stored = std::fs::read_to_string(SNAPSHOT)
-        .expect("tests/snapshots/openapi.json is missing; run `make openapi`");
-    assert!(
-        stored == spec,
-        "the OpenAPI document changed; review the diff and run `make openapi` to accept it"
-    );
+    insta::with_settings!({
+        snapshot_path => concat!(env!("CARGO_MANIFEST_DIR"), "/tests/snapshots"),
+        prepend_module_to_snapshot => false,
+        omit_expression => true,
+        description => "the served OpenAPI document; accept a change with `make openapi`",
+    }, {
+        insta::assert_binary_snapshot!("openapi.json", spec.into_bytes());
+    });
 }
 
 #[test]
@@ -49,6 +45,10 @@ async fn spec_and_swagger_ui_are_served() {
     let r = app.get("/api-docs/openapi.json", None).await;
     r.assert_status(200);
     assert_eq!(r.body["info"]["title"], "SMS gateway");
+    // What is served is the document of the snapshot.
+    let snapshot: serde_json::Value =
+        serde_json::from_str(&sms_gateway::http::openapi::spec_json()).unwrap();
+    assert_eq!(r.body, snapshot);
     let ui = app.get("/swagger-ui/", None).await;
     ui.assert_status(200);
     assert!(
