@@ -24,11 +24,16 @@ use crate::state::AppState;
 #[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
     /// PENDING, SENDING, SENT, DELIVERED, UNDELIVERED or FAILED; empty means any.
-    #[param(pattern = r"^\s*([Pp][Ee][Nn][Dd][Ii][Nn][Gg]|[Ss][Ee][Nn][Dd][Ii][Nn][Gg]|[Ss][Ee][Nn][Tt]|[Dd][Ee][Ll][Ii][Vv][Ee][Rr][Ee][Dd]|[Uu][Nn][Dd][Ee][Ll][Ii][Vv][Ee][Rr][Ee][Dd]|[Ff][Aa][Ii][Ll][Ee][Dd])?\s*$")]
+    #[param(
+        pattern = r"^\s*([Pp][Ee][Nn][Dd][Ii][Nn][Gg]|[Ss][Ee][Nn][Dd][Ii][Nn][Gg]|[Ss][Ee][Nn][Tt]|[Dd][Ee][Ll][Ii][Vv][Ee][Rr][Ee][Dd]|[Uu][Nn][Dd][Ee][Ll][Ii][Vv][Ee][Rr][Ee][Dd]|[Ff][Aa][Ii][Ll][Ee][Dd])?\s*$"
+    )]
     pub status: Option<String>,
     /// normal or express; empty means any.
     #[serde(rename = "type")]
-    #[param(rename = "type", pattern = r"^\s*([Nn][Oo][Rr][Mm][Aa][Ll]|[Ee][Xx][Pp][Rr][Ee][Ss][Ss])?\s*$")]
+    #[param(
+        rename = "type",
+        pattern = r"^\s*([Nn][Oo][Rr][Mm][Aa][Ll]|[Ee][Xx][Pp][Rr][Ee][Ss][Ss])?\s*$"
+    )]
     pub sms_type: Option<String>,
     /// One request's rows (a UUID); empty means any.
     pub sms_identifier: Option<String>,
@@ -192,4 +197,3 @@ fn problem_message(e: ApiError) -> String {
         other => other.to_string(),
     }
 }
-

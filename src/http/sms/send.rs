@@ -33,7 +33,10 @@ pub struct SendRequest {
     pub recipients: Vec<String>,
     /// `normal` (default) or `express`, case-insensitive.
     #[serde(rename = "type", default)]
-    #[schema(example = "normal", pattern = r"^\s*([Nn][Oo][Rr][Mm][Aa][Ll]|[Ee][Xx][Pp][Rr][Ee][Ss][Ss])\s*$")]
+    #[schema(
+        example = "normal",
+        pattern = r"^\s*([Nn][Oo][Rr][Mm][Aa][Ll]|[Ee][Xx][Pp][Rr][Ee][Ss][Ss])\s*$"
+    )]
     pub sms_type: Option<String>,
     /// Optional; must be the key's own customer. Required with the admin token.
     #[serde(default)]
@@ -252,4 +255,3 @@ pub async fn send(
     );
     Ok(resp)
 }
-
