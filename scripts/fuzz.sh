@@ -200,7 +200,8 @@ run() {
   local who="$1" token="$2"
   say "st run as the $who (--max-examples $MAX_EXAMPLES --seed $SEED)"
   local t0=$SECONDS
-  if NO_COLOR=1 "$ST" --config-file "$OUT/schemathesis-$who.toml" run "$BASE/api-docs/openapi.json" \
+  # From $OUT, where schemathesis keeps its cache (.schemathesis/).
+  if (cd "$OUT" && NO_COLOR=1 "$ST" --config-file "$OUT/schemathesis-$who.toml" run "$BASE/api-docs/openapi.json" \
     -H "Authorization: Bearer $token" \
     --checks all \
     --max-examples "$MAX_EXAMPLES" \
@@ -208,7 +209,7 @@ run() {
     --workers 2 \
     --request-timeout 10 \
     --report junit --report-junit-path "$OUT/schemathesis-$who.xml" \
-    "${extra[@]}"; then
+    "${extra[@]}"); then
     say "as the $who: no finding ($((SECONDS - t0)) s)"
   else
     say "as the $who: findings above ($((SECONDS - t0)) s); re-run with FUZZ_SEED=$SEED"
