@@ -158,7 +158,7 @@ pub async fn add_balance(
         req.balance,
     )
     .await?
-    .ok_or_else(|| ApiError::NotFound(format!("customer {} does not exist", req.customer_id)))?;
+    .ok_or_else(|| ApiError::unknown_customer(req.customer_id))?;
     let body = AddBalanceResponse {
         customer_id: req.customer_id,
         balance,
@@ -193,7 +193,7 @@ pub async fn get_balance(
     let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
     let balance = db::ledger::balance(&state.db, customer_id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("customer {customer_id} does not exist")))?;
+        .ok_or_else(|| ApiError::unknown_customer(customer_id))?;
     let rows = db::ledger::list(&state.db, customer_id, page.before, page.fetch()).await?;
     let (rows, next_cursor) = page.split(rows, |r| r.id);
     Ok(super::json_response(

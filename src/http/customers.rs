@@ -147,9 +147,7 @@ pub async fn rotate_api_key(
 ) -> Result<Response, ApiError> {
     let mut tx = state.db.begin().await?;
     let Some(api_key) = accounts::rotate_api_key(&mut tx, customer_id).await? else {
-        return Err(ApiError::NotFound(format!(
-            "customer {customer_id} does not exist"
-        )));
+        return Err(ApiError::unknown_customer(customer_id));
     };
     tx.commit().await?;
     tracing::info!(customer.id = customer_id, "api key rotated");

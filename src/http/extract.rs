@@ -49,7 +49,7 @@ impl Caller {
                 if db::customers::exists(&state.db, n).await? {
                     Ok(n)
                 } else {
-                    Err(ApiError::NotFound(format!("customer {n} does not exist")))
+                    Err(ApiError::unknown_customer(n))
                 }
             }
         }

@@ -178,30 +178,27 @@ pub async fn send(
         let mut tx = state.db.begin().await?;
         (intake::accept(&mut tx, &cmd, price).await?, Some(tx))
     };
-    let accepted = match outcome {
-        Outcome::Accepted(a) => a,
+    let refusal = match outcome {
+        Outcome::Accepted(a) => Ok(a),
         Outcome::InsufficientBalance { balance, required } => {
-            if let Some(tx) = tx {
-                tx.rollback().await?;
-            }
-            return Err(ApiError::InsufficientBalance { balance, required });
+            Err(ApiError::InsufficientBalance { balance, required })
         }
         Outcome::UnknownKey => {
-            if let Some(tx) = tx {
-                tx.rollback().await?;
-            }
             if let Some(hash) = &sender.unverified {
                 state.key_cache.remove(hash);
             }
-            return Err(ApiError::Unauthorized("unknown API key"));
+            Err(ApiError::Unauthorized("unknown API key"))
         }
-        Outcome::UnknownCustomer => {
+        Outcome::UnknownCustomer => Err(ApiError::unknown_customer(customer_id)),
+    };
+    // A refused request leaves nothing behind: its own transaction, if any, rolls back.
+    let accepted = match refusal {
+        Ok(a) => a,
+        Err(e) => {
             if let Some(tx) = tx {
                 tx.rollback().await?;
             }
-            return Err(ApiError::NotFound(format!(
-                "customer {customer_id} does not exist"
-            )));
+            return Err(e);
         }
     };
     let body = SendResponse {
