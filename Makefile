@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 
-.PHONY: help run test lint fmt unit bench openapi migrate build release clean postman validate-deploy loadtest-smoke
+.PHONY: help run test lint fmt unit bench openapi migrate build release clean postman validate-deploy loadtest-smoke fuzz
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -11,17 +11,21 @@ help: ## List targets
 run: ## Build, start the gateway on :8080 and send a first SMS end to end (Ctrl-C stops)
 	@scripts/run.sh
 
-test: lint ## Everything CI checks: fmt, clippy, unit/integration tests, Postman via newman, deploy files, load-test smoke
+test: lint ## Everything CI checks: fmt, clippy, unit/integration tests, Postman via newman, schemathesis, deploy files, load-test smoke
 	@eval "$$(scripts/services.sh test)" && \
 	  echo "test: DATABASE_URL=$${DATABASE_URL%%\?*} AMQP_URL=$${AMQP_URL//:*@/:***@}" && \
 	  $(CARGO) nextest run --workspace --all-targets --no-fail-fast --profile ci
 	@echo "test: doc tests" && $(CARGO) test --workspace --doc --quiet
 	@SMS_GATEWAY_BIN="$${CARGO_TARGET_DIR:-target}/debug/sms-gateway" $(MAKE) --no-print-directory postman
+	@SMS_GATEWAY_BIN="$${CARGO_TARGET_DIR:-target}/debug/sms-gateway" $(MAKE) --no-print-directory fuzz
 	@$(MAKE) --no-print-directory validate-deploy
 	@$(MAKE) --no-print-directory loadtest-smoke
 
 postman: ## Check the collection is built from the OpenAPI snapshot, run it with newman against a gateway it starts (then promtool on its scrape)
 	@scripts/postman.sh
+
+fuzz: ## schemathesis (as a customer and as the admin) against a gateway it starts; fails on any finding
+	@scripts/fuzz.sh
 
 loadtest-smoke: ## A 5 s run of sms-loadtest against a gateway it starts (keeps the CLI from rotting)
 	@scripts/loadtest-smoke.sh
@@ -40,7 +44,7 @@ bench: ## Benchmarks of docs/BENCHMARKS.md (long; needs the services)
 	@scripts/bench.sh
 
 openapi: ## Accept the current OpenAPI document as the snapshot
-	UPDATE_SNAPSHOTS=1 $(CARGO) nextest run --test api openapi
+	INSTA_UPDATE=always $(CARGO) nextest run --test api -E 'test(openapi_matches_the_snapshot)'
 
 migrate: ## Create the database if needed and apply migrations
 	@eval "$$(scripts/services.sh sms_gateway)" && $(CARGO) run --quiet -- migrate

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Builds postman/sms-gateway.postman_collection.json from the gateway's OpenAPI document
-// (tests/snapshots/openapi.json, byte-identical to GET /api-docs/openapi.json):
+// (tests/snapshots/openapi.snap.json, byte-identical to GET /api-docs/openapi.json):
 //
 //   "Walkthrough"  the hand-written flow of postman/walkthrough.js
 //   "OpenAPI"      one request per operation, converted by openapi-to-postmanv2 (folders by
@@ -25,7 +25,7 @@ const walkthrough = require('./walkthrough');
 const { helpers, constants } = require('./helpers');
 
 const ROOT = path.join(__dirname, '..');
-const SPEC = path.join(ROOT, 'tests/snapshots/openapi.json');
+const SPEC = path.join(ROOT, 'tests/snapshots/openapi.snap.json');
 const OUT = path.join(__dirname, 'sms-gateway.postman_collection.json');
 const TOKENS = { admin_token: '{{adminToken}}', api_key: '{{apiKey}}', operator_key: '{{dlrOperatorKey}}' };
 
@@ -165,7 +165,7 @@ build((collection) => {
     console.log(`postman: wrote ${path.relative(ROOT, OUT)}`);
   } else if (!fs.existsSync(OUT) || fs.readFileSync(OUT, 'utf8') !== json) {
     console.error(`postman: ${path.relative(ROOT, OUT)} is not what postman/build.js builds from ` +
-      'tests/snapshots/openapi.json and postman/{walkthrough,helpers}.js: run `node postman/build.js`, commit it');
+      'tests/snapshots/openapi.snap.json and postman/{walkthrough,helpers}.js: run `node postman/build.js`, commit it');
     process.exit(1);
   }
 });

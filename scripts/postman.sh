@@ -3,7 +3,7 @@
 # with newman against a gateway this script starts and stops itself.
 #
 #   0. fails if the collection is stale: it must be what `node postman/build.js` builds from
-#      tests/snapshots/openapi.json and postman/walkthrough.js (postman/README.md)
+#      tests/snapshots/openapi.snap.json and postman/walkthrough.js (postman/README.md)
 #   1. finds MySQL/MariaDB and RabbitMQ like `make test` (scripts/services.sh), but uses a
 #      database (sms_gateway_postman_<pid>) and an exchange and queues (postman.<pid>.*) of
 #      its own, so it can run next to the integration tests; both are removed at the end

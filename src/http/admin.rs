@@ -6,8 +6,9 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::error::{ApiError, Problem};
+use super::error::ApiError;
 use super::extract::Admin;
+use super::responses::{Forbidden, Unauthorized, Unavailable};
 use crate::db;
 use crate::operators::OperatorStatus;
 use crate::state::AppState;
@@ -42,8 +43,7 @@ async fn set(state: &AppState, paused: bool) -> Result<Response, ApiError> {
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "Paused", body = DispatchState),
-        (status = 401, description = "Missing or unknown token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "A customer key was used", body = Problem, content_type = "application/problem+json"),
+        Unauthorized, Forbidden, Unavailable,
     ))]
 pub async fn pause(State(state): State<AppState>, _: Admin) -> Result<Response, ApiError> {
     set(&state, true).await
@@ -54,8 +54,7 @@ pub async fn pause(State(state): State<AppState>, _: Admin) -> Result<Response, 
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "Resumed", body = DispatchState),
-        (status = 401, description = "Missing or unknown token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "A customer key was used", body = Problem, content_type = "application/problem+json"),
+        Unauthorized, Forbidden, Unavailable,
     ))]
 pub async fn resume(State(state): State<AppState>, _: Admin) -> Result<Response, ApiError> {
     set(&state, false).await
@@ -66,8 +65,7 @@ pub async fn resume(State(state): State<AppState>, _: Admin) -> Result<Response,
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "Operators", body = OperatorsView),
-        (status = 401, description = "Missing or unknown token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "A customer key was used", body = Problem, content_type = "application/problem+json"),
+        Unauthorized, Forbidden, Unavailable,
     ))]
 pub async fn operators(State(state): State<AppState>, _: Admin) -> Result<Response, ApiError> {
     let dispatch_paused = db::dispatch::is_paused(&state.db).await?;

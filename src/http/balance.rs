@@ -9,10 +9,14 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::customers::MAX_CREDIT;
-use super::error::{ApiError, Problem};
+use super::error::ApiError;
 use super::extract::{Admin, ApiJson, ApiQuery, Caller, IdempotencyKey};
 use super::idempotency::{self, Idempotency};
-use super::pagination;
+use super::pagination::PageRequest;
+use super::responses::{
+    BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized, Unavailable,
+    UnsupportedMediaType,
+};
 use crate::db::{self, ledger};
 use crate::state::AppState;
 
@@ -26,11 +30,11 @@ pub struct AddBalanceRequest {
     pub customer_id: i64,
     /// Credits to add, > 0. `amount` is accepted as a synonym.
     #[serde(alias = "amount")]
-    #[schema(example = 100)]
+    #[schema(example = 100, minimum = 1, maximum = 1_000_000_000_000_i64)]
     pub balance: i64,
     /// Free text stored on the ledger row (at most 255 characters).
     #[serde(default)]
-    #[schema(example = "top-up")]
+    #[schema(example = "top-up", max_length = 255)]
     pub description: Option<String>,
 }
 
@@ -55,6 +59,7 @@ pub struct BalanceQuery {
     #[serde(rename = "user_id")]
     pub customer_id: Option<i64>,
     /// Transactions per page, 1-100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -91,15 +96,12 @@ pub struct BalanceResponse {
 #[utoipa::path(
     post, path = "/balance/add", tag = "balance",
     security(("admin_token" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
+    params(IdempotencyKey),
     request_body = AddBalanceRequest,
     responses(
         (status = 200, description = "Credited", body = AddBalanceResponse),
-        (status = 400, description = "Invalid amount", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or unknown token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "A customer key was used", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge,
+        UnsupportedMediaType, Unavailable,
     )
 )]
 pub async fn add_balance(
@@ -156,7 +158,7 @@ pub async fn add_balance(
         req.balance,
     )
     .await?
-    .ok_or_else(|| ApiError::NotFound(format!("customer {} does not exist", req.customer_id)))?;
+    .ok_or_else(|| ApiError::unknown_customer(req.customer_id))?;
     let body = AddBalanceResponse {
         customer_id: req.customer_id,
         balance,
@@ -179,10 +181,7 @@ pub async fn add_balance(
     params(BalanceQuery),
     responses(
         (status = 200, description = "Balance and transactions", body = BalanceResponse),
-        (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or unknown key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "user_id names another customer", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such customer (admin)", body = Problem, content_type = "application/problem+json"),
+        BadRequest, Unauthorized, Forbidden, NotFound, Unavailable,
     )
 )]
 pub async fn get_balance(
@@ -191,13 +190,12 @@ pub async fn get_balance(
     ApiQuery(q): ApiQuery<BalanceQuery>,
 ) -> Result<Response, ApiError> {
     let customer_id = caller.target(&state, q.customer_id, "user_id").await?;
-    let limit = pagination::limit(q.limit)?;
-    let before = pagination::decode(q.cursor.as_deref())?;
+    let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
     let balance = db::ledger::balance(&state.db, customer_id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("customer {customer_id} does not exist")))?;
-    let rows = db::ledger::list(&state.db, customer_id, before, limit + 1).await?;
-    let (rows, next_cursor) = pagination::page(rows, limit, |r| r.id);
+        .ok_or_else(|| ApiError::unknown_customer(customer_id))?;
+    let rows = db::ledger::list(&state.db, customer_id, page.before, page.fetch()).await?;
+    let (rows, next_cursor) = page.split(rows, |r| r.id);
     Ok(super::json_response(
         StatusCode::OK,
         &BalanceResponse {

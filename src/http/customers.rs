@@ -6,9 +6,13 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::error::{ApiError, Problem};
+use super::error::ApiError;
 use super::extract::{Admin, ApiJson, ApiPath, Caller, IdempotencyKey};
 use super::idempotency::{self, Idempotency, is_unique_violation};
+use super::responses::{
+    BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized, Unavailable,
+    UnsupportedMediaType,
+};
 use crate::accounts;
 use crate::state::AppState;
 
@@ -19,12 +23,12 @@ pub const MAX_CREDIT: i64 = 1_000_000_000_000;
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCustomerRequest {
-    /// Unique name, 1-100 characters.
-    #[schema(example = "acme")]
+    /// Unique name, 1-100 characters after trimming, no control characters.
+    #[schema(example = "acme", min_length = 1)]
     pub name: String,
     /// Initial balance in credits (default 0), booked as an `initial` ledger row.
     #[serde(default)]
-    #[schema(example = 100)]
+    #[schema(example = 100, minimum = 0, maximum = 1_000_000_000_000_i64)]
     pub balance: i64,
 }
 
@@ -51,14 +55,12 @@ pub struct ApiKeyRotated {
 #[utoipa::path(
     post, path = "/admin/customers", tag = "admin",
     security(("admin_token" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
+    params(IdempotencyKey),
     request_body = CreateCustomerRequest,
     responses(
         (status = 201, description = "Created", body = CustomerCreated),
-        (status = 400, description = "Invalid name or balance", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or unknown token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "A customer key was used", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Name taken, or Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
+        BadRequest, Unauthorized, Forbidden, Conflict, PayloadTooLarge, UnsupportedMediaType,
+        Unavailable,
     )
 )]
 pub async fn create_customer(
@@ -135,9 +137,7 @@ pub async fn create_customer(
     params(("customer_id" = i64, Path, description = "The customer")),
     responses(
         (status = 200, description = "New key", body = ApiKeyRotated),
-        (status = 401, description = "Missing or unknown token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "A customer key was used", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
+        BadRequest, Unauthorized, Forbidden, NotFound, Unavailable,
     )
 )]
 pub async fn rotate_api_key(
@@ -147,9 +147,7 @@ pub async fn rotate_api_key(
 ) -> Result<Response, ApiError> {
     let mut tx = state.db.begin().await?;
     let Some(api_key) = accounts::rotate_api_key(&mut tx, customer_id).await? else {
-        return Err(ApiError::NotFound(format!(
-            "customer {customer_id} does not exist"
-        )));
+        return Err(ApiError::unknown_customer(customer_id));
     };
     tx.commit().await?;
     tracing::info!(customer.id = customer_id, "api key rotated");

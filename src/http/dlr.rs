@@ -6,8 +6,11 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::error::{ApiError, Problem};
+use super::error::ApiError;
 use super::extract::{ApiJson, ApiPath, bearer};
+use super::responses::{
+    BadRequest, NotFound, PayloadTooLarge, Unauthorized, Unavailable, UnsupportedMediaType,
+};
 use crate::db::delivery::{self, ReportOutcome};
 use crate::state::AppState;
 
@@ -15,6 +18,7 @@ use crate::state::AppState;
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct DeliveryReport {
     /// The id the operator returned when it accepted the message.
+    #[schema(min_length = 1, max_length = 128)]
     pub message_id: String,
     /// SMPP-style state: DELIVRD; UNDELIV, REJECTD, EXPIRED, DELETED; or an intermediate
     /// state such as ACCEPTD or ENROUTE (recorded in the timeline only).
@@ -49,9 +53,7 @@ pub fn final_state(report: &str) -> Option<&'static str> {
     request_body = DeliveryReport,
     responses(
         (status = 200, description = "Applied or recorded", body = DeliveryReportAck),
-        (status = 400, description = "Malformed report", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or wrong operator key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown operator or message id", body = Problem, content_type = "application/problem+json"),
+        BadRequest, Unauthorized, NotFound, PayloadTooLarge, UnsupportedMediaType, Unavailable,
     )
 )]
 pub async fn receive(

@@ -105,6 +105,11 @@ impl ApiError {
         Self::validation(BTreeMap::from([(field.to_string(), message.into())]))
     }
 
+    /// 404 for a customer id that names no customer.
+    pub fn unknown_customer(customer_id: i64) -> Self {
+        Self::NotFound(format!("customer {customer_id} does not exist"))
+    }
+
     /// The status code of this error.
     pub fn status(&self) -> StatusCode {
         match self {

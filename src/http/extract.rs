@@ -50,7 +50,7 @@ impl Caller {
                 if db::customers::exists(&state.db, n).await? {
                     Ok(n)
                 } else {
-                    Err(ApiError::NotFound(format!("customer {n} does not exist")))
+                    Err(ApiError::unknown_customer(n))
                 }
             }
         }
@@ -206,6 +206,32 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
                 ))
             })?;
         Ok(Self(Some(key.to_string())))
+    }
+}
+
+impl utoipa::IntoParams for IdempotencyKey {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        vec![
+            ParameterBuilder::new()
+                .name("Idempotency-Key")
+                .parameter_in(ParameterIn::Header)
+                .required(utoipa::openapi::Required::False)
+                .description(Some(
+                    "Makes retries safe: the same key and body replay the first answer; the same key with another body is a 409",
+                ))
+                .schema(Some(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .min_length(Some(1))
+                        .max_length(Some(MAX_IDEMPOTENCY_KEY_LEN))
+                        .pattern(Some("^[!-~]+$")),
+                ))
+                .build(),
+        ]
     }
 }
 

@@ -9,9 +9,10 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod idempotency;
-pub mod messages;
 pub mod openapi;
 pub mod pagination;
+pub mod responses;
+pub mod sms;
 
 use std::time::Duration;
 
@@ -63,13 +64,11 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/operators", get(admin::operators))
         .route("/balance/add", post(balance::add_balance))
         .route("/balance", get(balance::get_balance))
-        .route("/sms/send", post(messages::send))
-        .route("/sms/history", get(messages::history))
-        .route("/sms/{sms_identifier}", get(messages::get_sms))
         .route("/dlr/{operator}", post(dlr::receive))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+        .merge(sms::router())
         .layer(middleware::from_fn_with_state(state.clone(), timeout))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

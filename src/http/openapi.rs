@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, balance, customers, dlr, error, health, messages};
+use super::{admin, balance, customers, dlr, error, health, sms};
 use crate::domain;
 
 /// The whole API.
@@ -24,9 +24,9 @@ use crate::domain;
         admin::operators,
         balance::add_balance,
         balance::get_balance,
-        messages::send,
-        messages::history,
-        messages::get_sms,
+        sms::send::send,
+        sms::history::history,
+        sms::detail::get_sms,
         dlr::receive,
         health::healthz,
         health::readyz,

@@ -22,6 +22,35 @@ pub fn limit(limit: Option<u32>) -> Result<u32, ApiError> {
     }
 }
 
+/// A validated page request: `limit` and the decoded `cursor` of a list endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    /// Rows per page.
+    pub limit: u32,
+    /// Only rows with an id below this one (from the cursor).
+    pub before: Option<i64>,
+}
+
+impl PageRequest {
+    /// Validates `limit` and decodes `cursor` (400 on either).
+    pub fn parse(limit_param: Option<u32>, cursor: Option<&str>) -> Result<Self, ApiError> {
+        Ok(Self {
+            limit: limit(limit_param)?,
+            before: decode(cursor)?,
+        })
+    }
+
+    /// Rows to fetch: one more than a page, to tell whether another page follows.
+    pub fn fetch(&self) -> u32 {
+        self.limit + 1
+    }
+
+    /// The page of `rows` (fetched with [`PageRequest::fetch`]) and the next page's cursor.
+    pub fn split<T>(&self, rows: Vec<T>, id: impl Fn(&T) -> i64) -> (Vec<T>, Option<String>) {
+        page(rows, self.limit, id)
+    }
+}
+
 /// Encodes the id of the last row of a page.
 pub fn encode(last_id: i64) -> String {
     URL_SAFE_NO_PAD.encode(format!("v1:{last_id}"))

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
-use sms_gateway::http::messages::{SendRequest, SendResponse};
+use sms_gateway::http::sms::{SendRequest, SendResponse};
 
 use crate::clock::now_us;
 use crate::report::type_name;

@@ -1,0 +1,254 @@
+//! `POST /sms/send`: validates, charges and queues a request (the acceptance itself is
+//! `crate::intake`'s).
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::domain::{Encoding, SmsType};
+use crate::http::error::ApiError;
+use crate::http::extract::{ApiJson, IdempotencyKey, Sender};
+use crate::http::idempotency::{self, Idempotency};
+use crate::http::responses::{
+    BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, PaymentRequired, Unauthorized,
+    Unavailable, UnsupportedMediaType,
+};
+use crate::intake::{self, Outcome, SendInput};
+use crate::state::AppState;
+
+/// Body of `POST /sms/send`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendRequest {
+    /// The message: not blank, no NUL character, at most `MAX_SEGMENTS` segments (GSM 03.38
+    /// counting).
+    #[schema(example = "Your code is 4821", min_length = 1)]
+    pub text: String,
+    /// 1-1,000 numbers in E.164 (`+989121234567`) or, with `DEFAULT_COUNTRY_CODE`, local
+    /// (`09121234567`) form; no duplicates after normalization.
+    #[schema(example = json!(["+989121234567", "09127654321"]), min_items = 1, max_items = 1000)]
+    pub recipients: Vec<String>,
+    /// `normal` (default) or `express`, case-insensitive.
+    #[serde(rename = "type", default)]
+    #[schema(
+        example = "normal",
+        pattern = r"^\s*([Nn][Oo][Rr][Mm][Aa][Ll]|[Ee][Xx][Pp][Rr][Ee][Ss][Ss])\s*$"
+    )]
+    pub sms_type: Option<String>,
+    /// Optional; must be the key's own customer. Required with the admin token.
+    #[serde(default)]
+    pub customer_id: Option<i64>,
+    /// Accept the first recipients the balance covers instead of answering 402.
+    #[serde(default)]
+    pub allow_partial: bool,
+    /// A message not handed to an operator within this many seconds fails as `expired` and is
+    /// refunded. At most `MAX_VALIDITY_SECS` (default 7 days, never above 30 days).
+    #[serde(default)]
+    #[schema(example = 300, minimum = 1, maximum = 2_592_000)]
+    pub validity_seconds: Option<i64>,
+    /// Operator preference: empty or absent uses the configured order, one name only that
+    /// operator, several fail over in the given order.
+    #[serde(default)]
+    pub operators: Option<Vec<String>>,
+}
+
+/// A recipient left out of a partially accepted request.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RejectedRecipient {
+    pub recipient: String,
+    /// Why: `insufficient_balance`.
+    pub reason: String,
+}
+
+/// Answer of an accepted send.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SendResponse {
+    /// Identifies the request in `GET /sms/{sms_identifier}` and the history.
+    pub sms_identifier: Uuid,
+    /// Always `processing`.
+    #[schema(example = "processing")]
+    pub status: String,
+    /// Number of accepted (and charged) recipients.
+    pub recipients: usize,
+    /// Segments per recipient.
+    pub segments: u32,
+    pub encoding: Encoding,
+    #[serde(rename = "type")]
+    pub sms_type: SmsType,
+    /// Credits charged.
+    pub cost: i64,
+    /// Balance after the charge.
+    pub balance: i64,
+    /// Accepted recipients, normalized (present when `allow_partial` was set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accepted: Option<Vec<String>>,
+    /// Recipients not accepted (present when `allow_partial` was set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rejected: Option<Vec<RejectedRecipient>>,
+}
+
+/// Charges the balance and queues one message per recipient.
+#[utoipa::path(
+    post, path = "/sms/send", tag = "sms",
+    security(("api_key" = []), ("admin_token" = [])),
+    params(IdempotencyKey),
+    request_body = SendRequest,
+    responses(
+        (status = 202, description = "Accepted, charged and queued", body = SendResponse),
+        BadRequest, Unauthorized, PaymentRequired, Forbidden, NotFound, Conflict,
+        PayloadTooLarge, UnsupportedMediaType, Unavailable,
+    )
+)]
+pub async fn send(
+    State(state): State<AppState>,
+    mut sender: Sender,
+    key: IdempotencyKey,
+    headers: HeaderMap,
+    body: Result<ApiJson<SendRequest>, ApiError>,
+) -> Result<Response, ApiError> {
+    // A key from the key cache is checked before a bad body is answered: an unknown key is
+    // 401 whatever the body.
+    let ApiJson(req) = match body {
+        Ok(body) => body,
+        Err(e) => {
+            sender.verify(&state).await?;
+            return Err(e);
+        }
+    };
+    let config = &state.config;
+    // A key taken from the key cache is checked inside the acceptance transaction (group
+    // commit); everywhere else, and before any other answer, it is checked now.
+    if key.0.is_some() || !config.intake.group_commit || req.customer_id.is_some() {
+        sender.verify(&state).await?;
+    }
+    let caller = sender.caller;
+    let customer_id = caller
+        .target(&state, req.customer_id, "customer_id")
+        .await?;
+    let validated = intake::validate(
+        customer_id,
+        &SendInput {
+            text: &req.text,
+            recipients: &req.recipients,
+            sms_type: req.sms_type.as_deref(),
+            allow_partial: req.allow_partial,
+            validity_seconds: req.validity_seconds,
+            operators: req.operators.as_deref(),
+        },
+        &config.intake,
+        |t| config.operators.names_for(t),
+    );
+    let mut cmd = match validated {
+        Ok(cmd) => cmd,
+        Err(errors) => {
+            sender.verify(&state).await?;
+            return Err(ApiError::validation(errors));
+        }
+    };
+    cmd.api_key_hash = sender.unverified;
+    // The outbox row carries this request's trace context to the publisher and the worker:
+    // this server span's, or the caller's when no OpenTelemetry layer is installed.
+    cmd.traceparent = crate::telemetry::traceparent(&tracing::Span::current()).or_else(|| {
+        crate::telemetry::valid_traceparent(headers.get("traceparent")?.to_str().ok()?)
+    });
+
+    let idem = Idempotency::new(
+        caller,
+        key,
+        &format!("POST /sms/send {customer_id}"),
+        &req,
+        config.http.idempotency_ttl.as_secs(),
+    );
+    if let Some(idem) = &idem
+        && let Some(resp) = idem.replay(&state.db).await?
+    {
+        return Ok(resp);
+    }
+
+    let price = config.intake.price(cmd.sms_type);
+    let (sms_type, allow_partial) = (cmd.sms_type, cmd.allow_partial);
+    // Without an Idempotency-Key the request joins a shared transaction (group commit); with
+    // one, its stored answer must commit with it, in a transaction of its own.
+    let (outcome, tx) = if idem.is_none() && config.intake.group_commit {
+        (state.group_commit().accept(cmd, price).await?, None)
+    } else {
+        let mut tx = state.db.begin().await?;
+        (intake::accept(&mut tx, &cmd, price).await?, Some(tx))
+    };
+    let refusal = match outcome {
+        Outcome::Accepted(a) => Ok(a),
+        Outcome::InsufficientBalance { balance, required } => {
+            Err(ApiError::InsufficientBalance { balance, required })
+        }
+        Outcome::UnknownKey => {
+            if let Some(hash) = &sender.unverified {
+                state.key_cache.remove(hash);
+            }
+            Err(ApiError::Unauthorized("unknown API key"))
+        }
+        Outcome::UnknownCustomer => Err(ApiError::unknown_customer(customer_id)),
+    };
+    // A refused request leaves nothing behind: its own transaction, if any, rolls back.
+    let accepted = match refusal {
+        Ok(a) => a,
+        Err(e) => {
+            if let Some(tx) = tx {
+                tx.rollback().await?;
+            }
+            return Err(e);
+        }
+    };
+    let body = SendResponse {
+        sms_identifier: accepted.sms_identifier,
+        status: "processing".into(),
+        recipients: accepted.accepted.len(),
+        segments: accepted.segments,
+        encoding: accepted.encoding,
+        sms_type,
+        cost: accepted.cost,
+        balance: accepted.balance,
+        accepted: allow_partial.then(|| {
+            accepted
+                .accepted
+                .iter()
+                .map(|p| p.as_str().to_string())
+                .collect()
+        }),
+        rejected: allow_partial.then(|| {
+            accepted
+                .rejected
+                .iter()
+                .map(|p| RejectedRecipient {
+                    recipient: p.as_str().to_string(),
+                    reason: "insufficient_balance".into(),
+                })
+                .collect()
+        }),
+    };
+    let resp = match tx {
+        Some(tx) => {
+            idempotency::commit(idem.as_ref(), &state.db, tx, StatusCode::ACCEPTED, &body).await?
+        }
+        None => crate::http::json_response(StatusCode::ACCEPTED, &body),
+    };
+    crate::outbox::wake(sms_type);
+    tracing::info!(
+        sms.id = %accepted.sms_identifier,
+        customer.id = customer_id,
+        sms.type = %sms_type,
+        sms.recipients = accepted.accepted.len(),
+        sms.segments = accepted.segments,
+        sms.cost = accepted.cost,
+        "sms accepted"
+    );
+    crate::metrics::intake_accepted(
+        sms_type,
+        accepted.accepted.len() as u64,
+        u64::from(accepted.segments),
+        accepted.cost.max(0) as u64,
+    );
+    Ok(resp)
+}
