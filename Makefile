@@ -33,9 +33,10 @@ loadtest-smoke: ## A 5 s run of sms-loadtest against a gateway it starts (keeps 
 validate-deploy: ## Static checks of Dockerfile, compose, deploy/ (hadolint, yamllint, kubernetes-validate, docker-compose config, promtool)
 	@scripts/validate-deploy.sh
 
-lint: ## cargo fmt --check and clippy -D warnings
+lint: ## cargo fmt --check, clippy -D warnings, and the module layering (no cycle, no arrow up)
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	@python3 scripts/module-layers.py
 
 fmt: ## Format the code
 	$(CARGO) fmt --all

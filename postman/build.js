@@ -17,6 +17,17 @@
 // it loads (and hashing ids) makes the output a function of the document, so --check can diff.
 let seed = 42;
 Math.random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+// It fakes date-time values from the clock too: a fixed clock for this process.
+const RealDate = Date;
+const FIXED_NOW = RealDate.parse('2026-01-01T00:00:00Z');
+global.Date = class extends RealDate {
+  constructor(...args) {
+    super(...(args.length ? args : [FIXED_NOW]));
+  }
+  static now() {
+    return FIXED_NOW;
+  }
+};
 const crypto = require('crypto');
 const fs = require('fs');
 const path = require('path');
