@@ -43,6 +43,7 @@ fi
 
 GW=""
 # Ctrl-C (SIGINT) or SIGTERM: stop the gateway gracefully and report how it ended.
+# shellcheck disable=SC2329 # run by the INT/TERM trap
 stop() {
   trap - INT TERM
   if [[ -z "$GW" ]] || ! kill -0 "$GW" 2>/dev/null; then
