@@ -24,6 +24,7 @@ pub use operators::{BUILTIN_MOCK_NAMES, OperatorConfig, OperatorsConfig, is_oper
 pub use telemetry::{LogFormat, TelemetryConfig};
 
 use reader::Reader;
+use secrecy::{ExposeSecret, SecretString};
 
 /// The whole configuration, one struct per subsystem.
 #[derive(Debug, Clone)]
@@ -43,6 +44,29 @@ pub struct Config {
 pub struct ConfigError {
     /// `VARIABLE: what is wrong` lines.
     pub problems: Vec<String>,
+}
+
+/// A URL that may hold a password (`DATABASE_URL`, `AMQP_URL`): kept as a secret, and its
+/// `Debug` shows it with the password hidden.
+#[derive(Clone)]
+pub struct SecretUrl(SecretString);
+
+impl SecretUrl {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self(SecretString::from(url.into()))
+    }
+}
+
+impl ExposeSecret<str> for SecretUrl {
+    fn expose_secret(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl std::fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&redact_url(self.expose_secret()))
+    }
 }
 
 /// Hides the password of a `scheme://user:password@host/...` URL.

@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use secrecy::{ExposeSecret, SecretString};
+use super::SecretUrl;
 
 /// Reads variables, remembering every problem instead of stopping at the first.
 pub(super) struct Reader<'a> {
@@ -89,11 +89,13 @@ impl<'a> Reader<'a> {
         Duration::from_secs(self.ranged(name, default, min, max))
     }
 
-    /// Notes a problem unless `url` starts with one of `schemes` (e.g. `"mysql://"`).
-    pub(super) fn require_scheme(&mut self, name: &str, url: &SecretString, schemes: &[&str]) {
-        let url = url.expose_secret();
+    /// A URL variable; a problem is noted unless it starts with one of `schemes` (e.g.
+    /// `"mysql://"`).
+    pub(super) fn url(&mut self, name: &str, default: &str, schemes: &[&str]) -> SecretUrl {
+        let url = self.string(name, default);
         if !schemes.iter().any(|s| url.starts_with(s)) {
             self.problem(format!("{name}: must start with {}", schemes.join(" or ")));
         }
+        SecretUrl::new(url)
     }
 }

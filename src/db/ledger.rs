@@ -89,7 +89,7 @@ pub async fn credit(
         return Ok(None);
     }
     insert_entry(tx, entry, amount).await?;
-    balance_in_tx(tx, entry.customer_id).await
+    balance(&mut **tx, entry.customer_id).await
 }
 
 /// Takes `amount` (>= 0) credits if the balance covers them. Returns `false`, changing nothing,
@@ -114,30 +114,14 @@ pub async fn debit(tx: &mut Tx, entry: &Entry<'_>, amount: i64) -> Result<bool, 
     Ok(true)
 }
 
-/// Reads and row-locks a balance inside a transaction.
-pub async fn lock_balance(tx: &mut Tx, customer_id: i64) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query("select balance from user_balances where user_id = ? for update")
-        .bind(customer_id)
-        .fetch_optional(&mut **tx)
-        .await?
-        .map(|r| r.try_get(0))
-        .transpose()
-}
-
-async fn balance_in_tx(tx: &mut Tx, customer_id: i64) -> Result<Option<i64>, sqlx::Error> {
+/// A customer's balance (through the pool, or inside a transaction: `&mut **tx`).
+pub async fn balance<'e>(
+    executor: impl sqlx::MySqlExecutor<'e>,
+    customer_id: i64,
+) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query("select balance from user_balances where user_id = ?")
         .bind(customer_id)
-        .fetch_optional(&mut **tx)
-        .await?
-        .map(|r| r.try_get(0))
-        .transpose()
-}
-
-/// A customer's balance.
-pub async fn balance(pool: &MySqlPool, customer_id: i64) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query("select balance from user_balances where user_id = ?")
-        .bind(customer_id)
-        .fetch_optional(pool)
+        .fetch_optional(executor)
         .await?
         .map(|r| r.try_get(0))
         .transpose()

@@ -1,8 +1,5 @@
 //! Message types (lanes) and the delivery state machine.
 
-use std::fmt;
-use std::str::FromStr;
-
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -16,37 +13,11 @@ pub enum SmsType {
 }
 
 impl SmsType {
-    /// The stored and serialized form.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Normal => "normal",
-            Self::Express => "express",
-        }
-    }
-
     /// Outbox priority: publishers claim higher priorities first.
     pub fn priority(self) -> i32 {
         match self {
             Self::Normal => 0,
             Self::Express => 10,
-        }
-    }
-}
-
-impl fmt::Display for SmsType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for SmsType {
-    type Err = String;
-    /// Case-insensitive, as history filters are.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "normal" => Ok(Self::Normal),
-            "express" => Ok(Self::Express),
-            _ => Err("must be normal or express".into()),
         }
     }
 }
@@ -83,18 +54,6 @@ impl SmsStatus {
         Self::Failed,
     ];
 
-    /// The stored and serialized form.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "PENDING",
-            Self::Sending => "SENDING",
-            Self::Sent => "SENT",
-            Self::Delivered => "DELIVERED",
-            Self::Undelivered => "UNDELIVERED",
-            Self::Failed => "FAILED",
-        }
-    }
-
     /// Whether the state machine allows `self -> next`.
     pub fn can_move_to(self, next: SmsStatus) -> bool {
         use SmsStatus::*;
@@ -107,26 +66,6 @@ impl SmsStatus {
                 | (Sent, Delivered)
                 | (Sent, Undelivered)
         )
-    }
-}
-
-impl fmt::Display for SmsStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for SmsStatus {
-    type Err = String;
-    /// Case-insensitive, as history filters are.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let upper = s.trim().to_ascii_uppercase();
-        Self::ALL
-            .into_iter()
-            .find(|st| st.as_str() == upper)
-            .ok_or_else(|| {
-                "must be one of PENDING, SENDING, SENT, DELIVERED, UNDELIVERED, FAILED".into()
-            })
     }
 }
 

@@ -1,11 +1,13 @@
 //! Validated domain types: phone numbers, segment counting, message types and states, money.
 
 mod column;
+pub mod field_errors;
 pub mod message;
 pub mod money;
 pub mod phone_number;
 pub mod segments;
 
+pub use field_errors::FieldErrors;
 pub use message::{SmsStatus, SmsType};
 pub use money::cost;
 pub use phone_number::{DefaultCountry, PhoneNumber, PhoneNumberError};

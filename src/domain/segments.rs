@@ -21,8 +21,6 @@
 //!
 //! [`count`] does one pass over the text and allocates nothing.
 
-use std::fmt;
-
 /// Septets in a single-part GSM-7 SMS.
 const GSM7_SINGLE: u32 = 160;
 /// Septets in each part of a concatenated GSM-7 SMS.
@@ -43,34 +41,6 @@ pub enum Encoding {
     /// UCS-2 (counted as UTF-16, so astral characters take two units).
     #[serde(rename = "UCS-2")]
     Ucs2,
-}
-
-impl Encoding {
-    /// The wire and display name: `"GSM-7"` or `"UCS-2"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Gsm7 => "GSM-7",
-            Self::Ucs2 => "UCS-2",
-        }
-    }
-}
-
-impl std::str::FromStr for Encoding {
-    type Err = String;
-    /// The names [`Encoding::as_str`] gives.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "GSM-7" => Ok(Self::Gsm7),
-            "UCS-2" => Ok(Self::Ucs2),
-            _ => Err("must be GSM-7 or UCS-2".into()),
-        }
-    }
-}
-
-impl fmt::Display for Encoding {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// How a message body is encoded and how many SMS parts it takes.

@@ -10,14 +10,12 @@ use uuid::Uuid;
 
 use super::customers::MAX_CREDIT;
 use super::error::ApiError;
-use super::extract::{Admin, ApiJson, ApiQuery, Caller, IdempotencyKey};
-use super::idempotency::{self, Idempotency};
+use super::extract::{Admin, ApiJson, Caller, ForCustomer, IdempotencyKey, NamesCustomer};
+use super::idempotency::{self, Begun};
 use super::pagination::PageRequest;
-use super::responses::{
-    BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized, Unavailable,
-    UnsupportedMediaType,
-};
+use super::responses::{JsonWriteErrors, LookupErrors, NotFound};
 use crate::db::{self, ledger};
+use crate::domain::FieldErrors;
 use crate::state::AppState;
 
 /// Body of `POST /balance/add`.
@@ -65,6 +63,12 @@ pub struct BalanceQuery {
     pub cursor: Option<String>,
 }
 
+impl NamesCustomer for BalanceQuery {
+    fn customer_id(&self) -> Option<i64> {
+        self.customer_id
+    }
+}
+
 /// One ledger row.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Transaction {
@@ -100,8 +104,7 @@ pub struct BalanceResponse {
     request_body = AddBalanceRequest,
     responses(
         (status = 200, description = "Credited", body = AddBalanceResponse),
-        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge,
-        UnsupportedMediaType, Unavailable,
+        NotFound, JsonWriteErrors,
     )
 )]
 pub async fn add_balance(
@@ -110,39 +113,26 @@ pub async fn add_balance(
     key: IdempotencyKey,
     ApiJson(req): ApiJson<AddBalanceRequest>,
 ) -> Result<Response, ApiError> {
-    let mut errors = std::collections::BTreeMap::new();
-    if !(1..=MAX_CREDIT).contains(&req.balance) {
-        errors.insert(
-            "balance".to_string(),
-            format!("must be between 1 and {MAX_CREDIT}"),
-        );
-    }
-    if req
-        .description
-        .as_ref()
-        .is_some_and(|d| d.chars().count() > 255)
-    {
-        errors.insert(
-            "description".to_string(),
-            "at most 255 characters".to_string(),
-        );
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
-    }
-
-    let idem = Idempotency::new(
-        Caller::Admin,
-        key,
-        "POST /balance/add",
-        &req,
-        state.config.http.idempotency_ttl.as_secs(),
+    let mut errors = FieldErrors::default();
+    errors.check(
+        !(1..=MAX_CREDIT).contains(&req.balance),
+        "balance",
+        format!("must be between 1 and {MAX_CREDIT}"),
     );
-    if let Some(idem) = &idem
-        && let Some(resp) = idem.replay(&state.db).await?
-    {
-        return Ok(resp);
-    }
+    errors.check(
+        req.description
+            .as_ref()
+            .is_some_and(|d| d.chars().count() > 255),
+        "description",
+        "at most 255 characters",
+    );
+    errors.finish()?;
+
+    let idem =
+        match idempotency::begin(Caller::Admin, key, "POST /balance/add", &req, &state).await? {
+            Begun::Replay(resp) => return Ok(resp),
+            Begun::Fresh(idem) => idem,
+        };
 
     let transaction_id = format!("topup:{}", Uuid::now_v7());
     let mut tx = state.db.begin().await?;
@@ -181,15 +171,16 @@ pub async fn add_balance(
     params(BalanceQuery),
     responses(
         (status = 200, description = "Balance and transactions", body = BalanceResponse),
-        BadRequest, Unauthorized, Forbidden, NotFound, Unavailable,
+        LookupErrors,
     )
 )]
 pub async fn get_balance(
     State(state): State<AppState>,
-    caller: Caller,
-    ApiQuery(q): ApiQuery<BalanceQuery>,
+    ForCustomer {
+        customer_id,
+        query: q,
+    }: ForCustomer<BalanceQuery>,
 ) -> Result<Response, ApiError> {
-    let customer_id = caller.target(&state, q.customer_id, "user_id").await?;
     let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
     let balance = db::ledger::balance(&state.db, customer_id)
         .await?

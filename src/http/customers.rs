@@ -8,12 +8,10 @@ use utoipa::ToSchema;
 
 use super::error::ApiError;
 use super::extract::{Admin, ApiJson, ApiPath, Caller, IdempotencyKey};
-use super::idempotency::{self, Idempotency, is_unique_violation};
-use super::responses::{
-    BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized, Unavailable,
-    UnsupportedMediaType,
-};
+use super::idempotency::{self, Begun, is_unique_violation};
+use super::responses::{JsonWriteErrors, LookupErrors};
 use crate::accounts;
+use crate::domain::FieldErrors;
 use crate::state::AppState;
 
 /// Largest initial balance or top-up, in credits.
@@ -59,8 +57,7 @@ pub struct ApiKeyRotated {
     request_body = CreateCustomerRequest,
     responses(
         (status = 201, description = "Created", body = CustomerCreated),
-        BadRequest, Unauthorized, Forbidden, Conflict, PayloadTooLarge, UnsupportedMediaType,
-        Unavailable,
+        JsonWriteErrors,
     )
 )]
 pub async fn create_customer(
@@ -70,37 +67,25 @@ pub async fn create_customer(
     ApiJson(req): ApiJson<CreateCustomerRequest>,
 ) -> Result<Response, ApiError> {
     let name = req.name.trim();
-    let mut errors = std::collections::BTreeMap::new();
+    let mut errors = FieldErrors::default();
     if name.is_empty() || name.chars().count() > 100 {
-        errors.insert("name".to_string(), "must be 1-100 characters".to_string());
+        errors.add("name", "must be 1-100 characters");
     } else if name.chars().any(char::is_control) {
-        errors.insert(
-            "name".to_string(),
-            "must not contain control characters".to_string(),
-        );
+        errors.add("name", "must not contain control characters");
     }
-    if !(0..=MAX_CREDIT).contains(&req.balance) {
-        errors.insert(
-            "balance".to_string(),
-            format!("must be between 0 and {MAX_CREDIT}"),
-        );
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
-    }
-
-    let idem = Idempotency::new(
-        Caller::Admin,
-        key,
-        "POST /admin/customers",
-        &req,
-        state.config.http.idempotency_ttl.as_secs(),
+    errors.check(
+        !(0..=MAX_CREDIT).contains(&req.balance),
+        "balance",
+        format!("must be between 0 and {MAX_CREDIT}"),
     );
-    if let Some(idem) = &idem
-        && let Some(resp) = idem.replay(&state.db).await?
+    errors.finish()?;
+
+    let idem = match idempotency::begin(Caller::Admin, key, "POST /admin/customers", &req, &state)
+        .await?
     {
-        return Ok(resp);
-    }
+        Begun::Replay(resp) => return Ok(resp),
+        Begun::Fresh(idem) => idem,
+    };
 
     let mut tx = state.db.begin().await?;
     let created = match accounts::create_customer(&mut tx, name, req.balance).await {
@@ -137,7 +122,7 @@ pub async fn create_customer(
     params(("customer_id" = i64, Path, description = "The customer")),
     responses(
         (status = 200, description = "New key", body = ApiKeyRotated),
-        BadRequest, Unauthorized, Forbidden, NotFound, Unavailable,
+        LookupErrors,
     )
 )]
 pub async fn rotate_api_key(

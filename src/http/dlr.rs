@@ -12,6 +12,7 @@ use super::responses::{
     BadRequest, NotFound, PayloadTooLarge, Unauthorized, Unavailable, UnsupportedMediaType,
 };
 use crate::db::delivery::{self, ReportOutcome};
+use crate::domain::FieldErrors;
 use crate::state::AppState;
 
 /// A delivery report. Unknown fields are ignored (operators add their own).
@@ -73,27 +74,19 @@ pub async fn receive(
     }
     let ApiJson(report) = body?;
     let status = report.status.trim().to_ascii_uppercase();
-    let mut errors = std::collections::BTreeMap::new();
-    if report.message_id.is_empty() || report.message_id.len() > 128 {
-        errors.insert(
-            "message_id".to_string(),
-            "must be 1-128 characters".to_string(),
-        );
-    }
-    if status.is_empty()
-        || status.len() > 16
-        || !status
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
-    {
-        errors.insert(
-            "status".to_string(),
-            "must be 1-16 letters, digits or '_'".to_string(),
-        );
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
-    }
+    let mut errors = FieldErrors::default();
+    errors.check(
+        report.message_id.is_empty() || report.message_id.len() > 128,
+        "message_id",
+        "must be 1-128 characters",
+    );
+    let status_word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    errors.check(
+        status.is_empty() || status.len() > 16 || !status.bytes().all(status_word),
+        "status",
+        "must be 1-16 letters, digits or '_'",
+    );
+    errors.finish()?;
     let outcome = delivery::apply_report(
         &state.db,
         &operator,

@@ -3,6 +3,7 @@
 //! Database and internal errors become a 500 (or a 503 when the pool is exhausted) that is
 //! logged with its cause chain but never shown to the caller.
 
+use crate::domain::FieldErrors;
 use std::collections::BTreeMap;
 
 use axum::http::{HeaderValue, StatusCode, header};
@@ -89,7 +90,8 @@ pub enum ApiError {
 
 impl ApiError {
     /// A validation error from a field map.
-    pub fn validation(errors: BTreeMap<String, String>) -> Self {
+    pub fn validation(errors: impl Into<BTreeMap<String, String>>) -> Self {
+        let errors = errors.into();
         let detail = match errors.len() {
             1 => {
                 let (field, msg) = errors.iter().next().expect("one entry");
@@ -243,6 +245,12 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         resp
+    }
+}
+
+impl From<FieldErrors> for ApiError {
+    fn from(errors: FieldErrors) -> Self {
+        Self::validation(errors)
     }
 }
 

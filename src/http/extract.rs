@@ -297,3 +297,30 @@ impl From<QueryRejection> for ApiError {
         ))
     }
 }
+
+/// A query naming the customer a request acts for (`user_id`).
+pub trait NamesCustomer {
+    fn customer_id(&self) -> Option<i64>;
+}
+
+/// A customer-scoped read: the caller ([`Caller`]), its query string ([`ApiQuery`]), and the
+/// customer it acts for, resolved by [`Caller::target`] (403, 400 or 404 otherwise).
+#[derive(Debug)]
+pub struct ForCustomer<Q> {
+    pub customer_id: i64,
+    pub query: Q,
+}
+
+impl<Q> FromRequestParts<AppState> for ForCustomer<Q>
+where
+    Q: NamesCustomer + serde::de::DeserializeOwned + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        let ApiQuery(query) = ApiQuery::<Q>::from_request_parts(parts, state).await?;
+        let customer_id = caller.target(state, query.customer_id(), "user_id").await?;
+        Ok(Self { customer_id, query })
+    }
+}

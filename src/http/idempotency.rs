@@ -13,6 +13,7 @@ use sqlx::error::DatabaseError;
 use super::error::ApiError;
 use super::extract::{Caller, IdempotencyKey};
 use crate::db::{self, Tx};
+use crate::state::AppState;
 
 /// Header set on replayed responses.
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
@@ -71,6 +72,33 @@ impl Idempotency {
         headers.insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
         Ok(Some(resp))
     }
+}
+
+/// Where a write with an optional `Idempotency-Key` starts.
+#[derive(Debug)]
+pub enum Begun {
+    /// The key's stored answer: return it, change nothing.
+    Replay(Response),
+    /// Go on; the answer is stored with `commit` when a key was given.
+    Fresh(Option<Idempotency>),
+}
+
+/// Fingerprints the request (see [`Idempotency::new`]) and looks its key up.
+pub async fn begin(
+    caller: Caller,
+    key: IdempotencyKey,
+    route: &str,
+    body: &impl Serialize,
+    state: &AppState,
+) -> Result<Begun, ApiError> {
+    let ttl = state.config.http.idempotency_ttl.as_secs();
+    let Some(idem) = Idempotency::new(caller, key, route, body, ttl) else {
+        return Ok(Begun::Fresh(None));
+    };
+    Ok(match idem.replay(&state.db).await? {
+        Some(resp) => Begun::Replay(resp),
+        None => Begun::Fresh(Some(idem)),
+    })
 }
 
 /// Stores the response (when a key was given) and commits `tx`. If a concurrent request with

@@ -1,64 +1,74 @@
 //! The problem answers of the OpenAPI document: one type per status, shared by every route's
 //! `responses(...)` list so that a status reads the same wherever it is documented.
 
+use std::collections::BTreeMap;
+
 use utoipa::IntoResponses;
+use utoipa::openapi::{RefOr, Response};
 
 use super::error::Problem;
 
-/// 400: a field, the query string, a path segment, a header or the JSON body is invalid;
-/// nothing was changed. `errors` names the fields.
-#[derive(IntoResponses)]
-#[response(status = 400, content_type = "application/problem+json")]
-pub struct BadRequest(pub Problem);
+/// Declares each problem answer type: docs, name, status and its headers, if any.
+macro_rules! problems {
+    ($($(#[$meta:meta])* $name:ident: $status:literal $(, headers $headers:tt)?;)*) => {$(
+        $(#[$meta])*
+        #[derive(IntoResponses)]
+        #[response(
+            status = $status,
+            content_type = "application/problem+json"
+            $(, headers $headers)?
+        )]
+        pub struct $name(pub Problem);
+    )*};
+}
 
-/// 401: no, malformed or unknown credentials (`WWW-Authenticate: Bearer`).
-#[derive(IntoResponses)]
-#[response(
-    status = 401,
-    content_type = "application/problem+json",
-    headers(("WWW-Authenticate" = String, description = "Always `Bearer`"))
-)]
-pub struct Unauthorized(pub Problem);
+problems! {
+    /// 400: a field, the query string, a path segment, a header or the JSON body is invalid;
+    /// nothing was changed. `errors` names the fields.
+    BadRequest: 400;
+    /// 401: no, malformed or unknown credentials (`WWW-Authenticate: Bearer`).
+    Unauthorized: 401,
+        headers(("WWW-Authenticate" = String, description = "Always `Bearer`"));
+    /// 402: the balance does not cover the request; nothing was charged or queued.
+    PaymentRequired: 402;
+    /// 403: valid credentials that may not do this: a customer key on an admin endpoint, or a
+    /// customer key naming another customer.
+    Forbidden: 403;
+    /// 404: no such resource (customer, request, operator or message) for this caller.
+    NotFound: 404;
+    /// 409: conflicts with existing state: the `Idempotency-Key` was used with another body or
+    /// is in use by a concurrent request, or a unique name is taken.
+    Conflict: 409;
+    /// 413: the body is larger than `MAX_BODY_BYTES`.
+    PayloadTooLarge: 413;
+    /// 415: the body is not sent as `Content-Type: application/json`.
+    UnsupportedMediaType: 415;
+    /// 503: the request did not complete within `REQUEST_TIMEOUT_MS`, or the database is busy or
+    /// unreachable; nothing was committed. Retry after `Retry-After` seconds (with the same
+    /// `Idempotency-Key`, if any).
+    Unavailable: 503,
+        headers(("Retry-After" = String, description = "Seconds to wait before a retry"));
+}
 
-/// 402: the balance does not cover the request; nothing was charged or queued.
-#[derive(IntoResponses)]
-#[response(status = 402, content_type = "application/problem+json")]
-pub struct PaymentRequired(pub Problem);
+/// Declares a set of problem answers documented together.
+macro_rules! problem_sets {
+    ($($(#[$meta:meta])* $name:ident = $($part:ident),+;)*) => {$(
+        $(#[$meta])*
+        pub struct $name;
 
-/// 403: valid credentials that may not do this: a customer key on an admin endpoint, or a
-/// customer key naming another customer.
-#[derive(IntoResponses)]
-#[response(status = 403, content_type = "application/problem+json")]
-pub struct Forbidden(pub Problem);
+        impl IntoResponses for $name {
+            fn responses() -> BTreeMap<String, RefOr<Response>> {
+                [$($part::responses()),+].into_iter().flatten().collect()
+            }
+        }
+    )*};
+}
 
-/// 404: no such resource (customer, request, operator or message) for this caller.
-#[derive(IntoResponses)]
-#[response(status = 404, content_type = "application/problem+json")]
-pub struct NotFound(pub Problem);
-
-/// 409: conflicts with existing state: the `Idempotency-Key` was used with another body or
-/// is in use by a concurrent request, or a unique name is taken.
-#[derive(IntoResponses)]
-#[response(status = 409, content_type = "application/problem+json")]
-pub struct Conflict(pub Problem);
-
-/// 413: the body is larger than `MAX_BODY_BYTES`.
-#[derive(IntoResponses)]
-#[response(status = 413, content_type = "application/problem+json")]
-pub struct PayloadTooLarge(pub Problem);
-
-/// 415: the body is not sent as `Content-Type: application/json`.
-#[derive(IntoResponses)]
-#[response(status = 415, content_type = "application/problem+json")]
-pub struct UnsupportedMediaType(pub Problem);
-
-/// 503: the request did not complete within `REQUEST_TIMEOUT_MS`, or the database is busy or
-/// unreachable; nothing was committed. Retry after `Retry-After` seconds (with the same
-/// `Idempotency-Key`, if any).
-#[derive(IntoResponses)]
-#[response(
-    status = 503,
-    content_type = "application/problem+json",
-    headers(("Retry-After" = String, description = "Seconds to wait before a retry"))
-)]
-pub struct Unavailable(pub Problem);
+problem_sets! {
+    /// The problems of a route that looks something up for a customer: 400, 401, 403, 404,
+    /// 503.
+    LookupErrors = BadRequest, Unauthorized, Forbidden, NotFound, Unavailable;
+    /// The problems of every write route with a JSON body: 400, 401, 403, 409, 413, 415, 503.
+    JsonWriteErrors = BadRequest, Unauthorized, Forbidden, Conflict, PayloadTooLarge,
+        UnsupportedMediaType, Unavailable;
+}

@@ -1,13 +1,13 @@
 //! Validation of a send request: every bad field is reported at once, before any database
 //! work, so bad input can never leave anything behind.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 use crate::config::IntakeConfig;
 use crate::domain::{self, PhoneNumber, SegmentCount, SmsType};
 
 /// Field -> problem, as returned in a problem's `errors` member.
-pub type FieldErrors = BTreeMap<String, String>;
+pub use crate::domain::FieldErrors;
 
 /// At most this many operator names in a request's preference.
 const MAX_OPERATOR_PREFERENCES: usize = 10;

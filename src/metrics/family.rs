@@ -97,46 +97,45 @@ impl<const L: usize> Declared for Family<L> {
     }
 }
 
-pub(super) const fn counter<const L: usize>(
-    name: &'static str,
-    labels: [&'static str; L],
-    help: &'static str,
-) -> Family<L> {
-    Family {
-        name,
-        kind: Kind::Counter,
-        unit: Some(Unit::Count),
-        help,
-        labels,
+/// A `&'static str` of a declaration.
+type Text = &'static str;
+
+impl<const L: usize> Family<L> {
+    const fn new(
+        name: Text,
+        kind: Kind,
+        unit: Option<Unit>,
+        labels: [Text; L],
+        help: Text,
+    ) -> Self {
+        Family {
+            name,
+            kind,
+            unit,
+            help,
+            labels,
+        }
     }
 }
 
-pub(super) const fn gauge<const L: usize>(
-    name: &'static str,
-    labels: [&'static str; L],
-    help: &'static str,
+pub(super) const fn counter<const L: usize>(
+    name: Text,
+    labels: [Text; L],
+    help: Text,
 ) -> Family<L> {
-    Family {
-        name,
-        kind: Kind::Gauge,
-        unit: None,
-        help,
-        labels,
-    }
+    Family::new(name, Kind::Counter, Some(Unit::Count), labels, help)
+}
+
+pub(super) const fn gauge<const L: usize>(name: Text, labels: [Text; L], help: Text) -> Family<L> {
+    Family::new(name, Kind::Gauge, None, labels, help)
 }
 
 pub(super) const fn histogram<const L: usize>(
-    name: &'static str,
+    name: Text,
     unit: Unit,
     buckets: &'static [f64],
-    labels: [&'static str; L],
-    help: &'static str,
+    labels: [Text; L],
+    help: Text,
 ) -> Family<L> {
-    Family {
-        name,
-        kind: Kind::Histogram(buckets),
-        unit: Some(unit),
-        help,
-        labels,
-    }
+    Family::new(name, Kind::Histogram(buckets), Some(unit), labels, help)
 }

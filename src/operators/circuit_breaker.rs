@@ -228,11 +228,9 @@ mod tests {
 
     #[test]
     fn open_intervals_double_up_to_the_cap() {
-        let got: Vec<_> = open_intervals(Duration::from_millis(100), Duration::from_millis(350))
-            .take(4)
-            .map(|d| d.as_millis())
-            .collect();
-        assert_eq!(got, [100, 200, 350, 350]);
+        let intervals = open_intervals(Duration::from_millis(100), Duration::from_millis(350));
+        let millis: Vec<_> = intervals.take(4).map(|d| d.as_millis()).collect();
+        assert_eq!(millis, [100, 200, 350, 350]);
     }
 
     #[test]

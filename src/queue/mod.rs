@@ -7,16 +7,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lapin::{Connection, ConnectionProperties};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::backoff::{Backoff, sleep_or_stop};
-use crate::config::AmqpConfig;
+use crate::config::{AmqpConfig, SecretUrl};
 
 /// A supervised broker connection.
 pub struct Broker {
-    url: SecretString,
+    url: SecretUrl,
     name: String,
     current: watch::Sender<Option<Arc<Connection>>>,
 }

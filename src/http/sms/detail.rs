@@ -14,8 +14,8 @@ use uuid::Uuid;
 use crate::db::messages as repo;
 use crate::domain::{SmsStatus, SmsType};
 use crate::http::error::ApiError;
-use crate::http::extract::{ApiPath, ApiQuery, Caller};
-use crate::http::responses::{BadRequest, Forbidden, NotFound, Unauthorized, Unavailable};
+use crate::http::extract::{ApiPath, ForCustomer, NamesCustomer};
+use crate::http::responses::LookupErrors;
 use crate::state::AppState;
 
 /// One event of a recipient's timeline.
@@ -77,21 +77,19 @@ pub struct SmsDetail {
     ),
     responses(
         (status = 200, description = "The request", body = SmsDetail),
-        BadRequest, Unauthorized, Forbidden, NotFound, Unavailable,
+        LookupErrors,
     )
 )]
 pub async fn get_sms(
     State(state): State<AppState>,
-    caller: Caller,
+    ForCustomer { customer_id, .. }: ForCustomer<DetailQuery>,
     ApiPath(sms_identifier): ApiPath<String>,
-    ApiQuery(q): ApiQuery<DetailQuery>,
 ) -> Result<Response, ApiError> {
     let not_found = || {
         ApiError::NotFound(format!(
             "no SMS request {sms_identifier:?} for this customer"
         ))
     };
-    let customer_id = caller.target(&state, q.customer_id, "user_id").await?;
     let id = Uuid::try_parse(&sms_identifier).map_err(|_| not_found())?;
     let request = repo::find_request(&state.db, customer_id, &id.to_string())
         .await?
@@ -161,4 +159,10 @@ pub struct DetailQuery {
     #[serde(rename = "user_id")]
     #[param(rename = "user_id")]
     pub customer_id: Option<i64>,
+}
+
+impl NamesCustomer for DetailQuery {
+    fn customer_id(&self) -> Option<i64> {
+        self.customer_id
+    }
 }

@@ -1,7 +1,5 @@
 //! `GET /sms/history`: the caller's messages, one row per recipient, filtered and paginated.
 
-use std::collections::BTreeMap;
-
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -11,11 +9,12 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::db::messages::{self as repo, HistoryFilter};
+use crate::domain::FieldErrors;
 use crate::domain::{PhoneNumber, SmsStatus, SmsType};
 use crate::http::error::ApiError;
-use crate::http::extract::{ApiQuery, Caller};
+use crate::http::extract::{ForCustomer, NamesCustomer};
 use crate::http::pagination::PageRequest;
-use crate::http::responses::{BadRequest, Forbidden, NotFound, Unauthorized, Unavailable};
+use crate::http::responses::LookupErrors;
 use crate::state::AppState;
 
 /// Filters of `GET /sms/history`; all optional and case-insensitive.
@@ -56,6 +55,12 @@ pub struct HistoryQuery {
     pub customer_id: Option<i64>,
 }
 
+impl NamesCustomer for HistoryQuery {
+    fn customer_id(&self) -> Option<i64> {
+        self.customer_id
+    }
+}
+
 /// One recipient's message in the history.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct HistoryItem {
@@ -80,14 +85,15 @@ pub struct HistoryResponse {
     pub next_cursor: Option<String>,
 }
 
-fn parse_time(field: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
-    value
-        .map(|v| {
-            DateTime::parse_from_rfc3339(v.trim())
-                .map(|t| t.with_timezone(&Utc))
-                .map_err(|_| ApiError::field(field, "must be an RFC 3339 timestamp"))
-        })
-        .transpose()
+/// An empty filter is no filter.
+fn non_empty(value: &Option<String>) -> Option<&str> {
+    value.as_deref().filter(|v| !v.is_empty())
+}
+
+fn parse_time(value: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(value.trim())
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| "must be an RFC 3339 timestamp".to_string())
 }
 
 /// The caller's messages, one row per recipient, newest first.
@@ -97,67 +103,37 @@ fn parse_time(field: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>,
     params(HistoryQuery),
     responses(
         (status = 200, description = "A page of history", body = HistoryResponse),
-        BadRequest, Unauthorized, Forbidden, NotFound, Unavailable,
+        LookupErrors,
     )
 )]
 pub async fn history(
     State(state): State<AppState>,
-    caller: Caller,
-    ApiQuery(q): ApiQuery<HistoryQuery>,
+    ForCustomer {
+        customer_id,
+        query: q,
+    }: ForCustomer<HistoryQuery>,
 ) -> Result<Response, ApiError> {
-    let customer_id = caller.target(&state, q.customer_id, "user_id").await?;
-    let mut errors = BTreeMap::new();
-    let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
-        None => None,
-        Some(s) => match s.parse::<SmsStatus>() {
-            Ok(st) => Some(st.as_str()),
-            Err(e) => {
-                errors.insert("status".to_string(), e);
-                None
-            }
-        },
-    };
-    let sms_type = match q.sms_type.as_deref().filter(|s| !s.is_empty()) {
-        None => None,
-        Some(s) => match s.parse::<SmsType>() {
-            Ok(t) => Some(t.as_str()),
-            Err(e) => {
-                errors.insert("type".to_string(), e);
-                None
-            }
-        },
-    };
-    let sms_identifier = match q.sms_identifier.as_deref().filter(|s| !s.is_empty()) {
-        None => None,
-        Some(s) => match Uuid::try_parse(s.trim()) {
-            Ok(u) => Some(u.to_string()),
-            Err(_) => {
-                errors.insert("sms_identifier".to_string(), "must be a UUID".to_string());
-                None
-            }
-        },
-    };
-    let recipient = match q.recipient.as_deref().filter(|s| !s.is_empty()) {
-        None => None,
-        Some(s) => match PhoneNumber::parse(s, state.config.intake.default_country.as_ref()) {
-            Ok(p) => Some(p.into_string()),
-            Err(e) => {
-                errors.insert("recipient".to_string(), e.to_string());
-                None
-            }
-        },
-    };
-    let from = parse_time("from", q.from.as_deref()).unwrap_or_else(|e| {
-        errors.insert("from".to_string(), problem_message(e));
-        None
+    let mut errors = FieldErrors::default();
+    let status = errors.parse("status", non_empty(&q.status), |s| {
+        s.parse::<SmsStatus>().map(SmsStatus::as_str)
     });
-    let to = parse_time("to", q.to.as_deref()).unwrap_or_else(|e| {
-        errors.insert("to".to_string(), problem_message(e));
-        None
+    let sms_type = errors.parse("type", non_empty(&q.sms_type), |s| {
+        s.parse::<SmsType>().map(SmsType::as_str)
     });
-    if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
-    }
+    let sms_identifier = errors.parse("sms_identifier", non_empty(&q.sms_identifier), |s| {
+        Uuid::try_parse(s.trim())
+            .map(|u| u.to_string())
+            .map_err(|_| "must be a UUID".to_string())
+    });
+    let country = state.config.intake.default_country.as_ref();
+    let recipient = errors.parse("recipient", non_empty(&q.recipient), |s| {
+        PhoneNumber::parse(s, country)
+            .map(PhoneNumber::into_string)
+            .map_err(|e| e.to_string())
+    });
+    let from = errors.parse("from", q.from.as_deref(), parse_time);
+    let to = errors.parse("to", q.to.as_deref(), parse_time);
+    errors.finish()?;
     let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
     let filter = HistoryFilter {
         status,
@@ -189,11 +165,4 @@ pub async fn history(
             next_cursor,
         },
     ))
-}
-
-fn problem_message(e: ApiError) -> String {
-    match e {
-        ApiError::Validation { errors, .. } => errors.into_values().next().unwrap_or_default(),
-        other => other.to_string(),
-    }
 }

@@ -11,11 +11,8 @@ use uuid::Uuid;
 use crate::domain::{Encoding, SmsType};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, IdempotencyKey, Sender};
-use crate::http::idempotency::{self, Idempotency};
-use crate::http::responses::{
-    BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, PaymentRequired, Unauthorized,
-    Unavailable, UnsupportedMediaType,
-};
+use crate::http::idempotency::{self, Begun};
+use crate::http::responses::{JsonWriteErrors, NotFound, PaymentRequired};
 use crate::intake::{self, Outcome, SendInput};
 use crate::state::AppState;
 
@@ -98,8 +95,7 @@ pub struct SendResponse {
     request_body = SendRequest,
     responses(
         (status = 202, description = "Accepted, charged and queued", body = SendResponse),
-        BadRequest, Unauthorized, PaymentRequired, Forbidden, NotFound, Conflict,
-        PayloadTooLarge, UnsupportedMediaType, Unavailable,
+        PaymentRequired, NotFound, JsonWriteErrors,
     )
 )]
 pub async fn send(
@@ -155,18 +151,18 @@ pub async fn send(
         crate::telemetry::valid_traceparent(headers.get("traceparent")?.to_str().ok()?)
     });
 
-    let idem = Idempotency::new(
+    let idem = match idempotency::begin(
         caller,
         key,
         &format!("POST /sms/send {customer_id}"),
         &req,
-        config.http.idempotency_ttl.as_secs(),
-    );
-    if let Some(idem) = &idem
-        && let Some(resp) = idem.replay(&state.db).await?
+        &state,
+    )
+    .await?
     {
-        return Ok(resp);
-    }
+        Begun::Replay(resp) => return Ok(resp),
+        Begun::Fresh(idem) => idem,
+    };
 
     let price = config.intake.price(cmd.sms_type);
     let (sms_type, allow_partial) = (cmd.sms_type, cmd.allow_partial);
