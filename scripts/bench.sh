@@ -9,6 +9,8 @@
 #   B4     express at 50/s behind 200,000 queued normal messages        (target p99 <= 100 ms)
 #   B5     one hot customer, 64 connections                             (target >= 0.8 x B1)
 #   B6     peak RSS (VmHWM) of the gateway during B1                    (target <= 100 MB)
+#   B7     three SIGKILLs during B3-shaped load (scripts/bench/crash.sh) (targets: 0 lost, <= 50
+#          repeated operator calls per kill, 0 duplicates delivered after the operator's dedupe)
 #
 # It builds release binaries, uses DATABASE_URL / AMQP_URL from scripts/services.sh, creates a
 # fresh database (and exchange/queues) per gateway it starts, starts and stops the gateway
@@ -29,7 +31,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-ONLY=",${BENCH_ONLY:-C1,C2,B1,B2,B3,B4,B5,B6},"
+ONLY=",${BENCH_ONLY:-C1,C2,B1,B2,B3,B4,B5,B6,B7},"
 want() { [[ "$ONLY" == *",$1,"* ]]; }
 dur() { echo "${BENCH_DURATION:-$1}"; }
 say() { echo "bench: $*" >&2; }
@@ -88,7 +90,7 @@ start_gateway() { # name role [VAR=value...]; GW_START_PAUSED=1 starts with disp
   GW_AMQP=("AMQP_EXCHANGE=sms.bench.$$.$GW_NAME" "AMQP_QUEUE_NORMAL=sms.bench.$$.$GW_NAME.normal"
            "AMQP_QUEUE_EXPRESS=sms.bench.$$.$GW_NAME.express")
   # shellcheck disable=SC2206
-  local gw_env=(LISTEN_ADDR="127.0.0.1:$GW_PORT" ADMIN_TOKEN="$ADMIN_TOKEN" DATABASE_URL="$GW_DB_URL"
+  GW_ENV=(LISTEN_ADDR="127.0.0.1:$GW_PORT" ADMIN_TOKEN="$ADMIN_TOKEN" DATABASE_URL="$GW_DB_URL"
     AMQP_URL="$AMQP_URL" "${GW_AMQP[@]}" DB_MAX_CONNECTIONS=100 SHUTDOWN_TIMEOUT_SECS=5
     OPERATORS="[{\"name\":\"lt\",\"url\":\"http://127.0.0.1:$OP_PORT/send\",\"api_key\":\"$OP_KEY\",\"timeout_ms\":2000}]"
     LOG_FORMAT=json RUST_LOG="${BENCH_RUST_LOG:-info,sqlx=warn,lapin=warn}" "$@" ${BENCH_GATEWAY_ENV:-})
@@ -96,20 +98,24 @@ start_gateway() { # name role [VAR=value...]; GW_START_PAUSED=1 starts with disp
   if [[ -n "${GW_START_PAUSED:-}" ]]; then
     # Workers read the switch before their first message, so a gateway started paused takes
     # nothing; pausing a running one lets each lane's idle consumer take one more message.
-    (cd "$RES/gw" && env "${gw_env[@]}" "$GW_BIN" migrate >"$RES/migrate-$GW_NAME.log" 2>&1)
+    (cd "$RES/gw" && env "${GW_ENV[@]}" "$GW_BIN" migrate >"$RES/migrate-$GW_NAME.log" 2>&1)
     sql "$db" -e "update dispatch_state set paused = true"
   fi
-  (cd "$RES/gw" && exec env "${gw_env[@]}" "$GW_BIN" serve --role "$role" >"$RES/gateway-$GW_NAME.log" 2>&1) &
-  GW_PID=$!
-  for _ in $(seq 1 120); do
-    curl -fs "$GW_URL/readyz" >/dev/null 2>&1 && break
-    kill -0 "$GW_PID" 2>/dev/null || { say "gateway $GW_NAME exited:"; tail -20 "$RES/gateway-$GW_NAME.log" >&2; exit 1; }
-    sleep 0.5
-  done
-  curl -fs "$GW_URL/readyz" >/dev/null || { say "gateway $GW_NAME not ready"; exit 1; }
+  GW_ROLE=$role
+  launch_gateway
   say "gateway $GW_NAME up (role $role, pid $GW_PID, $GW_URL, operator port $OP_PORT)"
   "$LT_BIN" seed --via db --database-url "$GW_DB_URL" -n 1000 --prefix bench \
     --out "$RES/keys-$GW_NAME.txt" 2>>"$RES/seed.log"
+}
+launch_gateway() { # (again) the gateway start_gateway set up, same database and queues; waits for /readyz
+  (cd "$RES/gw" && exec env "${GW_ENV[@]}" "$GW_BIN" serve --role "$GW_ROLE" >>"$RES/gateway-$GW_NAME.log" 2>&1) &
+  GW_PID=$!
+  for _ in $(seq 1 240); do
+    curl -fs "$GW_URL/readyz" >/dev/null 2>&1 && break
+    kill -0 "$GW_PID" 2>/dev/null || { say "gateway $GW_NAME exited:"; tail -20 "$RES/gateway-$GW_NAME.log" >&2; exit 1; }
+    sleep 0.25
+  done
+  curl -fs "$GW_URL/readyz" >/dev/null || { say "gateway $GW_NAME not ready"; exit 1; }
 }
 stop_gateway() {
   [[ -n "$GW_PID" ]] || return 0
@@ -314,6 +320,10 @@ if want B4; then
     "express p50 $(jget "$RES/B4.json" e2e.latency_by_type.express.p50_ms) ms, intake p99 $(jget "$RES/B4.json" intake.latency.p99_ms) ms, 5xx $(jget "$RES/B4.json" intake.status_5xx), max $(jget "$RES/B4.json" e2e.latency_by_type.express.max_ms) ms, n=$(jget "$RES/B4.json" e2e.latency_by_type.express.count); $flood normal queued, $(jget "$RES/B4.json" e2e.foreign) normal delivered during the express run, $left still open after it; gateway stages: $stages"
   stop_gateway
 fi
+
+# --- B7: crashes under load ------------------------------------------------------------------
+# shellcheck source=scripts/bench/crash.sh
+want B7 && source "$ROOT/scripts/bench/crash.sh"
 
 # --- summary --------------------------------------------------------------------------------
 COMMIT="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src migrations Cargo.toml Cargo.lock loadtest 2>/dev/null || echo '-dirty')"

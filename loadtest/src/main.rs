@@ -187,11 +187,13 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             );
             tokio::signal::ctrl_c().await?;
             stop.cancel();
+            let count =
+                |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
             eprintln!(
-                "operator: {} sends received",
-                op.recorder
-                    .received
-                    .load(std::sync::atomic::Ordering::Relaxed)
+                "operator: {} sends received, {} repeated (same reference), {} delivered twice under another reference",
+                count(&op.recorder.received),
+                count(&op.recorder.repeated),
+                count(&op.recorder.duplicates_delivered),
             );
             Ok(())
         }

@@ -4,10 +4,17 @@
 //! [`crate::text`]), so `run` can match them with the acceptance time of the request without
 //! asking the gateway anything.
 //!
+//! It deduplicates by `reference`, as an operator honouring the gateway's idempotency key
+//! would: a send whose reference it has seen is answered with the first send's message id and
+//! delivered no second time. It counts such repeated calls, and the messages it would have
+//! delivered twice all the same (the same request, sequence and recipient under another
+//! reference): those are duplicates no operator-side deduplication could catch.
+//!
 //! `run --e2e --operator-listen ADDR` embeds it; `sms-loadtest operator` runs it alone, and
 //! then `GET /arrivals?run=<hex id>` hands a run its arrivals (`run --operator-url`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -33,7 +40,7 @@ pub struct Arrival {
     pub seq: u32,
     /// Arrival time, microseconds since the Unix epoch ([`clock::now_us`]).
     pub at_us: u64,
-    /// The gateway's `reference` (the recipient's status row id), to count duplicates.
+    /// The gateway's `reference` as a number ([`reference_key`]), to count repeated calls.
     pub reference: u64,
 }
 
@@ -48,6 +55,30 @@ pub struct Recorder {
     pub untagged: AtomicU64,
     /// Per run, how many arrived (read by progress without taking the lock).
     counts: Mutex<HashMap<u32, Arc<AtomicU64>>>,
+    /// Deduplication: the message id answered for each reference, and each delivered
+    /// message's (run, sequence, recipient).
+    dedupe: Mutex<Dedupe>,
+    /// Sends whose reference had been seen (answered with the first message id).
+    pub repeated: AtomicU64,
+    /// Messages delivered although one with the same run, sequence and recipient was already
+    /// delivered under another reference.
+    pub duplicates_delivered: AtomicU64,
+}
+
+#[derive(Default)]
+struct Dedupe {
+    message_ids: HashMap<String, String>,
+    delivered: HashSet<(u32, u32, String)>,
+}
+
+/// A reference as the number arrivals carry: the gateway's numeric reference itself, any
+/// other text hashed.
+pub fn reference_key(reference: &str) -> u64 {
+    reference.parse().unwrap_or_else(|_| {
+        let mut h = DefaultHasher::new();
+        reference.hash(&mut h);
+        h.finish()
+    })
 }
 
 impl Recorder {
@@ -77,6 +108,30 @@ impl Recorder {
             .get(&run)
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// The message id already answered for `reference`, or `None` after recording `fresh` as
+    /// its id and the tagged message (`tag`, `to`) as delivered.
+    fn deduplicate(
+        &self,
+        reference: &str,
+        fresh: &str,
+        tag: Option<(u32, u32)>,
+        to: &str,
+    ) -> Option<String> {
+        let mut d = self.dedupe.lock().unwrap();
+        if let Some(id) = d.message_ids.get(reference) {
+            self.repeated.fetch_add(1, Ordering::Relaxed);
+            return Some(id.clone());
+        }
+        d.message_ids
+            .insert(reference.to_string(), fresh.to_string());
+        if let Some((run, seq)) = tag
+            && !d.delivered.insert((run, seq, to.to_string()))
+        {
+            self.duplicates_delivered.fetch_add(1, Ordering::Relaxed);
+        }
+        None
     }
 
     /// How many arrivals of other runs or untagged texts came in.
@@ -158,13 +213,14 @@ async fn send(
     let Ok(Json(msg)) = body else {
         return (StatusCode::BAD_REQUEST, "malformed message").into_response();
     };
-    match parse_tag(&msg.text) {
+    let tag = parse_tag(&msg.text);
+    match tag {
         Some((run, seq)) => op.recorder.record(
             run,
             Arrival {
                 seq,
                 at_us,
-                reference: msg.reference.parse().unwrap_or(u64::MAX),
+                reference: reference_key(&msg.reference),
             },
         ),
         None => {
@@ -175,10 +231,12 @@ async fn send(
         tokio::time::sleep(op.latency).await;
     }
     let n = op.next_id.fetch_add(1, Ordering::Relaxed);
-    Json(OperatorAccepted {
-        message_id: format!("lt{:08x}-{n}", op.id_prefix),
-    })
-    .into_response()
+    let fresh = format!("lt{:08x}-{n}", op.id_prefix);
+    let message_id = op
+        .recorder
+        .deduplicate(&msg.reference, &fresh, tag, &msg.to)
+        .unwrap_or(fresh);
+    Json(OperatorAccepted { message_id }).into_response()
 }
 
 /// `GET /arrivals?run=<8 hex digits>[&count_only=true]`.
@@ -215,7 +273,8 @@ async fn arrivals(State(op): State<Operator>, Query(q): Query<ArrivalsQuery>) ->
     Json(ArrivalsAnswer { count, arrivals }).into_response()
 }
 
-/// `GET /stats`: sends received, untagged ones, and arrivals per run.
+/// `GET /stats`: sends received, untagged ones, distinct references, repeated calls,
+/// duplicates delivered despite the deduplication, and arrivals per run.
 async fn stats(State(op): State<Operator>) -> Json<serde_json::Value> {
     let runs: HashMap<String, usize> = op
         .recorder
@@ -228,6 +287,9 @@ async fn stats(State(op): State<Operator>) -> Json<serde_json::Value> {
     Json(serde_json::json!({
         "received": op.recorder.received.load(Ordering::Relaxed),
         "untagged": op.recorder.untagged.load(Ordering::Relaxed),
+        "references": op.recorder.dedupe.lock().unwrap().message_ids.len(),
+        "repeated": op.recorder.repeated.load(Ordering::Relaxed),
+        "duplicates_delivered": op.recorder.duplicates_delivered.load(Ordering::Relaxed),
         "runs": runs,
     }))
 }
@@ -291,5 +353,26 @@ mod tests {
         assert_eq!(answer.count, 2);
         assert_eq!(answer.arrivals[1].0, 6);
         stop.cancel();
+    }
+
+    #[test]
+    fn a_repeated_reference_gets_the_first_id_and_a_new_reference_for_the_same_message_counts() {
+        let r = Recorder::default();
+        let tag = Some((7, 1));
+        assert_eq!(r.deduplicate("a.1", "id-1", tag, "+1"), None);
+        assert_eq!(
+            r.deduplicate("a.1", "id-2", tag, "+1").as_deref(),
+            Some("id-1")
+        );
+        assert_eq!(r.repeated.load(Ordering::Relaxed), 1);
+        assert_eq!(r.duplicates_delivered.load(Ordering::Relaxed), 0);
+        // Another recipient of the same request is no duplicate; the same one under another
+        // reference is.
+        assert_eq!(r.deduplicate("a.2", "id-3", tag, "+2"), None);
+        assert_eq!(r.deduplicate("b.9", "id-4", tag, "+1"), None);
+        assert_eq!(r.duplicates_delivered.load(Ordering::Relaxed), 1);
+        assert_eq!(reference_key("42"), 42);
+        assert_eq!(reference_key("a.1"), reference_key("a.1"));
+        assert_ne!(reference_key("a.1"), reference_key("a.2"));
     }
 }
