@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # B7 of `make bench` (sourced by scripts/bench.sh, whose functions it uses): three SIGKILLs of
 # the gateway during B3-shaped load. The operator runs as its own process (`sms-loadtest
 # operator`), so it outlives the kills and sees every call; it deduplicates by the gateway's
