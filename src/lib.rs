@@ -47,6 +47,7 @@ pub mod mock_operator;
 pub mod operators;
 pub mod outbox;
 pub mod queue;
+pub mod reports;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

@@ -13,6 +13,7 @@ mod http;
 mod intake;
 mod operators;
 mod reader;
+mod reports;
 mod telemetry;
 
 pub use amqp::AmqpConfig;
@@ -21,6 +22,7 @@ pub use delivery::DeliveryConfig;
 pub use http::HttpConfig;
 pub use intake::IntakeConfig;
 pub use operators::{BUILTIN_MOCK_NAMES, OperatorConfig, OperatorsConfig, is_operator_name};
+pub use reports::ReportsConfig;
 pub use telemetry::{LogFormat, TelemetryConfig};
 
 use reader::Reader;
@@ -36,6 +38,7 @@ pub struct Config {
     pub operators: OperatorsConfig,
     pub delivery: DeliveryConfig,
     pub telemetry: TelemetryConfig,
+    pub reports: ReportsConfig,
 }
 
 /// One or more invalid variables.
@@ -103,6 +106,7 @@ impl Config {
             operators: OperatorsConfig::read(&mut r),
             delivery: DeliveryConfig::read(&mut r),
             telemetry: TelemetryConfig::read(&mut r),
+            reports: ReportsConfig::read(&mut r),
         };
         let problems = r.into_problems();
         if !problems.is_empty() {

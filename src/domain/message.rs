@@ -69,6 +69,17 @@ impl SmsStatus {
     }
 }
 
+/// Maps an operator's delivery report state (SMPP-style) to the final state it means, if any.
+pub fn final_state(report: &str) -> Option<&'static str> {
+    match report {
+        "DELIVRD" | "DELIVERED" => Some("DELIVERED"),
+        "UNDELIV" | "UNDELIVERED" | "REJECTD" | "REJECTED" | "EXPIRED" | "DELETED" => {
+            Some("UNDELIVERED")
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

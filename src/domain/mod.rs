@@ -8,7 +8,7 @@ pub mod phone_number;
 pub mod segments;
 
 pub use field_errors::FieldErrors;
-pub use message::{SmsStatus, SmsType};
+pub use message::{SmsStatus, SmsType, final_state};
 pub use money::cost;
 pub use phone_number::{DefaultCountry, PhoneNumber, PhoneNumberError};
 pub use segments::{Encoding, SegmentCount};

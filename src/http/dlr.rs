@@ -12,7 +12,10 @@ use super::responses::{
     BadRequest, NotFound, PayloadTooLarge, Unauthorized, Unavailable, UnsupportedMediaType,
 };
 use crate::db::delivery::{self, ReportOutcome};
+use crate::db::held_reports;
 use crate::domain::FieldErrors;
+use crate::domain::final_state;
+use crate::metrics::HeldOutcome;
 use crate::state::AppState;
 
 /// A delivery report. Unknown fields are ignored (operators add their own).
@@ -30,20 +33,29 @@ pub struct DeliveryReport {
 /// What the gateway did with a report.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct DeliveryReportAck {
-    /// `applied` (the message moved to DELIVERED or UNDELIVERED) or `recorded` (timeline only:
-    /// intermediate, duplicate or late report).
+    /// `applied` (the message moved to DELIVERED or UNDELIVERED), `recorded` (timeline only:
+    /// intermediate, duplicate or late report) or, with 202, `held` (no message has this id
+    /// yet: the report is applied once the operator's answer to the send is recorded, or
+    /// dropped after `DLR_HOLD_SECS`).
     pub result: String,
 }
 
-/// Maps an operator's report state to the final state it means, if any.
-pub fn final_state(report: &str) -> Option<&'static str> {
-    match report {
-        "DELIVRD" | "DELIVERED" => Some("DELIVERED"),
-        "UNDELIV" | "UNDELIVERED" | "REJECTD" | "REJECTED" | "EXPIRED" | "DELETED" => {
-            Some("UNDELIVERED")
-        }
-        _ => None,
+/// Holds a report for a message id no message has yet; 503 (retry later) when
+/// `DLR_HOLD_MAX` reports are held already.
+async fn hold(
+    state: &AppState,
+    operator: &str,
+    message_id: &str,
+    status: &str,
+) -> Result<(), ApiError> {
+    if held_reports::count(&state.db).await? >= state.config.reports.hold_max {
+        return Err(ApiError::Unavailable(format!(
+            "no message has id {message_id:?} yet and too many such reports are held; retry later"
+        )));
     }
+    held_reports::hold(&state.db, operator, message_id, status).await?;
+    crate::metrics::dlr_held(operator, HeldOutcome::Held);
+    Ok(())
 }
 
 /// Receives an operator's delivery report.
@@ -54,6 +66,7 @@ pub fn final_state(report: &str) -> Option<&'static str> {
     request_body = DeliveryReport,
     responses(
         (status = 200, description = "Applied or recorded", body = DeliveryReportAck),
+        (status = 202, description = "Held: no message has this id yet", body = DeliveryReportAck),
         BadRequest, Unauthorized, NotFound, PayloadTooLarge, UnsupportedMediaType, Unavailable,
     )
 )]
@@ -95,20 +108,20 @@ pub async fn receive(
         final_state(&status),
     )
     .await?;
-    let result = match outcome {
+    let (code, result) = match outcome {
+        // Not known (yet): the operator may report before the gateway has recorded its
+        // answer to the send. Held, and applied once the message id is recorded.
         ReportOutcome::UnknownMessage => {
-            return Err(ApiError::NotFound(format!(
-                "operator {operator} has no message {:?}",
-                report.message_id
-            )));
+            hold(&state, &operator, &report.message_id, &status).await?;
+            (StatusCode::ACCEPTED, "held")
         }
-        ReportOutcome::Applied => "applied",
-        ReportOutcome::Recorded => "recorded",
+        ReportOutcome::Applied => (StatusCode::OK, "applied"),
+        ReportOutcome::Recorded => (StatusCode::OK, "recorded"),
     };
     crate::metrics::dlr_report(&operator, &status);
     tracing::info!(operator.name = %operator, report = %status, result, "delivery report");
     Ok(super::json_response(
-        StatusCode::OK,
+        code,
         &DeliveryReportAck {
             result: result.into(),
         },

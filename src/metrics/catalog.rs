@@ -206,6 +206,12 @@ pub static DLR_REPORTS: Family<2> = counter(
     ["operator", "status"],
     "Delivery reports received, by operator and status",
 );
+pub static DLR_HELD: Family<2> = counter(
+    "smsgw_dlr_held_total",
+    ["operator", "outcome"],
+    "Delivery reports for a message id not recorded yet: held, applied later, or expired \
+     unapplied (DLR_HOLD_SECS), by operator",
+);
 
 // Process / DB
 pub static DB_POOL_CONNECTIONS: Family<1> = gauge(
@@ -294,6 +300,7 @@ pub static CATALOG: &[Section] = &[
             &DELIVERY_STAGE,
             &DELIVERY_RECIPIENTS,
             &DLR_REPORTS,
+            &DLR_HELD,
         ],
     },
     Section {

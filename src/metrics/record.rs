@@ -238,6 +238,26 @@ pub fn dlr_report(operator: &str, status: &str) {
         .increment(1);
 }
 
+/// What became of a delivery report for a message id not recorded yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeldOutcome {
+    Held,
+    Applied,
+    Expired,
+}
+
+/// Records a held delivery report's step.
+pub fn dlr_held(operator: &str, outcome: HeldOutcome) {
+    let outcome = match outcome {
+        HeldOutcome::Held => "held",
+        HeldOutcome::Applied => "applied",
+        HeldOutcome::Expired => "expired",
+    };
+    DLR_HELD
+        .counter([operator.to_string(), outcome.to_string()])
+        .increment(1);
+}
+
 /// Records the pause switch.
 pub fn dispatch_paused(paused: bool) {
     DISPATCH_PAUSED

@@ -87,6 +87,7 @@ fn a_scrape_serves_exactly_the_catalog() {
     accept_to_sent(SmsType::Normal, ms);
     delivery_stage(SmsType::Express, DeliveryStage::Send, ms);
     dlr_report("opA", "DELIVERED");
+    dlr_held("opA", HeldOutcome::Held);
     dispatch_paused(true);
     db_pool(1, 2);
     db_pool_max(3);

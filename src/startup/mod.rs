@@ -204,6 +204,11 @@ pub async fn run(config: Config, role: Role, stop: CancellationToken) -> anyhow:
     }
     if role.runs_api() {
         tracker.spawn(prune_idempotency_keys(state.clone(), stop.clone()));
+        tracker.spawn(crate::reports::run_until_stopped(
+            state.db.clone(),
+            state.config.reports.clone(),
+            stop.clone(),
+        ));
     }
 
     stop.cancelled().await;

@@ -181,6 +181,26 @@ impl TestApp {
         .unwrap();
     }
 
+    /// Records a request's recipients SENT by `operator` with `message_id` (one recipient),
+    /// as a worker does when the operator answers.
+    pub async fn record_sent_behind_the_gateways_back(
+        &self,
+        sms_id: &str,
+        operator: &str,
+        message_id: &str,
+    ) {
+        sqlx::query(
+            "update sms_status set status = 'SENT', provider = ?, provider_message_id = ?, \
+             attempts = 1 where sms_identifier = ?",
+        )
+        .bind(operator)
+        .bind(message_id)
+        .bind(sms_id)
+        .execute(&self.db)
+        .await
+        .unwrap();
+    }
+
     /// `(priority, status)` of a request's outbox row.
     pub async fn outbox_row(&self, sms_id: &str) -> (i32, String) {
         sqlx::query_as("select priority, status from outbox_events where sms_identifier = ?")
