@@ -11,7 +11,7 @@ pub struct OutboundSms {
     pub to: String,
     /// The text.
     pub text: String,
-    /// Our reference: `"<status row id>"`.
+    /// Our idempotency key of the recipient ([`super::wire::reference`]).
     pub reference: String,
 }
 

@@ -11,7 +11,9 @@ pub struct OperatorSend {
     pub to: String,
     /// The text.
     pub text: String,
-    /// The gateway's reference of the recipient (delivery reports do not carry it back).
+    /// The gateway's idempotency key of the recipient ([`reference`]): the same on every
+    /// attempt for that recipient and unique across deployments, so an operator that has seen
+    /// it may answer with the message id it gave the first time instead of sending again.
     pub reference: String,
 }
 
@@ -29,4 +31,11 @@ pub struct DeliveryReportBody {
     pub message_id: String,
     /// The operator's status word (`DELIVRD`, `UNDELIV`, ...).
     pub status: String,
+}
+
+/// The `reference` of one recipient: `"<sms_identifier>:<status id>"`. The request's
+/// `sms_identifier` (a random UUID) makes it unique across deployments sharing an operator,
+/// the status row's id across the request's recipients; it never changes between attempts.
+pub fn reference(sms_identifier: &str, status_id: i64) -> String {
+    format!("{sms_identifier}:{status_id}")
 }

@@ -200,7 +200,7 @@ async fn deliver_recipient(
     let sms = OutboundSms {
         to: recipient.recipient.clone(),
         text: request.body.clone(),
-        reference: recipient.id.to_string(),
+        reference: crate::operators::wire::reference(&request.sms_identifier, recipient.id),
     };
     match ctx.operators.send(*lane, preference, &sms).await {
         SendOutcome::Sent {
