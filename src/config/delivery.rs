@@ -25,9 +25,30 @@ pub struct DeliveryConfig {
     /// `DEFAULT_VALIDITY_SECS`: retry window of a message that did not ask for one.
     pub default_validity: Duration,
     /// `DELIVERY_LEASE_SECS`: how long a worker holds a recipient it is sending; a worker that
-    /// dies mid-send delays its recipients by this much. Keep it above the sum of the
-    /// operators' timeouts.
+    /// dies mid-send delays its recipients by this much. At least [`minimum_lease`] of the
+    /// configured operators (checked at startup), so a live worker's lease never runs out
+    /// under it.
     pub delivery_lease: Duration,
+    /// `DELIVERY_MAX_ATTEMPTS`: takes of one recipient (operator rounds, and takes after a
+    /// crash) before it is failed with a reason and refunded.
+    pub max_attempts: u32,
+}
+
+/// Sends one take of a chunk holds in sequence: a chunk is this many rounds of a request's
+/// concurrent sends (`worker::send_sms::CHUNK`).
+pub const ROUNDS_PER_TAKE: u64 = 2;
+/// Calls one recipient's send may make of each operator of its lane: a status lookup before a
+/// repeated attempt, the send, a lookup when its outcome is in doubt (a timeout) and one
+/// repeat of the send to the same operator.
+pub const CALLS_PER_OPERATOR: u64 = 4;
+/// Slack on top of the operator calls (database round trips of the take and the record).
+const LEASE_SLACK: Duration = Duration::from_secs(1);
+
+/// The shortest `DELIVERY_LEASE_SECS` for operators whose timeouts (ms) are `timeouts_ms`
+/// (a lane's): every call of every round of a take timing out, plus slack.
+pub fn minimum_lease(timeouts_ms: impl IntoIterator<Item = u64>) -> Duration {
+    let per_send: u64 = timeouts_ms.into_iter().sum::<u64>() * CALLS_PER_OPERATOR;
+    Duration::from_millis(per_send * ROUNDS_PER_TAKE) + LEASE_SLACK
 }
 
 impl DeliveryConfig {
@@ -42,6 +63,7 @@ impl DeliveryConfig {
             workers_normal_db: r.ranged("WORKERS_NORMAL_DB", 4, 1, 10_000),
             default_validity: r.secs("DEFAULT_VALIDITY_SECS", 86_400, 1, 30 * 86_400),
             delivery_lease: r.secs("DELIVERY_LEASE_SECS", 60, 1, 3_600),
+            max_attempts: r.ranged("DELIVERY_MAX_ATTEMPTS", 30, 1, 1_000),
         }
     }
 }

@@ -18,7 +18,7 @@ mod telemetry;
 
 pub use amqp::AmqpConfig;
 pub use database::DatabaseConfig;
-pub use delivery::DeliveryConfig;
+pub use delivery::{CALLS_PER_OPERATOR, DeliveryConfig, ROUNDS_PER_TAKE, minimum_lease};
 pub use http::HttpConfig;
 pub use intake::IntakeConfig;
 pub use operators::{BUILTIN_MOCK_NAMES, OperatorConfig, OperatorsConfig, is_operator_name};
@@ -108,11 +108,46 @@ impl Config {
             telemetry: TelemetryConfig::read(&mut r),
             reports: ReportsConfig::read(&mut r),
         };
+        config.check_lease(&mut r);
         let problems = r.into_problems();
         if !problems.is_empty() {
             return Err(ConfigError { problems });
         }
         Ok(config)
+    }
+
+    /// `DELIVERY_LEASE_SECS` must outlast the longest send a take may hold on either lane
+    /// ([`delivery::minimum_lease`]): a lease that ran out under a live worker lets another
+    /// take the recipient and send it again.
+    fn check_lease(&self, r: &mut Reader) {
+        // EXPRESS_OPERATORS defaults to OPERATORS; neither means the built-in mocks.
+        let express = self
+            .operators
+            .express
+            .as_ref()
+            .or(self.operators.normal.as_ref());
+        let lanes = [self.operators.normal.as_ref(), express];
+        let longest = lanes
+            .iter()
+            .map(|lane| match lane {
+                Some(ops) => delivery::minimum_lease(ops.iter().map(|o| o.timeout_ms)),
+                None => delivery::minimum_lease(
+                    BUILTIN_MOCK_NAMES.map(|_| OperatorConfig::DEFAULT_TIMEOUT_MS),
+                ),
+            })
+            .max()
+            .unwrap_or_default();
+        if self.delivery.delivery_lease < longest {
+            r.problem(format!(
+                "DELIVERY_LEASE_SECS: {} s is shorter than the longest send a take may hold \
+                 with these operators ({} s: {} rounds of {} calls of each operator at its \
+                 timeout_ms, plus 1 s); raise it or lower the operators' timeout_ms",
+                self.delivery.delivery_lease.as_secs(),
+                longest.as_secs_f64().ceil(),
+                delivery::ROUNDS_PER_TAKE,
+                delivery::CALLS_PER_OPERATOR,
+            ));
+        }
     }
 }
 

@@ -35,6 +35,9 @@ pub struct OperatorConfig {
 }
 
 impl OperatorConfig {
+    /// `timeout_ms` when not given.
+    pub const DEFAULT_TIMEOUT_MS: u64 = 2_000;
+
     /// An operator with the default timeout and breaker settings.
     pub fn new(name: impl Into<String>, url: impl Into<String>, api_key: SecretString) -> Self {
         Self {
@@ -50,7 +53,7 @@ impl OperatorConfig {
 }
 
 fn default_operator_timeout_ms() -> u64 {
-    2_000
+    OperatorConfig::DEFAULT_TIMEOUT_MS
 }
 fn default_breaker_failures() -> u32 {
     5

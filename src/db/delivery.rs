@@ -33,7 +33,7 @@ pub async fn open_recipients(
     .await
 }
 
-async fn event(
+pub(super) async fn event(
     conn: &mut sqlx::MySqlConnection,
     status_id: i64,
     status: &str,
@@ -48,12 +48,26 @@ async fn event(
     Ok(())
 }
 
+/// What [`claim_many`] took.
+#[derive(Debug, Clone, Default)]
+pub struct Claimed {
+    /// The recipients taken, each with its new attempt number.
+    pub taken: Vec<OpenRecipient>,
+    /// Dispatch is paused: nothing was taken.
+    pub paused: bool,
+}
+
 /// Takes the still-open recipients among `ids` (PENDING, or SENDING with an expired lease) in
-/// one transaction: locks them, moves them to SENDING with a lease of `lease_secs`, writes the
-/// SENDING event of first takes, and returns them (with their new attempt count). Recipients
+/// one transaction: locks them, moves them to SENDING with a lease of `lease_secs` and the
+/// next attempt number, writes the SENDING event of first takes, and returns them (with that
+/// attempt number: what the take's SENT, FAILED or retry must still find). Recipients
 /// another worker holds, or that moved on, are left out. At most [`batch::MAX_ROWS`] ids.
 ///
-/// The locking reads here and in [`mark_sent_many`] go through the primary key (`force
+/// While dispatch is paused nothing is taken: the transaction reads the switch in share mode
+/// first, so the pause (`dispatch::set_paused`, which writes it) waits for takes in progress
+/// and every take after it sees it.
+///
+/// The locking reads here and in `sent::record_many` go through the primary key (`force
 /// index`): through `idx_sms_status_lease`, which the optimizer picks when few rows are
 /// SENDING, they would lock every PENDING or SENDING row they pass, and two lanes recording
 /// their sends at once deadlocked that way (tests/api/locking.rs).
@@ -61,11 +75,18 @@ pub async fn claim_many(
     pool: &MySqlPool,
     ids: &[i64],
     lease_secs: u64,
-) -> Result<Vec<OpenRecipient>, sqlx::Error> {
+) -> Result<Claimed, sqlx::Error> {
     if ids.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Claimed::default());
     }
     let mut tx = pool.begin().await?;
+    if super::dispatch::is_paused_for_take(&mut tx).await? {
+        tx.rollback().await?;
+        return Ok(Claimed {
+            taken: Vec::new(),
+            paused: true,
+        });
+    }
     let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
         "select id, recipient, attempts + 1 as attempts from sms_status force index (primary) \
          where id in ",
@@ -78,7 +99,7 @@ pub async fn claim_many(
     let taken: Vec<OpenRecipient> = qb.build_query_as().fetch_all(&mut *tx).await?;
     if taken.is_empty() {
         tx.rollback().await?;
-        return Ok(taken);
+        return Ok(Claimed::default());
     }
     let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
         "update sms_status force index (primary) set status = 'SENDING', attempts = attempts + 1, \
@@ -104,87 +125,52 @@ pub async fn claim_many(
         qb.build().execute(&mut *tx).await?;
     }
     tx.commit().await?;
-    Ok(taken)
+    Ok(Claimed {
+        taken,
+        paused: false,
+    })
 }
 
-/// Records several recipients SENT in one transaction: `(status id, operator, operator's
-/// message id)`. Only rows still SENDING move; returns the ids that did. At
-/// most [`batch::MAX_ROWS`] rows.
-pub async fn mark_sent_many(
-    pool: &MySqlPool,
-    sent: &[(i64, String, String)],
-) -> Result<Vec<i64>, sqlx::Error> {
-    if sent.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut tx = pool.begin().await?;
-    let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
-        "select id from sms_status force index (primary) where id in ",
-    );
-    let ids: Vec<i64> = sent.iter().map(|(id, _, _)| *id).collect();
-    batch::push_in_list(&mut qb, &ids);
-    qb.push(" and status = 'SENDING' for update");
-    let sending: std::collections::HashSet<i64> = qb
-        .build_query_scalar::<i64>()
-        .fetch_all(&mut *tx)
-        .await?
-        .into_iter()
-        .collect();
-    let moving: Vec<(i64, &str, &str)> = sent
-        .iter()
-        .filter(|(id, _, _)| sending.contains(id))
-        .map(|(id, operator, message_id)| (*id, operator.as_str(), message_id.as_str()))
-        .collect();
-    if moving.is_empty() {
-        tx.rollback().await?;
-        return Ok(Vec::new());
-    }
-    let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
-        "update sms_status force index (primary) set status = 'SENT', locked_until = null, \
-         provider = case id",
-    );
-    let providers: Vec<(i64, &str)> = moving.iter().map(|(id, op, _)| (*id, *op)).collect();
-    batch::push_case_arms(&mut qb, &providers);
-    qb.push(" end, provider_message_id = case id");
-    let message_ids: Vec<(i64, &str)> = moving.iter().map(|(id, _, m)| (*id, *m)).collect();
-    batch::push_case_arms(&mut qb, &message_ids);
-    qb.push(" end where id in ");
-    let moving_ids: Vec<i64> = moving.iter().map(|(id, _, _)| *id).collect();
-    batch::push_in_list(&mut qb, &moving_ids);
-    qb.build().execute(&mut *tx).await?;
-    for chunk in batch::insert_chunks(&moving) {
-        let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
-            "insert into sms_events (status_id, status, detail) ",
-        );
-        qb.push_values(chunk, |mut b, (id, operator, _)| {
-            b.push_bind(*id).push("'SENT'").push_bind(*operator);
-        });
-        qb.build().execute(&mut *tx).await?;
-    }
-    tx.commit().await?;
-    Ok(moving.iter().map(|(id, _, _)| *id).collect())
+/// The take of one recipient: its id and the attempt number that take wrote. What a worker
+/// does with a recipient it took is conditional on both, so a worker whose lease ran out can
+/// never overwrite a newer attempt (another worker's) or refund a recipient someone else sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Taken {
+    pub id: i64,
+    pub attempt: i32,
 }
 
-/// PENDING | SENDING -> FAILED and the refund of that recipient's charge, in one
-/// transaction. The refund's `transaction_id` is `refund:<status id>`: unique, so no retry,
+impl From<&OpenRecipient> for Taken {
+    fn from(r: &OpenRecipient) -> Self {
+        Self {
+            id: r.id,
+            attempt: r.attempts,
+        }
+    }
+}
+
+/// SENDING (under `taken`'s attempt) -> FAILED and the refund of that recipient's charge, in
+/// one transaction. The refund's `transaction_id` is `refund:<status id>`: unique, so no retry,
 /// redelivery or second process can refund twice. Returns the credits refunded when this
 /// call failed it (0 for a free message), `None` when the recipient had already moved on.
 pub async fn fail_and_refund(
     pool: &MySqlPool,
     request: &RequestRow,
-    status_id: i64,
+    taken: Taken,
     reason: &str,
     provider: Option<&str>,
 ) -> Result<Option<i64>, sqlx::Error> {
+    let status_id = taken.id;
     let mut tx = pool.begin().await?;
     let updated = sqlx::query(
         "update sms_status set status = 'FAILED', failure_reason = ?, \
          provider = coalesce(?, provider), locked_until = null \
-         where id = ? and status in ('PENDING', 'SENDING')",
+         where id = ? and status = 'SENDING' and attempts = ?",
     )
     .bind(reason.chars().take(255).collect::<String>())
     .bind(provider)
     .bind(status_id)
+    .bind(taken.attempt)
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -213,27 +199,48 @@ pub async fn fail_and_refund(
     Ok(Some(amount.max(0)))
 }
 
+/// Gives a taken recipient back unsent (dispatch was paused before its operator call): its
+/// lease is cleared, so the next take after the resume has it at once. Nothing when another
+/// attempt owns it.
+pub async fn release(pool: &MySqlPool, taken: Taken) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update sms_status set locked_until = null \
+         where id = ? and status = 'SENDING' and attempts = ?",
+    )
+    .bind(taken.id)
+    .bind(taken.attempt)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 /// Every operator failed transiently: release the lease, note why, and schedule the request
-/// again through the outbox after `delay_ms`.
+/// again through the outbox after `delay_ms`; false (nothing done) when the recipient is no
+/// longer SENDING under `taken`'s attempt.
 pub async fn schedule_retry(
     pool: &MySqlPool,
     request: &RequestRow,
-    status_id: i64,
+    taken: Taken,
     detail: &str,
     delay_ms: u64,
     priority: i32,
-) -> Result<(), sqlx::Error> {
+) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let updated = sqlx::query(
-        "update sms_status set locked_until = null where id = ? and status = 'SENDING'",
+        "update sms_status set locked_until = null \
+         where id = ? and status = 'SENDING' and attempts = ?",
     )
-    .bind(status_id)
+    .bind(taken.id)
+    .bind(taken.attempt)
     .execute(&mut *tx)
     .await?
     .rows_affected();
-    if updated == 1 {
-        event(&mut tx, status_id, "RETRY", Some(detail)).await?;
+    if updated == 0 {
+        // Another attempt owns it now (this one's lease ran out): it schedules its own.
+        tx.rollback().await?;
+        return Ok(false);
     }
+    event(&mut tx, taken.id, "RETRY", Some(detail)).await?;
     requeue(
         &mut tx,
         request.id,
@@ -242,7 +249,8 @@ pub async fn schedule_retry(
         delay_ms,
     )
     .await?;
-    tx.commit().await
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// Puts a request (back) into the outbox, due after `delay_ms`. If its row is still there:
@@ -301,65 +309,4 @@ pub async fn requeue_expired_leases(pool: &MySqlPool, limit: u32) -> Result<u64,
         .await?;
     }
     Ok(stuck.len() as u64)
-}
-
-/// Outcome of a delivery report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReportOutcome {
-    /// Moved SENT -> DELIVERED / UNDELIVERED.
-    Applied,
-    /// Recorded in the timeline only (intermediate, duplicate or late report).
-    Recorded,
-    /// No message of this operator has that id.
-    UnknownMessage,
-}
-
-/// Applies an operator's delivery report. `final_status` is `Some("DELIVERED" |
-/// "UNDELIVERED")` for final reports, `None` for intermediate ones.
-pub async fn apply_report(
-    pool: &MySqlPool,
-    operator: &str,
-    message_id: &str,
-    report: &str,
-    final_status: Option<&str>,
-) -> Result<ReportOutcome, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let status_id: Option<i64> = sqlx::query_scalar(
-        "select id from sms_status where provider = ? and provider_message_id = ? for update",
-    )
-    .bind(operator)
-    .bind(message_id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(status_id) = status_id else {
-        tx.rollback().await?;
-        return Ok(ReportOutcome::UnknownMessage);
-    };
-    let mut applied = false;
-    if let Some(target) = final_status {
-        let failure = (target == "UNDELIVERED").then_some(report);
-        applied = sqlx::query(
-            "update sms_status set status = ?, failure_reason = coalesce(?, failure_reason) \
-             where id = ? and status = 'SENT'",
-        )
-        .bind(target)
-        .bind(failure)
-        .bind(status_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-    }
-    let shown = if applied {
-        final_status.unwrap_or(report)
-    } else {
-        report
-    };
-    event(&mut tx, status_id, shown, Some(&format!("report {report}"))).await?;
-    tx.commit().await?;
-    Ok(if applied {
-        ReportOutcome::Applied
-    } else {
-        ReportOutcome::Recorded
-    })
 }

@@ -3,7 +3,7 @@
 
 use sqlx::MySqlPool;
 
-use super::delivery::{self, ReportOutcome};
+use super::reports::{self, ReportOutcome};
 use crate::domain::final_state;
 
 /// Holds a report for `(operator, message_id)`. The same report twice is held once.
@@ -45,7 +45,7 @@ pub struct Pass {
 
 /// Applies up to `limit` held reports whose message id a message now has, oldest first, and
 /// drops up to `limit` held longer than `hold_secs`. Each report is applied as if it had just
-/// arrived ([`delivery::apply_report`]: conditional on the message's state, so applying one
+/// arrived ([`reports::apply_report`]: conditional on the message's state, so applying one
 /// twice changes nothing), then deleted.
 pub async fn apply_due(pool: &MySqlPool, limit: u32, hold_secs: u64) -> Result<Pass, sqlx::Error> {
     let due: Vec<(i64, String, String, String)> = sqlx::query_as(
@@ -59,7 +59,7 @@ pub async fn apply_due(pool: &MySqlPool, limit: u32, hold_secs: u64) -> Result<P
     let mut pass = Pass::default();
     for (id, operator, message_id, status) in due {
         let outcome =
-            delivery::apply_report(pool, &operator, &message_id, &status, final_state(&status))
+            reports::apply_report(pool, &operator, &message_id, &status, final_state(&status))
                 .await?;
         delete(pool, id).await?;
         if outcome != ReportOutcome::UnknownMessage {

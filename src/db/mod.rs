@@ -11,6 +11,8 @@ pub mod idempotency;
 pub mod ledger;
 pub mod messages;
 pub mod outbox;
+pub mod reports;
+pub mod sent;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -83,6 +85,14 @@ pub fn is_transient(e: &dyn sqlx::error::DatabaseError) -> bool {
         .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
         .map(|m| m.number());
     matches!(code, Some(1213 | 1205 | 1040))
+}
+
+/// Whether a database error is a unique-key violation (ER_DUP_ENTRY).
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => d.is_unique_violation(),
+        _ => false,
+    }
 }
 
 /// [`is_transient`] for any sqlx error.

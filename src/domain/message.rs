@@ -80,6 +80,23 @@ pub fn final_state(report: &str) -> Option<&'static str> {
     }
 }
 
+/// Longest operator message id stored (`sms_status.provider_message_id`).
+pub const MESSAGE_ID_MAX_CHARS: usize = 128;
+
+/// Whether an operator's message id can be stored and matched by its delivery reports: not
+/// blank, at most [`MESSAGE_ID_MAX_CHARS`] characters, no control characters.
+pub fn usable_message_id(id: &str) -> Result<(), &'static str> {
+    if id.trim().is_empty() {
+        Err("blank")
+    } else if id.chars().count() > MESSAGE_ID_MAX_CHARS {
+        Err("longer than 128 characters")
+    } else if id.chars().any(char::is_control) {
+        Err("control characters")
+    } else {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,5 +131,18 @@ mod tests {
     #[test]
     fn express_outranks_normal() {
         assert!(SmsType::Express.priority() > SmsType::Normal.priority());
+    }
+
+    #[test]
+    fn message_ids_that_cannot_be_stored_or_matched_are_unusable() {
+        assert_eq!(usable_message_id("abc-123"), Ok(()));
+        assert_eq!(usable_message_id(&"x".repeat(128)), Ok(()));
+        assert_eq!(usable_message_id("یک"), Ok(()));
+        assert_eq!(usable_message_id(" "), Err("blank"));
+        assert_eq!(
+            usable_message_id(&"x".repeat(129)),
+            Err("longer than 128 characters")
+        );
+        assert_eq!(usable_message_id("a\nb"), Err("control characters"));
     }
 }

@@ -18,6 +18,11 @@ use crate::state::AppState;
 pub struct DispatchState {
     /// True while workers take no new message (nothing is lost: messages wait in the queues).
     pub paused: bool,
+    /// Recipients taken before the switch and not settled when it was committed. After a
+    /// pause, no recipient is taken by any process; of these, those whose operator call had
+    /// not started when their worker saw the pause (within ~250 ms) are given back unsent,
+    /// the others finish.
+    pub in_flight: u64,
 }
 
 /// Operators and dispatch.
@@ -29,16 +34,17 @@ pub struct OperatorsView {
 }
 
 async fn set(state: &AppState, paused: bool) -> Result<Response, ApiError> {
-    db::dispatch::set_paused(&state.db, paused).await?;
-    tracing::warn!(paused, "dispatch switch changed");
+    let in_flight = db::dispatch::set_paused(&state.db, paused).await?;
+    tracing::warn!(paused, in_flight, "dispatch switch changed");
     Ok(super::json_response(
         StatusCode::OK,
-        &DispatchState { paused },
+        &DispatchState { paused, in_flight },
     ))
 }
 
-/// Stops sending: workers take no new message until resumed (within ~250 ms on every
-/// worker process); in-flight sends finish; nothing is lost.
+/// Stops sending. Once this answers, no recipient is taken by any worker process (the take
+/// transaction reads the switch); `in_flight` recipients were taken before it and are
+/// settled or given back; nothing is lost, and resume goes on where it stopped.
 #[utoipa::path(post, path = "/admin/dispatch/pause", tag = "admin",
     security(("admin_token" = [])),
     responses(

@@ -11,8 +11,8 @@ use super::extract::{ApiJson, ApiPath, bearer};
 use super::responses::{
     BadRequest, NotFound, PayloadTooLarge, Unauthorized, Unavailable, UnsupportedMediaType,
 };
-use crate::db::delivery::{self, ReportOutcome};
 use crate::db::held_reports;
+use crate::db::reports::{self, ReportOutcome};
 use crate::domain::FieldErrors;
 use crate::domain::final_state;
 use crate::metrics::HeldOutcome;
@@ -100,7 +100,7 @@ pub async fn receive(
         "must be 1-16 letters, digits or '_'",
     );
     errors.finish()?;
-    let outcome = delivery::apply_report(
+    let outcome = reports::apply_report(
         &state.db,
         &operator,
         &report.message_id,

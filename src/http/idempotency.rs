@@ -8,7 +8,6 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::MySqlPool;
-use sqlx::error::DatabaseError;
 
 use super::error::ApiError;
 use super::extract::{Caller, IdempotencyKey};
@@ -142,10 +141,4 @@ pub async fn commit<T: Serialize>(
     Ok(resp)
 }
 
-/// Whether a database error is a unique-key violation.
-pub fn is_unique_violation(e: &sqlx::Error) -> bool {
-    match e {
-        sqlx::Error::Database(d) => DatabaseError::is_unique_violation(d.as_ref()),
-        _ => false,
-    }
-}
+pub use crate::db::is_unique_violation;

@@ -198,6 +198,25 @@ pub fn accept_to_sent(sms_type: SmsType, took: Duration) {
         .record(took.as_secs_f64());
 }
 
+/// Records the lag from an operator's acceptance to the SENT commit of one recipient.
+pub fn record_lag(sms_type: SmsType, took: Duration) {
+    DELIVERY_RECORD_LAG
+        .histogram([sms_type.as_str()])
+        .record(took.as_secs_f64());
+}
+
+/// Records an acceptance recorded without the operator's (unusable) message id.
+pub fn unusable_message_id(operator: &str) {
+    DELIVERY_UNUSABLE_MESSAGE_IDS
+        .counter([operator.to_string()])
+        .increment(1);
+}
+
+/// Records a delivery the pause switch stopped.
+pub fn dispatch_held(sms_type: SmsType) {
+    DISPATCH_HELD.counter([sms_type.as_str()]).increment(1);
+}
+
 /// A stage of delivery, for [`delivery_stage`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeliveryStage {
@@ -208,7 +227,7 @@ pub enum DeliveryStage {
     Take,
     /// The operator calls of a chunk, failover included.
     Send,
-    /// Recording the chunk's sent recipients SENT (database).
+    /// One recipient's acceptance by its operator to its SENT commit (database).
     Record,
 }
 

@@ -85,6 +85,9 @@ fn a_scrape_serves_exactly_the_catalog() {
     circuit_rejected("opA");
     delivery_outcome(SmsType::Normal, "sent");
     accept_to_sent(SmsType::Normal, ms);
+    record_lag(SmsType::Normal, ms);
+    unusable_message_id("opA");
+    dispatch_held(SmsType::Normal);
     delivery_stage(SmsType::Express, DeliveryStage::Send, ms);
     dlr_report("opA", "DELIVERED");
     dlr_held("opA", HeldOutcome::Held);

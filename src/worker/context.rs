@@ -1,7 +1,9 @@
-//! What delivering needs, per process: the pool, the operators, the lease, and per lane its
-//! turns at the database and its coalesced transactions (claim, record SENT).
+//! What delivering needs, per process: the pool, the operators, the lease, the attempt cap,
+//! the local mirror of the pause switch, and per lane its turns at the database and its
+//! coalesced transactions (take, record SENT).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use sqlx::MySqlPool;
@@ -10,6 +12,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use super::coalesce::Coalescer;
 use crate::db::delivery::{self as repo, OpenRecipient};
 use crate::db::retry_transient;
+use crate::db::sent::{self, Acceptance, RecordResult};
 use crate::domain::SmsType;
 use crate::operators::OperatorRegistry;
 
@@ -30,29 +33,55 @@ pub struct DeliveryContext {
     /// Lease on a recipient being sent (`DELIVERY_LEASE_SECS`): after it, a dead worker's
     /// recipient is taken again by the sweeper.
     pub lease: Duration,
+    /// `DELIVERY_MAX_ATTEMPTS`: takes of one recipient before it is failed and refunded.
+    pub max_attempts: u32,
+    /// This process's copy of the shared pause switch (mirrored by the worker pool): a
+    /// recipient taken before a pause is given back, not sent, when the pause is seen before
+    /// its operator call.
+    paused: AtomicBool,
     /// Per lane (express, normal): its turns at the database and its coalesced
     /// transactions.
     lanes: [LaneBatches; 2],
+}
+
+/// What the take of one id gave.
+#[derive(Debug, Clone)]
+pub(super) enum Take {
+    /// Taken, with its new attempt number.
+    Taken(OpenRecipient),
+    /// Dispatch is paused: not taken.
+    Paused(i64),
+}
+
+impl Take {
+    fn id(&self) -> i64 {
+        match self {
+            Self::Taken(r) => r.id,
+            Self::Paused(id) => *id,
+        }
+    }
 }
 
 /// The database side of one lane.
 pub(super) struct LaneBatches {
     /// Turns at the database (`WORKERS_NORMAL_DB` for normal; none, so no wait, for express).
     turns: Option<Arc<Semaphore>>,
-    /// Recipients taken and recorded SENT for every message in progress at once (see
-    /// [`super::coalesce`]); each run takes a turn.
-    pub(super) claim: Coalescer<i64, OpenRecipient, sqlx::Error>,
-    pub(super) mark_sent: Coalescer<(i64, String, String), i64, sqlx::Error>,
+    /// Recipients taken for every message in progress at once (see [`super::coalesce`]);
+    /// each run takes a turn.
+    pub(super) claim: Coalescer<i64, Take, sqlx::Error>,
+    /// Sends recorded SENT as each operator call returns, coalesced with whatever else is
+    /// ready. Recording takes no turn: a send that went out is recorded before anything
+    /// else of its lane waits on the database, so a crash repeats as little as possible.
+    pub(super) record: Coalescer<Acceptance, (i64, RecordResult), std::convert::Infallible>,
 }
 
 impl LaneBatches {
-    /// The lane's executors; each run takes one of `turns` first, when given.
+    /// The lane's executors; each take takes one of `turns` first, when given.
     fn start(db: &MySqlPool, lease: Duration, turns: Option<Arc<Semaphore>>) -> Self {
         let lease_secs = lease.as_secs();
         let claim_db = db.clone();
-        let mark_db = db.clone();
+        let record_db = db.clone();
         let claim_turns = turns.clone();
-        let mark_turns = turns.clone();
         Self {
             turns,
             claim: Coalescer::start(
@@ -62,24 +91,27 @@ impl LaneBatches {
                     let turns = claim_turns.clone();
                     async move {
                         let _turn = take_turn(turns).await;
-                        retry_transient(TRIES, || repo::claim_many(&db, &ids, lease_secs)).await
+                        let claimed =
+                            retry_transient(TRIES, || repo::claim_many(&db, &ids, lease_secs))
+                                .await?;
+                        Ok(if claimed.paused {
+                            ids.into_iter().map(Take::Paused).collect()
+                        } else {
+                            claimed.taken.into_iter().map(Take::Taken).collect()
+                        })
                     }
                 },
                 |id| *id,
-                |r| r.id,
+                Take::id,
             ),
-            mark_sent: Coalescer::start(
+            record: Coalescer::start(
                 COALESCE_MAX,
-                move |sent: Vec<(i64, String, String)>| {
-                    let db = mark_db.clone();
-                    let turns = mark_turns.clone();
-                    async move {
-                        let _turn = take_turn(turns).await;
-                        retry_transient(TRIES, || repo::mark_sent_many(&db, &sent)).await
-                    }
+                move |rows: Vec<Acceptance>| {
+                    let db = record_db.clone();
+                    async move { Ok(sent::record(&db, &rows).await) }
                 },
-                |(id, _, _)| *id,
-                |id| *id,
+                |a| a.id,
+                |(id, _)| *id,
             ),
         }
     }
@@ -107,6 +139,7 @@ impl DeliveryContext {
         default_validity: Duration,
         lease: Duration,
         normal_db_turns: usize,
+        max_attempts: u32,
     ) -> Self {
         let normal_turns = Arc::new(Semaphore::new(normal_db_turns.max(1)));
         let lanes = [
@@ -118,8 +151,21 @@ impl DeliveryContext {
             operators,
             default_validity,
             lease,
+            max_attempts,
+            paused: AtomicBool::new(false),
             lanes,
         }
+    }
+
+    /// Whether this process has seen dispatch paused (the worker pool's mirror, ~250 ms
+    /// behind the switch; the take transaction reads the switch itself).
+    pub fn paused(&self) -> bool {
+        self.paused.load(Ordering::Relaxed)
+    }
+
+    /// Sets this process's copy of the pause switch.
+    pub fn mirror_paused(&self, paused: bool) {
+        self.paused.store(paused, Ordering::Relaxed);
     }
 
     pub(super) fn batches(&self, lane: SmsType) -> &LaneBatches {
@@ -157,6 +203,7 @@ mod tests {
             Duration::from_secs(60),
             Duration::from_secs(60),
             2,
+            30,
         );
         let wait = Duration::from_millis(50);
         let first = ctx.db_turn(SmsType::Normal).await;

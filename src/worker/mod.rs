@@ -7,10 +7,10 @@
 
 mod coalesce;
 mod context;
+mod recipient;
 pub mod send_sms;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -32,7 +32,8 @@ use crate::outbox::{QueueMessage, TRACEPARENT_HEADER};
 use crate::queue::{Broker, topology};
 
 pub use context::DeliveryContext;
-pub use send_sms::{DeliveryError, deliver_request};
+pub use recipient::retry_delay;
+pub use send_sms::{DeliveryError, DeliverySummary, deliver_request};
 
 /// The worker pool of one process.
 pub struct WorkerPool {
@@ -40,8 +41,6 @@ pub struct WorkerPool {
     broker: Arc<Broker>,
     amqp: AmqpConfig,
     delivery: DeliveryConfig,
-    /// Local copy of the shared pause switch.
-    paused: AtomicBool,
 }
 
 impl WorkerPool {
@@ -53,19 +52,21 @@ impl WorkerPool {
         amqp: AmqpConfig,
         delivery: DeliveryConfig,
     ) -> Arc<Self> {
+        let ctx = DeliveryContext::new(
+            db,
+            operators,
+            delivery.default_validity,
+            delivery.delivery_lease,
+            delivery.workers_normal_db,
+            delivery.max_attempts,
+        );
+        // Start paused until the switch has been read once.
+        ctx.mirror_paused(true);
         Arc::new(Self {
-            ctx: Arc::new(DeliveryContext::new(
-                db,
-                operators,
-                delivery.default_validity,
-                delivery.delivery_lease,
-                delivery.workers_normal_db,
-            )),
+            ctx: Arc::new(ctx),
             broker,
             amqp,
             delivery,
-            // Start paused until the switch has been read once.
-            paused: AtomicBool::new(true),
         })
     }
 
@@ -169,9 +170,9 @@ impl WorkerPool {
                 if !self.wait_while_paused(&stop).await {
                     break;
                 }
-                let (ctx, stop) = (self.ctx.clone(), stop.clone());
+                let (pool, stop) = (self.clone(), stop.clone());
                 tracker.spawn(async move {
-                    handle(&ctx, lane, delivery, &stop).await;
+                    handle(&pool, lane, delivery, &stop).await;
                     drop(permit);
                 });
             }
@@ -187,7 +188,7 @@ impl WorkerPool {
     /// Returns once dispatch is not paused (true), or when `stop` fires (false).
     async fn wait_while_paused(&self, stop: &CancellationToken) -> bool {
         let mut logged = false;
-        while self.paused.load(Ordering::Relaxed) {
+        while self.ctx.paused() {
             if !logged {
                 tracing::info!("dispatch paused; waiting");
                 logged = true;
@@ -206,7 +207,7 @@ impl WorkerPool {
         loop {
             match crate::db::dispatch::is_paused(&self.ctx.db).await {
                 Ok(p) => {
-                    self.paused.store(p, Ordering::Relaxed);
+                    self.ctx.mirror_paused(p);
                     crate::metrics::dispatch_paused(p);
                 }
                 Err(e) => tracing::warn!(error = %e, "cannot read the dispatch switch"),
@@ -235,10 +236,37 @@ impl WorkerPool {
     }
 }
 
+/// Delivers a request; while dispatch is paused (the take refused, or a recipient was given
+/// back before its call) it waits for the resume and goes on, keeping the queue message.
+async fn deliver_unless_stopped(
+    pool: &WorkerPool,
+    request_id: i64,
+    stop: &CancellationToken,
+) -> Result<DeliverySummary, DeliveryError> {
+    loop {
+        match deliver_request(&pool.ctx, request_id).await {
+            Err(DeliveryError::Paused) => {
+                // The mirror may not have seen the pause yet: wait until it has, then for
+                // the resume.
+                let seen = tokio::time::Instant::now() + Duration::from_secs(1);
+                while !pool.ctx.paused() && tokio::time::Instant::now() < seen {
+                    if sleep_or_stop(Duration::from_millis(50), stop).await {
+                        return Err(DeliveryError::Paused);
+                    }
+                }
+                if !pool.wait_while_paused(stop).await {
+                    return Err(DeliveryError::Paused);
+                }
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Processes one queue message and settles it with the broker, in a consumer span that
 /// continues the trace the message's `traceparent` header names.
 async fn handle(
-    ctx: &DeliveryContext,
+    pool: &WorkerPool,
     lane: SmsType,
     delivery: lapin::message::Delivery,
     stop: &CancellationToken,
@@ -271,12 +299,23 @@ async fn handle(
             }
         };
         tracing::Span::current().record("sms.id", msg.sms_identifier.as_str());
-        match deliver_request(ctx, msg.request_id).await {
+        match deliver_unless_stopped(pool, msg.request_id, stop).await {
             Ok(_) => {
                 queue(lane, QueueEvent::Acked);
                 if let Err(e) = delivery.acker.ack(BasicAckOptions::default()).await {
                     tracing::warn!(sms.id = %msg.sms_identifier, error = %e, "ack failed; the message will be redelivered and skipped");
                 }
+            }
+            Err(DeliveryError::Paused) => {
+                // Stopping while paused: the message goes back to the queue at once.
+                queue(lane, QueueEvent::Nacked);
+                let _ = delivery
+                    .acker
+                    .nack(BasicNackOptions {
+                        requeue: true,
+                        ..Default::default()
+                    })
+                    .await;
             }
             Err(e) => {
                 tracing::warn!(sms.id = %msg.sms_identifier, error = %e, "delivery failed on the database; requeueing after a pause");

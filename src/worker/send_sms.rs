@@ -1,28 +1,24 @@
-//! Delivering one request: each open recipient is taken with a lease, sent through the
-//! operators of its lane (or the request's preference), and settled: SENT with the operator's
-//! id; FAILED and refunded when an operator rejects it or its validity runs out; otherwise a
-//! retry is scheduled through the outbox with exponential backoff.
+//! Delivering one request: its open recipients are taken in chunks with a lease (never while
+//! dispatch is paused), each sent through the operators of its lane (or the request's
+//! preference) and settled as its call returns (`super::recipient`).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::Utc;
 use futures::StreamExt;
 
-use super::context::{DeliveryContext, TRIES};
-use crate::backoff::{Backoff, Jitter};
+use super::context::{DeliveryContext, Take};
+use super::recipient::{Plan, RecipientOutcome, deliver_recipient};
 use crate::batching::BatchError;
-use crate::db::delivery::{self as repo, OpenRecipient};
-use crate::db::messages::{self, RequestRow};
-use crate::db::retry_transient;
-use crate::domain::SmsType;
+use crate::db::delivery as repo;
+use crate::db::messages;
 use crate::metrics::DeliveryStage;
-use crate::operators::{OutboundSms, SendOutcome};
 
 /// Recipients of one request sent concurrently.
-const RECIPIENT_CONCURRENCY: usize = 16;
-/// Recipients of one message taken and recorded together.
-const CHUNK: usize = 64;
+pub const RECIPIENT_CONCURRENCY: usize = 16;
+/// Recipients of one message taken together: [`crate::config::ROUNDS_PER_TAKE`] rounds of its
+/// concurrent sends, which `DELIVERY_LEASE_SECS` must cover ([`crate::config::minimum_lease`]).
+pub const CHUNK: usize = crate::config::ROUNDS_PER_TAKE as usize * RECIPIENT_CONCURRENCY;
 
 /// Why a delivery pass stopped. Every variant leaves what was committed committed; the
 /// worker nacks and the message comes back.
@@ -38,6 +34,10 @@ pub enum DeliveryError {
     /// The coalescer's executor has stopped (the process is shutting down).
     #[error("the delivery executor has stopped")]
     Stopped,
+    /// Dispatch is paused: the rest of the request waits (its queue message is kept) until
+    /// it is resumed.
+    #[error("dispatch is paused")]
+    Paused,
 }
 
 impl From<BatchError<Arc<sqlx::Error>>> for DeliveryError {
@@ -49,13 +49,22 @@ impl From<BatchError<Arc<sqlx::Error>>> for DeliveryError {
     }
 }
 
+impl From<BatchError<Arc<std::convert::Infallible>>> for DeliveryError {
+    fn from(e: BatchError<Arc<std::convert::Infallible>>) -> Self {
+        match e {
+            BatchError::Failed(never) => match *never {},
+            BatchError::Stopped => Self::Stopped,
+        }
+    }
+}
+
 impl DeliveryError {
     /// The database error behind this one, if any (with its MySQL code).
     pub fn database(&self) -> Option<&sqlx::Error> {
         match self {
             Self::Database(e) => Some(e),
             Self::Coalesced(e) => Some(e),
-            Self::Stopped => None,
+            Self::Stopped | Self::Paused => None,
         }
     }
 }
@@ -70,19 +79,9 @@ pub struct DeliverySummary {
     pub skipped: usize,
 }
 
-enum RecipientOutcome {
-    /// Accepted by an operator; recorded SENT with the rest of its chunk.
-    Sent {
-        status_id: i64,
-        operator: String,
-        message_id: String,
-    },
-    Failed,
-    Retrying,
-}
-
 /// Delivers the open recipients of a request. On an error the caller nacks and the message
-/// comes back; what was committed stays committed.
+/// comes back (on [`DeliveryError::Paused`] it keeps it until dispatch resumes); what was
+/// committed stays committed.
 pub async fn deliver_request(
     ctx: &DeliveryContext,
     request_id: i64,
@@ -114,12 +113,23 @@ pub async fn deliver_request(
     let mut summary = DeliverySummary::default();
     let stage = |stage, took| crate::metrics::delivery_stage(plan.lane, stage, took);
     let mut take_started = consumed;
-    // Recipients go in chunks: one transaction takes a chunk, its sends run concurrently, one
-    // transaction records those that went out. A chunk is small enough that its lease covers
-    // its sends, and a crash re-sends at most one chunk's unrecorded successes.
+    // Recipients go in chunks: one (coalesced) transaction takes a chunk, its sends run
+    // concurrently, and each is recorded as its call returns. The take checks the pause
+    // switch, so a pause stops the request between chunks.
     for (index, chunk) in recipients.chunks(CHUNK).enumerate() {
         let ids: Vec<i64> = chunk.iter().map(|r| r.id).collect();
-        let taken = ctx.batches(plan.lane).claim.call(ids).await?;
+        let takes = ctx.batches(plan.lane).claim.call(ids).await?;
+        if takes.iter().any(|t| matches!(t, Take::Paused(_))) {
+            crate::metrics::dispatch_held(plan.lane);
+            return Err(DeliveryError::Paused);
+        }
+        let taken: Vec<_> = takes
+            .into_iter()
+            .filter_map(|t| match t {
+                Take::Taken(r) => Some(r),
+                Take::Paused(_) => None,
+            })
+            .collect();
         let send_started = std::time::Instant::now();
         stage(DeliveryStage::Take, send_started - take_started);
         if index == 0
@@ -130,173 +140,33 @@ pub async fn deliver_request(
         }
         let taken_count = taken.len();
         summary.skipped += chunk.len() - taken_count;
-        let outcomes: Vec<Result<RecipientOutcome, sqlx::Error>> = futures::stream::iter(taken)
+        let outcomes: Vec<Result<RecipientOutcome, DeliveryError>> = futures::stream::iter(taken)
             .map(|r| deliver_recipient(ctx, &plan, r))
             .buffer_unordered(RECIPIENT_CONCURRENCY)
             .collect()
             .await;
-        let mut sent = Vec::new();
+        take_started = std::time::Instant::now();
+        if taken_count > 0 {
+            stage(DeliveryStage::Send, take_started - send_started);
+        }
+        let (mut sent, mut released) = (0, 0);
         for outcome in outcomes {
             match outcome? {
-                RecipientOutcome::Sent {
-                    status_id,
-                    operator,
-                    message_id,
-                } => sent.push((status_id, operator, message_id)),
+                RecipientOutcome::Sent => sent += 1,
+                RecipientOutcome::Fenced => summary.skipped += 1,
                 RecipientOutcome::Failed => summary.failed += 1,
                 RecipientOutcome::Retrying => summary.retrying += 1,
+                RecipientOutcome::Released => released += 1,
             }
         }
-        let recorded = sent.len();
-        let record_started = std::time::Instant::now();
-        if taken_count > 0 {
-            stage(DeliveryStage::Send, record_started - send_started);
+        summary.sent += sent;
+        if sent > 0 {
+            tracing::info!(sms.id = %plan.request.sms_identifier, recipients = sent, "sms sent");
         }
-        let moved = ctx.batches(plan.lane).mark_sent.call(sent).await?;
-        take_started = std::time::Instant::now();
-        if recorded > 0 {
-            stage(DeliveryStage::Record, take_started - record_started);
-        }
-        let since_accepted = (Utc::now() - plan.request.created_at).to_std().ok();
-        for _ in &moved {
-            crate::metrics::delivery_outcome(plan.lane, "sent");
-            if let Some(took) = since_accepted {
-                crate::metrics::accept_to_sent(plan.lane, took);
-            }
-        }
-        summary.sent += moved.len();
-        summary.skipped += recorded - moved.len();
-        if !moved.is_empty() {
-            tracing::info!(sms.id = %plan.request.sms_identifier, recipients = moved.len(), "sms sent");
+        if released > 0 {
+            crate::metrics::dispatch_held(plan.lane);
+            return Err(DeliveryError::Paused);
         }
     }
     Ok(summary)
-}
-
-/// What every recipient of one request shares, worked out once.
-struct Plan {
-    request: RequestRow,
-    lane: SmsType,
-    /// `validity_seconds`, or `DEFAULT_VALIDITY_SECS` after acceptance.
-    expires_at: chrono::DateTime<Utc>,
-    preference: Vec<String>,
-}
-
-async fn deliver_recipient(
-    ctx: &DeliveryContext,
-    plan: &Plan,
-    recipient: OpenRecipient,
-) -> Result<RecipientOutcome, sqlx::Error> {
-    let Plan {
-        request,
-        lane,
-        expires_at,
-        preference,
-    } = plan;
-    if Utc::now() >= *expires_at {
-        fail(ctx, plan, recipient.id, "expired", None).await?;
-        return Ok(RecipientOutcome::Failed);
-    }
-    let sms = OutboundSms {
-        to: recipient.recipient.clone(),
-        text: request.body.clone(),
-        reference: crate::operators::wire::reference(&request.sms_identifier, recipient.id),
-    };
-    match ctx.operators.send(*lane, preference, &sms).await {
-        SendOutcome::Sent {
-            operator,
-            message_id,
-        } => {
-            tracing::debug!(sms.id = %request.sms_identifier, status.id = recipient.id, operator.name = %operator, "operator accepted");
-            Ok(RecipientOutcome::Sent {
-                status_id: recipient.id,
-                operator,
-                message_id,
-            })
-        }
-        SendOutcome::Rejected { operator, reason } => {
-            let reason = format!("rejected by {operator}: {reason}");
-            fail(ctx, plan, recipient.id, &reason, Some(&operator)).await?;
-            tracing::info!(sms.id = %request.sms_identifier, status.id = recipient.id, operator.name = %operator, "sms rejected; refunded");
-            Ok(RecipientOutcome::Failed)
-        }
-        SendOutcome::AllFailed { attempts } => {
-            let detail = if attempts.is_empty() {
-                "no operator available for this lane and preference".to_string()
-            } else {
-                attempts
-                    .iter()
-                    .map(|(op, why)| format!("{op}: {why}"))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            };
-            // `attempts` already counts this take.
-            let delay = retry_delay(recipient.attempts.max(1) as u32);
-            let retry_at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
-            if retry_at >= *expires_at {
-                let reason = format!("expired: {detail}");
-                fail(ctx, plan, recipient.id, &reason, None).await?;
-                tracing::info!(sms.id = %request.sms_identifier, status.id = recipient.id, "every operator failed until the validity ran out; refunded");
-                return Ok(RecipientOutcome::Failed);
-            }
-            let _turn = ctx.db_turn(*lane).await;
-            retry_transient(TRIES, || {
-                repo::schedule_retry(
-                    &ctx.db,
-                    request,
-                    recipient.id,
-                    &detail,
-                    delay.as_millis() as u64,
-                    lane.priority(),
-                )
-            })
-            .await?;
-            crate::metrics::delivery_outcome(*lane, "retry_scheduled");
-            tracing::info!(sms.id = %request.sms_identifier, status.id = recipient.id, retry_in_ms = delay.as_millis() as u64, "every operator failed; retry scheduled");
-            Ok(RecipientOutcome::Retrying)
-        }
-    }
-}
-
-/// Moves a recipient to FAILED and refunds it (at a database turn of its lane), and records
-/// the outcome and, when this call failed it, the credits refunded.
-async fn fail(
-    ctx: &DeliveryContext,
-    plan: &Plan,
-    status_id: i64,
-    reason: &str,
-    operator: Option<&str>,
-) -> Result<(), sqlx::Error> {
-    let refunded = {
-        let _turn = ctx.db_turn(plan.lane).await;
-        retry_transient(TRIES, || {
-            repo::fail_and_refund(&ctx.db, &plan.request, status_id, reason, operator)
-        })
-        .await?
-    };
-    if let Some(credits) = refunded {
-        crate::metrics::credits_refunded(credits.max(0) as u64);
-    }
-    crate::metrics::delivery_outcome(plan.lane, "failed");
-    Ok(())
-}
-
-/// Backoff before the next attempt: 1 s, 2 s, 4 s ... up to 60 s, with 20 % jitter.
-pub fn retry_delay(attempts: u32) -> Duration {
-    Backoff::new(Duration::from_secs(1), Duration::from_secs(60))
-        .with_jitter(Jitter::between(0.8, 1.2))
-        .delay_for(attempts)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retries_back_off_up_to_a_minute() {
-        assert!(retry_delay(1) <= Duration::from_millis(1_200));
-        assert!(retry_delay(3) >= Duration::from_millis(3_200));
-        assert!(retry_delay(50) <= Duration::from_secs(72));
-        assert!(retry_delay(50) >= Duration::from_secs(48));
-    }
 }

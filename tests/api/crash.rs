@@ -99,7 +99,9 @@ async fn stop_under_load(how: Stop) {
     })
     .await;
     let stats = op.stats.clone();
-    let operators = json!([{"name": "opA", "url": op.url, "api_key": op.key}]).to_string();
+    // Timeouts short enough for the lease of 3 s (DELIVERY_LEASE_SECS must cover them).
+    let operators =
+        json!([{"name": "opA", "url": op.url, "api_key": op.key, "timeout_ms": 200}]).to_string();
 
     let app = spawn_app_with_broker(&[("OPERATORS", &operators)]).await;
     let (id, key) = app.create_customer("acme", 100_000).await;

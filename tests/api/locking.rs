@@ -1,6 +1,6 @@
 //! The delivery path's locking reads lock the rows they ask for and nothing else.
 //!
-//! `claim_many` and `mark_sent_many` read their recipients by id `for update`. Left to itself
+//! `claim_many` and `sent::record` read their recipients by id `for update`. Left to itself
 //! the optimizer may read them through `idx_sms_status_lease (status, locked_until)` instead
 //! of the primary key, and then locks every SENDING (or PENDING) row of the table on its way:
 //! two lanes recording their sends deadlocked that way (CI, 2026-11-30), and the loser's
@@ -10,6 +10,7 @@
 use std::time::Duration;
 
 use serde_json::json;
+use sms_gateway::db::sent::{self, Acceptance, Recorded};
 use sms_gateway::db::{delivery, ledger, outbox};
 
 use crate::helpers::{add_attempt, spawn_app};
@@ -31,17 +32,30 @@ async fn taking_and_recording_recipients_never_waits_for_rows_they_do_not_name()
 
     // All 32 of the first request SENDING; another transaction holds the last one.
     let taken = delivery::claim_many(&app.db, &sending, 60).await.unwrap();
-    assert_eq!(taken.len(), 32);
+    assert_eq!(taken.taken.len(), 32);
     let held = app.hold_status_row(sending[31]).await;
-    let sent: Vec<(i64, String, String)> = sending[..16]
+    let sent: Vec<Acceptance> = sending[..16]
         .iter()
-        .map(|id| (*id, "opA".to_string(), format!("opA-{id}")))
+        .map(|id| Acceptance {
+            id: *id,
+            attempt: 1,
+            operator: "opA".into(),
+            message_id: format!("opA-{id}"),
+        })
         .collect();
-    let moved = tokio::time::timeout(limit, delivery::mark_sent_many(&app.db, &sent))
+    let moved = tokio::time::timeout(limit, sent::record(&app.db, &sent))
         .await
-        .expect("recording 16 sends waited for a row it does not record")
-        .unwrap();
-    assert_eq!(moved, sending[..16].to_vec());
+        .expect("recording 16 sends waited for a row it does not record");
+    let mut moved: Vec<(i64, Recorded)> =
+        moved.into_iter().map(|(id, r)| (id, r.unwrap())).collect();
+    moved.sort_by_key(|(id, _)| *id);
+    assert_eq!(
+        moved,
+        sending[..16]
+            .iter()
+            .map(|id| (*id, Recorded::Sent))
+            .collect::<Vec<_>>()
+    );
     drop(held);
 
     // The second request's rows PENDING; another transaction holds the last one.
@@ -51,7 +65,7 @@ async fn taking_and_recording_recipients_never_waits_for_rows_they_do_not_name()
         .expect("taking 16 recipients waited for a row it does not take")
         .unwrap();
     assert_eq!(
-        taken.iter().map(|r| r.id).collect::<Vec<_>>(),
+        taken.taken.iter().map(|r| r.id).collect::<Vec<_>>(),
         pending[..16].to_vec()
     );
     drop(held);

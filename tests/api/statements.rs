@@ -3,6 +3,7 @@
 //! one. Driven on a pool of one connection, so the session counters see every statement.
 
 use sms_gateway::db::ledger::{self, Entry, EntryType};
+use sms_gateway::db::sent::{self, Acceptance, Recorded};
 use sms_gateway::db::{delivery, messages, outbox};
 
 use crate::helpers::spawn_app_with;
@@ -105,13 +106,23 @@ async fn batches_of_every_size_reuse_a_bounded_set_of_prepared_statements() {
         let taken = delivery::claim_many(&app.db, &status_ids, 30)
             .await
             .unwrap();
-        assert_eq!(taken.len(), n);
-        let sent: Vec<(i64, String, String)> = status_ids
+        assert_eq!(taken.taken.len(), n);
+        let sent: Vec<Acceptance> = status_ids
             .iter()
-            .map(|id| (*id, "op-a".to_string(), format!("m-{id}")))
+            .map(|id| Acceptance {
+                id: *id,
+                attempt: 1,
+                operator: "op-a".into(),
+                message_id: format!("m-{id}"),
+            })
             .collect();
-        let moved = delivery::mark_sent_many(&app.db, &sent).await.unwrap();
+        let moved = sent::record(&app.db, &sent).await;
         assert_eq!(moved.len(), n);
+        assert!(
+            moved
+                .iter()
+                .all(|(_, r)| r.as_ref().unwrap() == &Recorded::Sent)
+        );
     }
     for limit in 1..=64 {
         let claimed = outbox::claim(&app.db, 0, limit, "owner").await.unwrap();

@@ -116,6 +116,7 @@ async fn a_redelivered_request_is_neither_sent_nor_refunded_twice() {
         Duration::from_secs(60),
         Duration::from_secs(60),
         4,
+        30,
     );
     let summary = sms_gateway::worker::deliver_request(&ctx, request_id)
         .await
@@ -128,9 +129,13 @@ async fn a_redelivered_request_is_neither_sent_nor_refunded_twice() {
         .await
         .unwrap()
         .unwrap();
-    let status_id = app.status_ids(&sms_id).await[0];
+    let id_of_status = app.status_ids(&sms_id).await[0];
+    let taken = sms_gateway::db::delivery::Taken {
+        id: id_of_status,
+        attempt: 1,
+    };
     assert!(
-        sms_gateway::db::delivery::fail_and_refund(&app.db, &request, status_id, "x", None)
+        sms_gateway::db::delivery::fail_and_refund(&app.db, &request, taken, "x", None)
             .await
             .unwrap()
             .is_none()

@@ -3,5 +3,6 @@
 
 mod dispatch;
 mod failures;
+mod guarantees;
 mod lanes;
 mod reports;
