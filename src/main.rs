@@ -32,7 +32,8 @@ enum Command {
         #[command(subcommand)]
         command: CustomerCommand,
     },
-    /// Run a mock operator speaking the operator wire protocol (POST /send, GET /stats).
+    /// Run a mock operator speaking the operator wire protocol (POST /send, GET /status,
+    /// GET /stats); it deduplicates by reference and re-posts refused delivery reports.
     MockOperator(MockOperatorArgs),
 }
 
@@ -152,10 +153,11 @@ async fn mock_operator(args: MockOperatorArgs) -> anyhow::Result<()> {
         dlr_key: args.dlr_key,
         dlr_delay: std::time::Duration::from_millis(args.dlr_delay_ms),
         undeliverable_rate: args.undeliverable_rate,
+        ..Default::default()
     });
     let stop = CancellationToken::new();
     startup::cancel_on_signal(stop.clone());
-    tracing::info!(listen = %args.listen, "mock operator listening (POST /send, GET /stats)");
+    tracing::info!(listen = %args.listen, "mock operator listening (POST /send, GET /status, GET /stats)");
     op.serve(listener, stop).await?;
     Ok(())
 }

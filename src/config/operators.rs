@@ -18,6 +18,11 @@ pub struct OperatorConfig {
     pub name: String,
     /// Where messages are posted (the contract's operator wire protocol).
     pub url: String,
+    /// Where the operator answers `GET ?reference=` with the message it has under that
+    /// reference (200 `{"message_id", "status"}`, 404 when none), if it offers that. A send
+    /// whose outcome is in doubt is looked up there before it is sent again.
+    #[serde(default)]
+    pub status_url: Option<String>,
     /// Sent as `Authorization: Bearer`; the operator uses it for delivery reports too.
     pub api_key: SecretString,
     /// Timeout of one call.
@@ -43,11 +48,20 @@ impl OperatorConfig {
         Self {
             name: name.into(),
             url: url.into(),
+            status_url: None,
             api_key,
             timeout_ms: default_operator_timeout_ms(),
             breaker_failures: default_breaker_failures(),
             breaker_open_ms: default_breaker_open_ms(),
             breaker_max_open_ms: default_breaker_max_open_ms(),
+        }
+    }
+
+    /// The same operator, declaring `status_url`.
+    pub fn with_status_url(self, status_url: impl Into<String>) -> Self {
+        Self {
+            status_url: Some(status_url.into()),
+            ..self
         }
     }
 }
@@ -70,6 +84,7 @@ impl fmt::Debug for OperatorConfig {
         f.debug_struct("OperatorConfig")
             .field("name", &self.name)
             .field("url", &self.url)
+            .field("status_url", &self.status_url)
             .field("api_key", &"[redacted]")
             .field("timeout_ms", &self.timeout_ms)
             .field("breaker_failures", &self.breaker_failures)
@@ -143,9 +158,17 @@ fn read_list(r: &mut Reader, name: &str) -> Option<Vec<OperatorConfig>> {
         if !seen.insert(op.name.clone()) {
             r.problem(format!("{name}: operator {:?} is listed twice", op.name));
         }
-        if !(op.url.starts_with("http://") || op.url.starts_with("https://")) {
+        if !is_http_url(&op.url) {
             r.problem(format!(
                 "{name}: operator {:?} url must start with http:// or https://",
+                op.name
+            ));
+        }
+        if let Some(status_url) = &op.status_url
+            && !is_http_url(status_url)
+        {
+            r.problem(format!(
+                "{name}: operator {:?} status_url must start with http:// or https://",
                 op.name
             ));
         }
@@ -169,6 +192,11 @@ fn read_list(r: &mut Reader, name: &str) -> Option<Vec<OperatorConfig>> {
         }
     }
     Some(ops)
+}
+
+/// An `http://` or `https://` URL.
+fn is_http_url(url: &str) -> bool {
+    url.starts_with("http://") || url.starts_with("https://")
 }
 
 /// True for names allowed in URLs and metrics labels.

@@ -86,6 +86,38 @@ fn operators_are_parsed_and_validated() {
 }
 
 #[test]
+fn a_status_url_is_optional_and_must_be_http() {
+    let ok = config(&[
+        TOKEN,
+        (
+            "OPERATORS",
+            r#"[{"name":"opA","url":"http://x/send","api_key":"k1","status_url":"https://x/status"},
+                {"name":"opB","url":"http://y/send","api_key":"k2"}]"#,
+        ),
+    ])
+    .unwrap();
+    let ops = ok.operators.normal.as_ref().unwrap();
+    assert_eq!(ops[0].status_url.as_deref(), Some("https://x/status"));
+    assert_eq!(ops[1].status_url, None);
+
+    let bad = config(&[
+        TOKEN,
+        (
+            "EXPRESS_OPERATORS",
+            r#"[{"name":"opA","url":"http://x/send","api_key":"k1","status_url":"x/status"}]"#,
+        ),
+    ])
+    .unwrap_err()
+    .to_string();
+    assert!(
+        bad.contains(
+            r#"EXPRESS_OPERATORS: operator "opA" status_url must start with http:// or https://"#
+        ),
+        "{bad}"
+    );
+}
+
+#[test]
 fn secrets_stay_out_of_debug_output() {
     let c = config(&[
         TOKEN,

@@ -173,6 +173,11 @@ pub static OPERATOR_CIRCUIT_STATE: Family<1> = gauge(
     ["operator"],
     "Circuit breaker state per operator: 0 closed, 1 half-open, 2 open",
 );
+pub static OPERATOR_LOOKUPS: Family<2> = counter(
+    "smsgw_operator_lookups_total",
+    OPERATOR_OUTCOME,
+    "Status lookups by reference (status_url) of sends in doubt, by operator and outcome: found, not_found, error",
+);
 pub static OPERATOR_CIRCUIT_REJECTIONS: Family<1> = counter(
     "smsgw_operator_circuit_rejections_total",
     ["operator"],
@@ -312,6 +317,7 @@ pub static CATALOG: &[Section] = &[
             &OPERATOR_CALL_DURATION,
             &OPERATOR_CIRCUIT_STATE,
             &OPERATOR_CIRCUIT_REJECTIONS,
+            &OPERATOR_LOOKUPS,
         ],
     },
     Section {

@@ -170,6 +170,13 @@ pub fn operator_call(operator: &str, outcome: &'static str, took: Option<Duratio
     }
 }
 
+/// A status lookup of an operator: `found`, `not_found` or `error`.
+pub fn operator_lookup(operator: &str, outcome: &'static str) {
+    OPERATOR_LOOKUPS
+        .counter([operator.to_string(), outcome.to_string()])
+        .increment(1);
+}
+
 /// Sets an operator's breaker state (0 closed, 1 half open, 2 open).
 pub fn circuit_state(operator: &str, state: f64) {
     OPERATOR_CIRCUIT_STATE

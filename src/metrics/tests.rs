@@ -81,6 +81,7 @@ fn a_scrape_serves_exactly_the_catalog() {
     queue(SmsType::Normal, QueueEvent::DeadLettered);
     queue_messages(SmsType::Express, 0);
     operator_call("opA", "success", Some(ms));
+    operator_lookup("opA", "found");
     circuit_state("opA", 0.0);
     circuit_rejected("opA");
     delivery_outcome(SmsType::Normal, "sent");

@@ -2,7 +2,8 @@
 //! and metrics.
 //!
 //! Policy: `consecutive_failures(failures, open intervals)`. After `failures` consecutive
-//! transient failures ([`OperatorError::Retryable`] / [`OperatorError::RateLimited`]) the breaker
+//! transient failures ([`OperatorError::Retryable`], [`OperatorError::InDoubt`],
+//! [`OperatorError::RateLimited`]) the breaker
 //! opens for `open`; the interval doubles on every re-open up to `max_open` and starts over once
 //! a call succeeds. A permanent rejection counts as a success: the operator answered, the
 //! message was bad. When the interval has passed, the next call finds the breaker half open and
@@ -218,7 +219,7 @@ impl CircuitBreaker {
 fn trips_breaker(e: &OperatorError) -> bool {
     matches!(
         e,
-        OperatorError::Retryable(_) | OperatorError::RateLimited(_)
+        OperatorError::Retryable(_) | OperatorError::InDoubt(_) | OperatorError::RateLimited(_)
     )
 }
 

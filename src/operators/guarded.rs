@@ -71,17 +71,53 @@ impl GuardedOperator {
             let took = started.elapsed();
             let (counter, outcome) = match &result {
                 Ok(_) => (Some(&c.sent), "success"),
-                Err(OperatorError::Retryable(_)) => (Some(&c.transient_failures), "retryable"),
+                // In doubt is transient with one more thing to do; outcomes stay as they were.
+                Err(OperatorError::Retryable(_) | OperatorError::InDoubt(_)) => {
+                    (Some(&c.transient_failures), "retryable")
+                }
                 Err(OperatorError::RateLimited(_)) => (Some(&c.transient_failures), "rate_limited"),
                 Err(OperatorError::Permanent(_)) => (Some(&c.permanent_failures), "permanent"),
                 // counted by the breaker's hook
                 Err(OperatorError::CircuitOpen) => (None, "circuit_open"),
+                // not an answer to a send
+                Err(OperatorError::NoStatusUrl) => (None, "retryable"),
             };
             if let Some(counter) = counter {
                 counter.fetch_add(1, Ordering::Relaxed);
             }
             tracing::Span::current().record("outcome", outcome);
             crate::metrics::operator_call(self.name(), outcome, counter.is_some().then_some(took));
+            result
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Asks the operator for its message under `reference` ([`SmsOperator::lookup`]), bounded
+    /// by its timeout. Not through the breaker (a lookup is no send and does not count for or
+    /// against the operator's health), but never while the breaker is open
+    /// ([`OperatorError::CircuitOpen`]): the operator is failing, and a lookup would wait for
+    /// it.
+    pub async fn lookup(&self, reference: &str) -> Result<Option<String>, OperatorError> {
+        if self.breaker.state() == CircuitState::Open {
+            return Err(OperatorError::CircuitOpen);
+        }
+        let span = tracing::info_span!(
+            "operator.lookup",
+            otel.kind = "client",
+            operator.name = %self.name(),
+            outcome = tracing::field::Empty,
+        );
+        async {
+            let result = self.operator.lookup(reference).await;
+            let outcome = match &result {
+                Ok(Some(_)) => "found",
+                Ok(None) => "not_found",
+                Err(OperatorError::NoStatusUrl) => return result,
+                Err(_) => "error",
+            };
+            tracing::Span::current().record("outcome", outcome);
+            crate::metrics::operator_lookup(self.name(), outcome);
             result
         }
         .instrument(span)

@@ -7,8 +7,10 @@
 //!   (`circuit_breaker.rs`), counters, call metrics and the key its delivery reports must carry.
 //! - [`OperatorRegistry`] (`registry.rs`): the configured operators and the order of each
 //!   lane. An operator listed in both lanes is one [`GuardedOperator`] (one breaker, one set of
-//!   counters). [`OperatorRegistry::send`] fails over on transient errors and stops on a
-//!   permanent one.
+//!   counters). [`OperatorRegistry::send`] fails over on transient errors (after asking the
+//!   same operator again when its answer is in doubt) and stops on a permanent one;
+//!   [`OperatorRegistry::lookup`] asks operators with a `status_url` for a message by its
+//!   reference.
 
 pub mod circuit_breaker;
 mod guarded;
@@ -21,7 +23,7 @@ pub use circuit_breaker::{BreakerSettings, CircuitBreaker, CircuitState};
 pub use guarded::{GuardedOperator, OperatorStatus};
 pub use http::HttpOperator;
 pub use registry::{OperatorRegistry, SendOutcome};
-pub use sms_operator::{OperatorError, OutboundSms, SendFuture, SmsOperator};
+pub use sms_operator::{LookupFuture, OperatorError, OutboundSms, SendFuture, SmsOperator};
 
 #[cfg(test)]
 mod tests;

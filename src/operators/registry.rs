@@ -1,5 +1,7 @@
 //! [`OperatorRegistry`]: the configured operators, each once, and each lane's order;
-//! [`OperatorRegistry::send`] routes a message by preference and fails over.
+//! [`OperatorRegistry::send`] routes a message by preference and fails over, asking an
+//! operator whose answer is in doubt again before any other; [`OperatorRegistry::lookup`]
+//! asks the routed operators whether one already has a message.
 
 use std::sync::Arc;
 
@@ -206,6 +208,13 @@ impl OperatorRegistry {
     /// Tries the routed operators in order: `Sent` on the first success; a permanent error
     /// stops (`Rejected`, no failover); retryable, rate-limited and circuit-open move on to the
     /// next. `AllFailed` when none accepted it (with no attempts if nothing was routed).
+    ///
+    /// A failure in doubt ([`OperatorError::is_in_doubt`]: the operator may have the message)
+    /// does not move on at once: the operator is first looked up by the message's reference
+    /// when it has a `status_url` (found: `Sent` with its id, no other operator is called),
+    /// and otherwise, or when it has no such message, sent the same message (same reference)
+    /// once more; an operator honouring the reference answers that with its first id. Only
+    /// when that fails too does the next operator get the message.
     pub async fn send(
         &self,
         sms_type: SmsType,
@@ -214,7 +223,15 @@ impl OperatorRegistry {
     ) -> SendOutcome {
         let mut attempts = Vec::new();
         for op in self.route(sms_type, preference) {
-            match op.send(sms).await {
+            let mut result = op.send(sms).await;
+            if let Err(e) = &result
+                && e.is_in_doubt()
+            {
+                tracing::warn!(operator = op.name(), reference = %sms.reference, error = %e, "operator answer in doubt; asking it again");
+                attempts.push((op.name().to_string(), e.to_string()));
+                result = self.resolve_in_doubt(&op, sms).await;
+            }
+            match result {
                 Ok(message_id) => {
                     tracing::debug!(operator = op.name(), reference = %sms.reference, %message_id, "operator accepted");
                     return SendOutcome::Sent {
@@ -238,6 +255,55 @@ impl OperatorRegistry {
         SendOutcome::AllFailed { attempts }
     }
 
+    /// After a send to `op` ended in doubt: its message id for the reference if its lookup
+    /// finds one, else the answer to one more send of the same message.
+    async fn resolve_in_doubt(
+        &self,
+        op: &GuardedOperator,
+        sms: &OutboundSms,
+    ) -> Result<String, OperatorError> {
+        match op.lookup(&sms.reference).await {
+            Ok(Some(message_id)) => {
+                tracing::info!(operator = op.name(), reference = %sms.reference, %message_id, "operator has the message in doubt");
+                return Ok(message_id);
+            }
+            Ok(None) | Err(OperatorError::NoStatusUrl) => {}
+            Err(e) => {
+                tracing::warn!(operator = op.name(), reference = %sms.reference, error = %e, "lookup of a message in doubt failed; sending it again");
+            }
+        }
+        op.send(sms).await
+    }
+
+    /// Whether one of the operators `send` would route to already has a message under
+    /// `reference`: asks, in routing order, those with a `status_url` (the others are
+    /// skipped, as are those whose breaker is open); the first that has it wins, as
+    /// `(operator, message_id)`. A lookup that fails is logged and counts as "not known":
+    /// `None` means the caller should send.
+    ///
+    /// For a recipient taken again after an attempt whose outcome is unknown (a crash, a lost
+    /// record, a timeout), so that it is recorded SENT instead of being sent twice.
+    pub async fn lookup(
+        &self,
+        sms_type: SmsType,
+        preference: &[String],
+        reference: &str,
+    ) -> Option<(String, String)> {
+        for op in self.route(sms_type, preference) {
+            match op.lookup(reference).await {
+                Ok(Some(message_id)) => {
+                    tracing::info!(operator = op.name(), %reference, %message_id, "operator already has the message");
+                    return Some((op.name().to_string(), message_id));
+                }
+                Ok(None) | Err(OperatorError::NoStatusUrl | OperatorError::CircuitOpen) => {}
+                Err(e) => {
+                    tracing::warn!(operator = op.name(), %reference, error = %e, "operator lookup failed; counted as not known");
+                }
+            }
+        }
+        None
+    }
+
     /// Every operator's name: normal lane order, then express-only ones.
     pub fn names(&self) -> Vec<String> {
         self.all.iter().map(|g| g.name().to_string()).collect()
@@ -256,6 +322,7 @@ fn names_of(list: &[OperatorConfig]) -> Vec<&str> {
 /// Whether two configs of the same name describe the same operator.
 fn same_operator(a: &OperatorConfig, b: &OperatorConfig) -> bool {
     a.url == b.url
+        && a.status_url == b.status_url
         && a.api_key.expose_secret() == b.api_key.expose_secret()
         && a.timeout_ms == b.timeout_ms
         && a.breaker_failures == b.breaker_failures

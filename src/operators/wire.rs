@@ -1,6 +1,6 @@
 //! The operator wire protocol of the contract: what the gateway posts to an operator, what the
-//! operator answers, and the delivery report it posts back. [`super::HttpOperator`] speaks it;
-//! the mock operator and the load tester's operator serve it.
+//! operator answers, the status lookup by reference, and the delivery report it posts back.
+//! [`super::HttpOperator`] speaks it; the mock operator and the load tester's operator serve it.
 
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +22,24 @@ pub struct OperatorSend {
 pub struct OperatorAccepted {
     /// The operator's id of the message; its delivery report names it.
     pub message_id: String,
+}
+
+/// A status lookup: `GET {status_url}?reference=<reference>` with `Authorization: Bearer
+/// <api_key>`, answered [`MessageStatus`] (200) when the operator has a message with that
+/// reference and 404 when it has none.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StatusQuery {
+    /// The [`reference`] the message was sent with.
+    pub reference: String,
+}
+
+/// The answer to a status lookup that found the message: `200 {"message_id", "status"}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MessageStatus {
+    /// The id the operator gave the message when it took it (the one its reports name).
+    pub message_id: String,
+    /// The operator's status word (`ACCEPTD` until a report says more, `DELIVRD`, ...).
+    pub status: String,
 }
 
 /// A delivery report as posted to the gateway's `POST /dlr/{operator}`.

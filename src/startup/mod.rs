@@ -288,11 +288,10 @@ pub async fn build_operators(
             }
         });
         tracing::info!(operator = name, %addr, "built-in mock operator started (no OPERATORS configured)");
-        configs.push(OperatorConfig::new(
-            name,
-            format!("http://{addr}/send"),
-            key.into(),
-        ));
+        configs.push(
+            OperatorConfig::new(name, format!("http://{addr}/send"), key.into())
+                .with_status_url(format!("http://{addr}/status")),
+        );
     }
     OperatorRegistry::from_config(&configs, &[])
 }

@@ -1,5 +1,7 @@
 //! The registry's routing and failover, and the guarded call's breaker, against wiremock
-//! operators.
+//! operators; `in_doubt.rs`: sends in doubt and lookups by reference.
+
+mod in_doubt;
 
 use std::sync::Arc;
 use std::time::Duration;
