@@ -54,8 +54,13 @@ impl App {
     /// The group-commit front of intake (its tasks start on the first call, on the current
     /// tokio runtime).
     pub fn group_commit(&self) -> &GroupCommit {
-        self.group_commit
-            .get_or_init(|| GroupCommit::start(self.db.clone(), self.config.intake.executors))
+        self.group_commit.get_or_init(|| {
+            GroupCommit::start(
+                self.db.clone(),
+                self.config.intake.executors,
+                crate::intake::Bounds::of(&self.config.intake),
+            )
+        })
     }
 
     /// Attaches the operator registry.

@@ -104,7 +104,14 @@ impl Config {
             delivery: DeliveryConfig::read(&mut r),
             telemetry: TelemetryConfig::read(&mut r),
         };
-        let problems = r.into_problems();
+        let mut problems = r.into_problems();
+        if config.intake.timeout + config.intake.resolve_timeout >= config.http.request_timeout {
+            // An acceptance is answered (202 or 503) before the request times out.
+            problems.push(
+                "INTAKE_TIMEOUT_MS + INTAKE_RESOLVE_TIMEOUT_MS: must be below REQUEST_TIMEOUT_MS"
+                    .into(),
+            );
+        }
         if !problems.is_empty() {
             return Err(ConfigError { problems });
         }
