@@ -44,12 +44,18 @@ fn signal(pid: u32, sig: &str) {
 pub struct OwnMariaDb {
     pub port: u16,
     dir: PathBuf,
+    extra: Vec<String>,
     child: Mutex<Option<Child>>,
 }
 
 impl OwnMariaDb {
     /// Creates a data directory and starts the server (ready in a few seconds).
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// [`OwnMariaDb::start`] with extra server options.
+    pub fn start_with(options: &[&str]) -> Self {
         let dir = scratch_dir("mariadb");
         let status = Command::new("mariadb-install-db")
             .args([
@@ -67,6 +73,7 @@ impl OwnMariaDb {
         let db = Self {
             port: free_port(),
             dir,
+            extra: options.iter().map(|o| o.to_string()).collect(),
             child: Mutex::new(None),
         };
         db.run();
@@ -94,6 +101,7 @@ impl OwnMariaDb {
                 "--max-connections=200",
                 "--skip-name-resolve",
             ])
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

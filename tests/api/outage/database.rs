@@ -28,10 +28,19 @@ async fn a_database_sigkill_under_load_loses_nothing_and_answers_202_or_503() {
 }
 
 async fn database_outage_under_load(outage: Outage) {
+    // Every commit waits up to 100 ms in the server (binlog group commit), as on a slow
+    // disk: the outage then always cuts commits in flight, the window this test is about.
     let own = Arc::new(
-        tokio::task::spawn_blocking(OwnMariaDb::start)
-            .await
-            .unwrap(),
+        tokio::task::spawn_blocking(|| {
+            OwnMariaDb::start_with(&[
+                "--log-bin=binlog",
+                "--sync-binlog=1",
+                "--binlog-commit-wait-count=64",
+                "--binlog-commit-wait-usec=100000",
+            ])
+        })
+        .await
+        .unwrap(),
     );
     let shared = services().await;
     let keep: Box<dyn std::any::Any + Send + Sync> = Box::new(own.clone());
@@ -57,7 +66,7 @@ async fn database_outage_under_load(outage: Outage) {
     let app = Arc::new(app);
 
     let load = Load::start(&app, &key, 4);
-    load.wait_for_more(100, Duration::from_secs(60)).await;
+    load.wait_for_more(50, Duration::from_secs(60)).await;
     let db = own.clone();
     tokio::task::spawn_blocking(move || {
         match outage {
@@ -70,7 +79,7 @@ async fn database_outage_under_load(outage: Outage) {
     .await
     .unwrap();
     // Intake recovers once the server is back.
-    load.wait_for_more(100, Duration::from_secs(60)).await;
+    load.wait_for_more(50, Duration::from_secs(60)).await;
     let answers = load.finish().await;
 
     let (accepted, unavailable) = assert_nothing_lost(&app, customer, opening, &answers, true).await;
