@@ -49,12 +49,8 @@ pub struct OwnMariaDb {
 }
 
 impl OwnMariaDb {
-    /// Creates a data directory and starts the server (ready in a few seconds).
-    pub fn start() -> Self {
-        Self::start_with(&[])
-    }
-
-    /// [`OwnMariaDb::start`] with extra server options.
+    /// Creates a data directory and starts the server with these extra options (ready in a
+    /// few seconds).
     pub fn start_with(options: &[&str]) -> Self {
         let dir = scratch_dir("mariadb");
         let status = Command::new("mariadb-install-db")

@@ -65,21 +65,29 @@ async fn database_outage_under_load(outage: Outage) {
     let (customer, key) = app.create_customer("acme", opening).await;
     let app = Arc::new(app);
 
-    let load = Load::start(&app, &key, 4);
+    // Eight clients keep group-commit batches of several requests in flight; a lone request
+    // is one too. Three kills: each lands on whichever batch is committing.
+    let load = Load::start(&app, &key, 8);
     load.wait_for_more(50, Duration::from_secs(60)).await;
-    let db = own.clone();
-    tokio::task::spawn_blocking(move || {
-        match outage {
-            Outage::Restart => db.stop(),
-            Outage::Kill => db.kill(),
-        }
-        std::thread::sleep(Duration::from_secs(1));
-        db.run();
-    })
-    .await
-    .unwrap();
-    // Intake recovers once the server is back.
-    load.wait_for_more(50, Duration::from_secs(60)).await;
+    let times = match outage {
+        Outage::Restart => 1,
+        Outage::Kill => 3,
+    };
+    for _ in 0..times {
+        let db = own.clone();
+        tokio::task::spawn_blocking(move || {
+            match outage {
+                Outage::Restart => db.stop(),
+                Outage::Kill => db.kill(),
+            }
+            std::thread::sleep(Duration::from_secs(1));
+            db.run();
+        })
+        .await
+        .unwrap();
+        // Intake recovers once the server is back.
+        load.wait_for_more(50, Duration::from_secs(60)).await;
+    }
     let answers = load.finish().await;
 
     let (accepted, unavailable) = assert_nothing_lost(&app, customer, opening, &answers, true).await;
