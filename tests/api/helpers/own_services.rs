@@ -103,7 +103,11 @@ impl OwnMariaDb {
             .spawn()
             .expect("start mariadbd");
         *self.child.lock().unwrap() = Some(child);
-        wait_until(Duration::from_secs(60), || accepts(self.port), || self.log());
+        wait_until(
+            Duration::from_secs(60),
+            || accepts(self.port),
+            || self.log(),
+        );
     }
 
     /// SIGTERM (a clean shutdown), waiting for the exit.

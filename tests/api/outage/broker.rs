@@ -54,11 +54,15 @@ async fn a_broker_restart_under_load_loses_nothing_and_the_api_stays_ready() {
     let load = Load::start(&app, &key, 4);
     load.wait_for_more(100, Duration::from_secs(60)).await;
     let node = rabbit.clone();
-    tokio::task::spawn_blocking(move || node.stop()).await.unwrap();
+    tokio::task::spawn_blocking(move || node.stop())
+        .await
+        .unwrap();
     // Intake goes on during the outage.
     load.wait_for_more(100, Duration::from_secs(30)).await;
     let node = rabbit.clone();
-    tokio::task::spawn_blocking(move || node.restart()).await.unwrap();
+    tokio::task::spawn_blocking(move || node.restart())
+        .await
+        .unwrap();
     load.wait_for_more(100, Duration::from_secs(60)).await;
     let answers = load.finish().await;
 

@@ -90,7 +90,8 @@ async fn database_outage_under_load(outage: Outage) {
     }
     let answers = load.finish().await;
 
-    let (accepted, unavailable) = assert_nothing_lost(&app, customer, opening, &answers, true).await;
+    let (accepted, unavailable) =
+        assert_nothing_lost(&app, customer, opening, &answers, true).await;
     eprintln!(
         "{outage:?}: {accepted} requests accepted, {unavailable} answered 503; operator calls: {}",
         op.stats.snapshot().accepted

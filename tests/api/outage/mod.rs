@@ -148,7 +148,10 @@ pub async fn assert_nothing_lost(
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     for a in &accepted {
-        let sms_id = a.sms_identifier.as_deref().expect("a 202 names its request");
+        let sms_id = a
+            .sms_identifier
+            .as_deref()
+            .expect("a 202 names its request");
         assert_eq!(
             app.sent_recipients_of(sms_id).await,
             RECIPIENTS as i64,
@@ -161,8 +164,16 @@ pub async fn assert_nothing_lost(
         "requests in the database that were not answered 202 (charged behind a 503?)"
     );
     let charged: i64 = accepted.iter().map(|a| a.cost).sum();
-    assert_eq!(app.total_charged().await, charged, "the ledger charged other than the 202s");
+    assert_eq!(
+        app.total_charged().await,
+        charged,
+        "the ledger charged other than the 202s"
+    );
     assert_eq!(app.balance_of(customer).await, opening - charged);
-    assert_eq!(app.refund_count().await, 0, "nothing failed, so nothing was refunded");
+    assert_eq!(
+        app.refund_count().await,
+        0,
+        "nothing failed, so nothing was refunded"
+    );
     (accepted.len(), unavailable)
 }

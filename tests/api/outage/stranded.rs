@@ -58,7 +58,10 @@ async fn dead_letters_are_listed_and_replayed_through_the_outbox() {
     let (_, key) = app.create_customer("acme", 100).await;
     app.spawn_publishers();
     let sms = app
-        .send_ok(&key, json!({"text": "hi", "recipients": ["+989121234567", "+989121234568"]}))
+        .send_ok(
+            &key,
+            json!({"text": "hi", "recipients": ["+989121234567", "+989121234568"]}),
+        )
         .await;
     app.wait_for_empty_outbox().await;
     let cfg = app.state.config.amqp.clone();
@@ -78,7 +81,10 @@ async fn dead_letters_are_listed_and_replayed_through_the_outbox() {
     // Both rejected without requeue: dead-lettered by the broker.
     for _ in 0..2 {
         let m = channel
-            .basic_get(cfg.queue_normal.as_str().into(), BasicGetOptions { no_ack: false })
+            .basic_get(
+                cfg.queue_normal.as_str().into(),
+                BasicGetOptions { no_ack: false },
+            )
             .await
             .unwrap()
             .expect("a message");
@@ -90,7 +96,9 @@ async fn dead_letters_are_listed_and_replayed_through_the_outbox() {
     }
     wait_for_depth(&app, &format!("{}.dead", cfg.exchange), 2).await;
 
-    app.get("/admin/dead-letters", None).await.assert_problem(401);
+    app.get("/admin/dead-letters", None)
+        .await
+        .assert_problem(401);
     let listed = app.get("/admin/dead-letters", Some(ADMIN_TOKEN)).await;
     listed.assert_status(200);
     assert_eq!(listed.body["total"], 2, "{}", listed.text);
@@ -103,7 +111,9 @@ async fn dead_letters_are_listed_and_replayed_through_the_outbox() {
     assert_eq!(items[1]["body"], "not json");
     // Listing leaves them there.
     assert_eq!(
-        app.get("/admin/dead-letters?limit=1", Some(ADMIN_TOKEN)).await.body["total"],
+        app.get("/admin/dead-letters?limit=1", Some(ADMIN_TOKEN))
+            .await
+            .body["total"],
         2
     );
 
@@ -119,6 +129,10 @@ async fn dead_letters_are_listed_and_replayed_through_the_outbox() {
 
     app.spawn_workers();
     app.wait_for_status(&key, &sms, &["SENT"]).await;
-    assert_eq!(op.stats.snapshot().accepted, 2, "the replayed request was sent once");
+    assert_eq!(
+        op.stats.snapshot().accepted,
+        2,
+        "the replayed request was sent once"
+    );
     app.finish().await;
 }
