@@ -28,6 +28,9 @@ pub struct App {
     pub admin_token_hash: [u8; 32],
     /// Set when shutdown starts: readiness turns false so load balancers stop sending.
     draining: AtomicBool,
+    /// Whether `/readyz` needs the broker (roles without intake: publisher, worker). Intake
+    /// does not: the outbox absorbs a broker outage.
+    pub broker_gates_readiness: bool,
     /// Group commit of acceptances, started on first use.
     group_commit: OnceLock<GroupCommit>,
     /// Customer keys this process has seen valid (`POST /sms/send` only).
@@ -46,6 +49,7 @@ impl App {
             operators: None,
             admin_token_hash,
             draining: AtomicBool::new(false),
+            broker_gates_readiness: false,
             group_commit: OnceLock::new(),
             key_cache: KeyCache::default(),
         }
@@ -54,13 +58,24 @@ impl App {
     /// The group-commit front of intake (its tasks start on the first call, on the current
     /// tokio runtime).
     pub fn group_commit(&self) -> &GroupCommit {
-        self.group_commit
-            .get_or_init(|| GroupCommit::start(self.db.clone(), self.config.intake.executors))
+        self.group_commit.get_or_init(|| {
+            GroupCommit::start(
+                self.db.clone(),
+                self.config.intake.executors,
+                crate::intake::Bounds::of(&self.config.intake),
+            )
+        })
     }
 
     /// Attaches the operator registry.
     pub fn with_operators(mut self, operators: Arc<OperatorRegistry>) -> Self {
         self.operators = Some(operators);
+        self
+    }
+
+    /// Makes `/readyz` fail while the broker is unreachable (publisher and worker roles).
+    pub fn with_broker_gating_readiness(mut self, gates: bool) -> Self {
+        self.broker_gates_readiness = gates;
         self
     }
 

@@ -1,5 +1,7 @@
 //! RabbitMQ settings: the URL (a secret), the exchange and lane queues, prefetch.
 
+use std::time::Duration;
+
 use super::SecretUrl;
 use super::reader::Reader;
 
@@ -18,6 +20,13 @@ pub struct AmqpConfig {
     pub prefetch: u16,
     /// `AMQP_QUORUM_QUEUES`: declare quorum queues (for a RabbitMQ cluster).
     pub quorum_queues: bool,
+    /// `AMQP_CONFIRM_TIMEOUT_MS`: how long a publisher waits for a round's publishes and
+    /// confirms (a blocked connection, a broker alarm); the rows not confirmed by then are
+    /// given back and published again.
+    pub confirm_timeout: Duration,
+    /// `STRANDED_AFTER_SECS`: a request with recipients still waiting this long, no outbox row
+    /// and its lane's queue empty has lost its queue message; the sweeper re-queues it.
+    pub stranded_after: Duration,
 }
 
 impl AmqpConfig {
@@ -33,6 +42,8 @@ impl AmqpConfig {
             queue_express: r.string("AMQP_QUEUE_EXPRESS", "sms.express"),
             prefetch: r.ranged("AMQP_PREFETCH", 64, 1, 10_000),
             quorum_queues: r.bool("AMQP_QUORUM_QUEUES", false),
+            confirm_timeout: r.millis("AMQP_CONFIRM_TIMEOUT_MS", 5_000, 10, 600_000),
+            stranded_after: r.secs("STRANDED_AFTER_SECS", 120, 1, 86_400),
         }
     }
 }

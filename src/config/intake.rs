@@ -26,6 +26,12 @@ pub struct IntakeConfig {
     /// `INTAKE_EXECUTORS`: group-commit shards of customers, each committing one batch at a
     /// time (see `intake::group_commit`).
     pub executors: usize,
+    /// `INTAKE_TIMEOUT_MS`: bound of an acceptance transaction up to its commit, and of the
+    /// commit itself. Past it nothing is charged (503), or the commit's fate is looked up.
+    pub timeout: Duration,
+    /// `INTAKE_RESOLVE_TIMEOUT_MS`: how long a commit whose outcome is unknown (connection
+    /// lost during COMMIT, commit timed out) is looked up before the answer says so.
+    pub resolve_timeout: Duration,
 }
 
 impl IntakeConfig {
@@ -58,6 +64,8 @@ impl IntakeConfig {
             max_validity: r.secs("MAX_VALIDITY_SECS", 7 * 86_400, 1, 30 * 86_400),
             group_commit: r.bool("INTAKE_GROUP_COMMIT", true),
             executors: r.ranged("INTAKE_EXECUTORS", 1, 1, 64),
+            timeout: r.millis("INTAKE_TIMEOUT_MS", 3_000, 10, 60_000),
+            resolve_timeout: r.millis("INTAKE_RESOLVE_TIMEOUT_MS", 5_000, 10, 120_000),
         }
     }
 }

@@ -109,7 +109,14 @@ impl Config {
             reports: ReportsConfig::read(&mut r),
         };
         config.check_lease(&mut r);
-        let problems = r.into_problems();
+        let mut problems = r.into_problems();
+        if config.intake.timeout + config.intake.resolve_timeout >= config.http.request_timeout {
+            // An acceptance is answered (202 or 503) before the request times out.
+            problems.push(
+                "INTAKE_TIMEOUT_MS + INTAKE_RESOLVE_TIMEOUT_MS: must be below REQUEST_TIMEOUT_MS"
+                    .into(),
+            );
+        }
         if !problems.is_empty() {
             return Err(ConfigError { problems });
         }

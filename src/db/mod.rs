@@ -20,7 +20,7 @@ use std::time::Duration;
 use secrecy::ExposeSecret;
 use sqlx::migrate::{MigrateDatabase, Migrator};
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
-use sqlx::{MySql, MySqlPool, Transaction};
+use sqlx::{MySql, MySqlConnection, MySqlPool, Transaction};
 
 use crate::backoff::{Backoff, Jitter};
 use crate::config::DatabaseConfig;
@@ -45,8 +45,13 @@ pub fn connect_options(config: &DatabaseConfig) -> Result<MySqlConnectOptions, s
 
 /// Builds the bounded pool. Connections are opened on demand, so the process starts (and
 /// reports not-ready) while the database is down, and recovers by itself when it returns.
+/// Every connection gets the session time bounds of [`set_time_bounds`].
 pub fn pool(config: &DatabaseConfig) -> Result<MySqlPool, sqlx::Error> {
+    let (statement, lock_wait) = (config.statement_timeout, config.lock_wait_timeout);
     Ok(MySqlPoolOptions::new()
+        .after_connect(move |conn, _| {
+            Box::pin(async move { set_time_bounds(conn, statement, lock_wait).await })
+        })
         .max_connections(config.max_connections)
         .min_connections(config.min_connections)
         .acquire_timeout(config.acquire_timeout)
@@ -65,9 +70,54 @@ pub async fn create_database_if_missing(config: &DatabaseConfig) -> Result<bool,
     Ok(true)
 }
 
-/// Applies pending migrations.
+/// Bounds a session's statements in time, so a stuck server or a full disk turns into an
+/// error instead of a hang: `max_statement_time` (MariaDB, seconds; it covers every
+/// statement) or, on MySQL, which lacks it, `max_execution_time` (milliseconds, SELECTs
+/// only), and `innodb_lock_wait_timeout`. A zero `statement` leaves the server's setting.
+pub async fn set_time_bounds(
+    conn: &mut MySqlConnection,
+    statement: Duration,
+    lock_wait: Duration,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("set session innodb_lock_wait_timeout = ?")
+        .bind(lock_wait.as_secs().max(1))
+        .execute(&mut *conn)
+        .await?;
+    if statement.is_zero() {
+        return Ok(());
+    }
+    let mariadb = sqlx::query("set session max_statement_time = ?")
+        .bind(statement.as_secs_f64())
+        .execute(&mut *conn)
+        .await;
+    match mariadb {
+        Ok(_) => Ok(()),
+        // 1193: unknown system variable (MySQL).
+        Err(sqlx::Error::Database(e))
+            if e.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+                .is_some_and(|m| m.number() == 1193) =>
+        {
+            sqlx::query("set session max_execution_time = ?")
+                .bind(statement.as_millis() as u64)
+                .execute(&mut *conn)
+                .await
+                .map(|_| ())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Applies pending migrations, on one connection without a statement time bound (a
+/// migration may rewrite a large table).
 pub async fn migrate(pool: &MySqlPool) -> Result<(), sqlx::migrate::MigrateError> {
-    MIGRATOR.run(pool).await
+    let mut conn = pool.acquire().await?;
+    if let Err(e) = sqlx::query("set session max_statement_time = 0")
+        .execute(&mut *conn)
+        .await
+    {
+        tracing::debug!(error = %e, "no max_statement_time to lift (MySQL)");
+    }
+    MIGRATOR.run(&mut *conn).await
 }
 
 /// Cheap liveness probe of the database, bounded by `timeout`.
@@ -76,6 +126,18 @@ pub async fn ping(pool: &MySqlPool, timeout: Duration) -> bool {
         tokio::time::timeout(timeout, sqlx::query("select 1").execute(pool)).await,
         Ok(Ok(_))
     )
+}
+
+/// Whether the database can commit a write, bounded by `timeout`: an upsert of the one row of
+/// `readiness_probe` (autocommit, so it waits for the log flush). A server that answers
+/// `select 1` but cannot write (full disk, read-only, stuck commits) fails it.
+pub async fn can_commit(pool: &MySqlPool, timeout: Duration) -> bool {
+    let write = sqlx::query(
+        "insert into readiness_probe (id, probed_at) values (1, now(6)) \
+         on duplicate key update probed_at = now(6)",
+    )
+    .execute(pool);
+    matches!(tokio::time::timeout(timeout, write).await, Ok(Ok(_)))
 }
 
 /// A MySQL/MariaDB error that a retry may not meet again: deadlock (1213), lock wait timeout

@@ -190,16 +190,41 @@ impl ApiError {
 }
 
 impl From<crate::intake::AcceptError> for ApiError {
+    /// Every failure of an acceptance is a 503: nothing was charged, or (when the database
+    /// could not tell within `INTAKE_RESOLVE_TIMEOUT_MS`) the answer names the request id to
+    /// look up. Never a 500 that leaves the client to guess.
     fn from(e: crate::intake::AcceptError) -> Self {
         use crate::intake::AcceptError;
         match e {
-            AcceptError::Database(e) => Self::Database(e),
-            // Its fate is unknown: a 500, never a 503 that invites a retry.
-            e @ AcceptError::CommitFailed(_) => Self::Internal(e.into()),
+            AcceptError::Database(e) => {
+                tracing::warn!(error = %e, "acceptance failed before its commit; nothing charged");
+                Self::nothing_charged()
+            }
+            AcceptError::NotCommitted => Self::nothing_charged(),
+            AcceptError::CommitFailed {
+                sms_identifier,
+                error,
+            } => {
+                tracing::error!(sms.id = %sms_identifier, error = %error, "acceptance commit of unknown outcome");
+                Self::Unavailable(format!(
+                    "the database did not confirm whether request {sms_identifier} was accepted; \
+                     GET /sms/{sms_identifier} tells (404: nothing was charged)"
+                ))
+            }
             AcceptError::Stopped => {
-                Self::Unavailable("the service is stopping; retry later".into())
+                Self::Unavailable("the service is stopping; nothing charged; retry later".into())
             }
         }
+    }
+}
+
+impl ApiError {
+    /// 503 for a write that certainly did not happen.
+    pub fn nothing_charged() -> Self {
+        Self::Unavailable(
+            "the database could not complete the request in time; nothing charged; retry later"
+                .into(),
+        )
     }
 }
 

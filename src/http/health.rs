@@ -1,5 +1,5 @@
-//! `GET /healthz` (the process answers) and `GET /readyz` (database and broker reachable, not
-//! draining).
+//! `GET /healthz` (the process answers) and `GET /readyz` (the database can commit, the broker
+//! is reachable where the role needs it, not draining).
 
 use std::time::Duration;
 
@@ -25,8 +25,14 @@ pub struct Health {
 pub struct Readiness {
     /// `ready`, `not_ready` or `draining`.
     pub status: String,
+    /// `up` when the database committed a small write within 2 s.
     pub database: String,
+    /// `up` while the RabbitMQ connection is open.
     pub broker: String,
+    /// Whether this process's readiness needs the broker: false for the roles that serve
+    /// intake (`api`, `all`; the outbox holds accepted messages during a broker outage), true
+    /// for `publisher` and `worker`.
+    pub broker_required: bool,
 }
 
 /// The process is alive.
@@ -38,18 +44,20 @@ pub async fn healthz() -> Json<Health> {
     })
 }
 
-/// The process can serve: database and broker reachable and not shutting down.
+/// The process can serve: the database commits a write, the broker is connected (for the
+/// roles that need it: see `broker_required`), and it is not shutting down.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses(
         (status = 200, description = "Ready", body = Readiness),
         (status = 503, description = "A dependency is down, or the process is draining", body = Readiness),
     ))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    let database = db::ping(&state.db, Duration::from_secs(2)).await;
+    let database = db::can_commit(&state.db, Duration::from_secs(2)).await;
     let broker = state.broker.is_connected();
     let draining = state.is_draining();
     let up = |b: bool| if b { "up" } else { "down" }.to_string();
-    let ready = database && broker && !draining;
+    let broker_required = state.broker_gates_readiness;
+    let ready = database && (broker || !broker_required) && !draining;
     let body = Readiness {
         status: if draining {
             "draining"
@@ -61,6 +69,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         .into(),
         database: up(database),
         broker: up(broker),
+        broker_required,
     };
     let code = if ready {
         StatusCode::OK

@@ -100,15 +100,23 @@ pub async fn begin(
     })
 }
 
-/// Stores the response (when a key was given) and commits `tx`. If a concurrent request with
-/// the same key committed first, this transaction is rolled back and that response replayed.
-pub async fn commit<T: Serialize>(
+/// Where [`store`] left a write.
+pub enum Stored {
+    /// A concurrent request with the same key committed first: this transaction was rolled
+    /// back; answer with that request's response.
+    Replay(Response),
+    /// The response (as JSON) is written in the transaction, which the caller commits.
+    Ready(Tx, String),
+}
+
+/// Stores the response in `tx` when a key was given (see [`Stored`]).
+pub async fn store<T: Serialize>(
     idem: Option<&Idempotency>,
     pool: &MySqlPool,
     mut tx: Tx,
     status: StatusCode,
     body: &T,
-) -> Result<Response, ApiError> {
+) -> Result<Stored, ApiError> {
     let json = serde_json::to_string(body).map_err(|e| ApiError::Internal(e.into()))?;
     if let Some(idem) = idem {
         let stored = db::idempotency::insert(
@@ -125,20 +133,43 @@ pub async fn commit<T: Serialize>(
             Ok(()) => {}
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                 tx.rollback().await?;
-                return idem.replay(pool).await?.ok_or_else(|| {
+                let replay = idem.replay(pool).await?.ok_or_else(|| {
                     ApiError::Conflict("a request with this Idempotency-Key is in progress".into())
-                });
+                })?;
+                return Ok(Stored::Replay(replay));
             }
             Err(e) => return Err(e.into()),
         }
     }
-    tx.commit().await?;
+    Ok(Stored::Ready(tx, json))
+}
+
+/// A stored JSON answer as a response.
+pub fn json_answer(status: StatusCode, json: String) -> Response {
     let mut resp = (status, json).into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    Ok(resp)
+    resp
+}
+
+/// Stores the response (when a key was given) and commits `tx`. If a concurrent request with
+/// the same key committed first, this transaction is rolled back and that response replayed.
+pub async fn commit<T: Serialize>(
+    idem: Option<&Idempotency>,
+    pool: &MySqlPool,
+    tx: Tx,
+    status: StatusCode,
+    body: &T,
+) -> Result<Response, ApiError> {
+    match store(idem, pool, tx, status, body).await? {
+        Stored::Replay(resp) => Ok(resp),
+        Stored::Ready(tx, json) => {
+            tx.commit().await?;
+            Ok(json_answer(status, json))
+        }
+    }
 }
 
 pub use crate::db::is_unique_violation;

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod balance;
 pub mod customers;
+pub mod dead_letters;
 pub mod dlr;
 pub mod error;
 pub mod extract;
@@ -62,6 +63,8 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/dispatch/pause", post(admin::pause))
         .route("/admin/dispatch/resume", post(admin::resume))
         .route("/admin/operators", get(admin::operators))
+        .route("/admin/dead-letters", get(dead_letters::list))
+        .route("/admin/dead-letters/replay", post(dead_letters::replay))
         .route("/balance/add", post(balance::add_balance))
         .route("/balance", get(balance::get_balance))
         .route("/dlr/{operator}", post(dlr::receive))

@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, balance, customers, dlr, error, health, sms};
+use super::{admin, balance, customers, dead_letters, dlr, error, health, sms};
 use crate::domain;
 
 /// The whole API.
@@ -22,6 +22,8 @@ use crate::domain;
         admin::pause,
         admin::resume,
         admin::operators,
+        dead_letters::list,
+        dead_letters::replay,
         balance::add_balance,
         balance::get_balance,
         sms::send::send,

@@ -15,6 +15,11 @@
 //! A request whose HTTP handler has gone away (timeout, client disconnect) before its batch
 //! locked the balances is skipped, so a 503 still charges nothing.
 //!
+//! Every batch is bounded in time (`INTAKE_TIMEOUT_MS`, up to its commit's answer); a commit
+//! that fails or does not answer is looked up ([`super::commit`]) before any request of the
+//! batch is answered, and a request that could no longer be answered within its HTTP request
+//! timeout is not started (503, nothing charged).
+//!
 //! Batches form by themselves: customers are split into `INTAKE_EXECUTORS` shards
 //! (`customer_id % executors`, one by default), each with one [`crate::batching`] executor
 //! that takes whatever its queue holds (up to [`MAX_BATCH`] requests / [`MAX_BATCH_RECIPIENTS`]
@@ -24,10 +29,11 @@
 //! batch is one request and no latency is added.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use sqlx::MySqlPool;
 
-use super::{AcceptError, Outcome, Request, SendCommand, accept, accept_many};
+use super::{AcceptError, Bounds, Outcome, Probe, Request, SendCommand, accept, accept_many};
 use crate::batching::{BatchError, Call, Executor, Limits};
 
 /// Requests per batch.
@@ -47,10 +53,12 @@ const LIMITS: Limits = Limits {
     power_of_two: true,
 };
 
-/// One request waiting for its batch: the command and its price per segment.
+/// One request waiting for its batch: the command, its price per segment, and when its
+/// HTTP request must be answered.
 struct Job {
     cmd: SendCommand,
     price: i64,
+    deadline: Instant,
 }
 
 type JobCall = Call<Job, Outcome, AcceptError>;
@@ -65,14 +73,14 @@ pub struct GroupCommit {
 impl GroupCommit {
     /// Starts `executors` shards (at least one), each with its executor on the current tokio
     /// runtime.
-    pub fn start(db: MySqlPool, executors: usize) -> Self {
+    pub fn start(db: MySqlPool, executors: usize, bounds: Bounds) -> Self {
         let shards = (0..executors.max(1))
             .map(|_| {
                 let db = db.clone();
                 Executor::start(
                     LIMITS,
                     |job: &Job| job.cmd.recipients.len(),
-                    move |batch| execute(db.clone(), batch),
+                    move |batch| execute(db.clone(), bounds, batch),
                 )
             })
             .collect();
@@ -82,10 +90,21 @@ impl GroupCommit {
     }
 
     /// Accepts `cmd` in a shared transaction; resolves once that transaction committed (or
-    /// failed). Dropping the future before its batch starts cancels the request.
-    pub async fn accept(&self, cmd: SendCommand, price: i64) -> Result<Outcome, AcceptError> {
+    /// failed). Dropping the future before its batch starts cancels the request; a request
+    /// that could not be answered by `deadline` is not started ([`AcceptError::NotCommitted`]).
+    pub async fn accept(
+        &self,
+        cmd: SendCommand,
+        price: i64,
+        deadline: Instant,
+    ) -> Result<Outcome, AcceptError> {
         let shard = cmd.customer_id.rem_euclid(self.shards.len() as i64) as usize;
-        match self.shards[shard].call(Job { cmd, price }).await {
+        let job = Job {
+            cmd,
+            price,
+            deadline,
+        };
+        match self.shards[shard].call(job).await {
             Ok(outcome) => Ok(outcome),
             Err(BatchError::Failed(e)) => Err(e),
             Err(BatchError::Stopped) => Err(AcceptError::Stopped),
@@ -94,45 +113,76 @@ impl GroupCommit {
 }
 
 /// Runs one batch: a lone request alone; several in one transaction, falling back to one by
-/// one when it fails before its commit.
-async fn execute(db: MySqlPool, batch: Vec<JobCall>) {
+/// one when it fails before its commit for a reason of its own.
+async fn execute(db: MySqlPool, bounds: Bounds, batch: Vec<JobCall>) {
     if batch.len() == 1 {
         let call = batch.into_iter().next().expect("one call");
-        alone(&db, call).await;
+        alone(&db, bounds, call).await;
         return;
     }
-    match accept_batch(&db, &batch).await {
-        Ok(outcomes) => {
-            for (call, outcome) in batch.into_iter().zip(outcomes) {
-                if let Some(outcome) = outcome {
-                    call.reply.send(Ok(outcome));
-                }
-            }
-        }
-        Err(Failure::BeforeCommit(e)) => {
-            tracing::warn!(error = %e, requests = batch.len(), "group commit failed; accepting its requests one by one");
-            for call in batch {
-                alone(&db, call).await;
-            }
-        }
-        // The commit's fate is unknown: retrying could charge twice, so every request of
-        // the batch gets the error (as a lone request whose commit failed would).
-        Err(Failure::AtCommit(e)) => {
-            tracing::error!(error = %e, requests = batch.len(), "group commit: the commit failed");
+    let failure = match accept_batch(&db, bounds, &batch).await {
+        Ok(outcomes) => return answer(batch, outcomes),
+        Err(failure) => failure,
+    };
+    match failure {
+        // The database is unreachable or out of time: the one-by-one retry would meet the
+        // same, each request paying the whole bound.
+        Failure::BeforeCommit(e) if !matches!(e, sqlx::Error::Database(_)) => {
+            tracing::warn!(error = %e, requests = batch.len(), "group commit failed before its commit; nothing charged");
             let e = Arc::new(e);
             for call in batch {
-                call.reply.send(Err(AcceptError::CommitFailed(e.clone())));
+                call.reply.send(Err(AcceptError::Database(clone_error(&e))));
+            }
+        }
+        Failure::BeforeCommit(e) => {
+            tracing::warn!(error = %e, requests = batch.len(), "group commit failed; accepting its requests one by one");
+            for call in batch {
+                alone(&db, bounds, call).await;
+            }
+        }
+        // The commit failed and its lookup said it did not happen, or could not tell: never
+        // retried (that could charge twice).
+        Failure::AtCommit(e) => {
+            for call in batch {
+                call.reply.send(Err(match &e {
+                    AcceptError::NotCommitted => AcceptError::NotCommitted,
+                    AcceptError::CommitFailed {
+                        sms_identifier,
+                        error,
+                    } => AcceptError::CommitFailed {
+                        sms_identifier: sms_identifier.clone(),
+                        error: error.clone(),
+                    },
+                    _ => AcceptError::NotCommitted,
+                }));
             }
         }
     }
+}
+
+/// Answers every request of a batch that committed (or decided nothing to commit); a
+/// request skipped because it could not be answered in time is told so.
+fn answer(batch: Vec<JobCall>, outcomes: Vec<Option<Outcome>>) {
+    for (call, outcome) in batch.into_iter().zip(outcomes) {
+        match outcome {
+            Some(outcome) => call.reply.send(Ok(outcome)),
+            None if !call.reply.is_abandoned() => call.reply.send(Err(AcceptError::NotCommitted)),
+            None => {}
+        }
+    }
+}
+
+/// A copy of a connection-level error for each request of a batch (sqlx errors do not clone).
+fn clone_error(e: &Arc<sqlx::Error>) -> sqlx::Error {
+    sqlx::Error::Io(std::io::Error::other(e.to_string()))
 }
 
 /// Why a batch failed.
 enum Failure {
     /// Nothing was committed: its requests can be retried one by one.
     BeforeCommit(sqlx::Error),
-    /// The commit itself failed: it may or may not have happened.
-    AtCommit(sqlx::Error),
+    /// The commit itself failed and its lookup did not find it committed.
+    AtCommit(AcceptError),
 }
 
 impl From<sqlx::Error> for Failure {
@@ -141,38 +191,78 @@ impl From<sqlx::Error> for Failure {
     }
 }
 
+/// Whether a request is not (or no longer) worth starting: its caller has gone, or it could
+/// not be answered in time.
+fn skip(call: &JobCall, bounds: Bounds) -> bool {
+    call.reply.is_abandoned() || bounds.too_late(call.input.deadline)
+}
+
 /// The one-request path: [`accept`] in its own transaction, tried again (up to 3 times) when
 /// InnoDB chose it as a deadlock victim or gave up waiting for a lock.
-async fn alone(db: &MySqlPool, call: JobCall) {
+async fn alone(db: &MySqlPool, bounds: Bounds, call: JobCall) {
     crate::metrics::intake_batch(1);
     let Call { input: job, reply } = call;
     let mut attempt = 0;
     let result = loop {
         attempt += 1;
-        let result = async {
-            let mut tx = db.begin().await?;
-            let outcome = accept(&mut tx, &job.cmd, job.price).await?;
-            match &outcome {
-                Outcome::Accepted(_) if !reply.is_abandoned() => tx.commit().await?,
-                _ => tx.rollback().await?,
-            }
-            Ok(outcome)
+        if reply.is_abandoned() {
+            return;
         }
-        .await;
+        if bounds.too_late(job.deadline) {
+            break Err(AcceptError::NotCommitted);
+        }
+        let result = once(db, bounds, &job, || reply.is_abandoned()).await;
         match result {
-            Err(e) if attempt < 3 && crate::db::is_transient_error(&e) && !reply.is_abandoned() => {
+            Err(AcceptError::Database(e))
+                if attempt < 3 && crate::db::is_transient_error(&e) && !reply.is_abandoned() =>
+            {
                 tracing::debug!(error = %e, attempt, "intake transaction hit a lock conflict; retrying");
             }
             other => break other,
         }
     };
-    reply.send(result.map_err(AcceptError::Database));
+    reply.send(result);
 }
 
-/// Decides and writes a batch in one transaction. `None` marks a request whose caller left
-/// before the balances were locked (skipped, nothing written).
-async fn accept_batch(db: &MySqlPool, batch: &[JobCall]) -> Result<Vec<Option<Outcome>>, Failure> {
-    let mut tx = db.begin().await?;
+/// One try of a lone request, bounded by `INTAKE_TIMEOUT_MS` up to its commit's answer.
+async fn once(
+    db: &MySqlPool,
+    bounds: Bounds,
+    job: &Job,
+    abandoned: impl Fn() -> bool,
+) -> Result<Outcome, AcceptError> {
+    let deadline = Instant::now() + bounds.timeout;
+    let decided = tokio::time::timeout_at(deadline.into(), async {
+        let mut tx = db.begin().await?;
+        let outcome = accept(&mut tx, &job.cmd, job.price).await?;
+        Ok::<_, sqlx::Error>((tx, outcome))
+    })
+    .await
+    .unwrap_or_else(|_| Err(super::timed_out("the acceptance")));
+    let (tx, outcome) = decided?;
+    match &outcome {
+        Outcome::Accepted(a) if !abandoned() => {
+            let sms_identifier = a.sms_identifier.to_string();
+            let probe = Probe {
+                customers: &[job.cmd.customer_id],
+                sms_identifier: &sms_identifier,
+            };
+            super::commit(db, bounds, deadline, tx, probe).await?;
+        }
+        _ => tx.rollback().await?,
+    }
+    Ok(outcome)
+}
+
+/// Decides and writes a batch in one transaction, bounded by `INTAKE_TIMEOUT_MS` up to its
+/// commit's answer. `None` marks a request skipped (its caller left, or it could not be
+/// answered in time) before the balances were locked: nothing written for it.
+async fn accept_batch(
+    db: &MySqlPool,
+    bounds: Bounds,
+    batch: &[JobCall],
+) -> Result<Vec<Option<Outcome>>, Failure> {
+    let deadline = Instant::now() + bounds.timeout;
     let requests: Vec<Request<'_>> = batch
         .iter()
         .map(|call| Request {
@@ -180,15 +270,32 @@ async fn accept_batch(db: &MySqlPool, batch: &[JobCall]) -> Result<Vec<Option<Ou
             price: call.input.price,
         })
         .collect();
-    let outcomes = accept_many(&mut tx, &requests, |i| batch[i].reply.is_abandoned()).await?;
-    if !outcomes
-        .iter()
-        .any(|o| matches!(o, Some(Outcome::Accepted(_))))
-    {
+    let decided = tokio::time::timeout_at(deadline.into(), async {
+        let mut tx = db.begin().await?;
+        let outcomes = accept_many(&mut tx, &requests, |i| skip(&batch[i], bounds)).await?;
+        Ok::<_, sqlx::Error>((tx, outcomes))
+    })
+    .await
+    .unwrap_or_else(|_| Err(super::timed_out("the group commit")));
+    let (tx, outcomes) = decided?;
+    let first = outcomes.iter().find_map(|o| match o {
+        Some(Outcome::Accepted(a)) => Some(a.sms_identifier.to_string()),
+        _ => None,
+    });
+    let Some(sms_identifier) = first else {
         tx.rollback().await?;
         return Ok(outcomes);
-    }
-    tx.commit().await.map_err(Failure::AtCommit)?;
+    };
+    let mut customers: Vec<i64> = requests.iter().map(|r| r.cmd.customer_id).collect();
+    customers.sort_unstable();
+    customers.dedup();
+    let probe = Probe {
+        customers: &customers,
+        sms_identifier: &sms_identifier,
+    };
+    super::commit(db, bounds, deadline, tx, probe)
+        .await
+        .map_err(Failure::AtCommit)?;
     crate::metrics::intake_batch(batch.len());
     Ok(outcomes)
 }

@@ -202,6 +202,8 @@ mod tests {
             max_validity: Duration::from_secs(86_400),
             group_commit: true,
             executors: 1,
+            timeout: Duration::from_secs(3),
+            resolve_timeout: Duration::from_secs(5),
         }
     }
 

@@ -74,6 +74,11 @@ pub static INTAKE_BATCH_SIZE: Family<0> = histogram(
     [],
     "Send requests accepted per shared transaction (group commit)",
 );
+pub static INTAKE_COMMIT_RESOLUTIONS: Family<1> = counter(
+    "smsgw_intake_commit_resolutions_total",
+    ["outcome"],
+    "Acceptance commits whose outcome was unknown, by what the lookup found",
+);
 
 // Ledger
 pub static CREDITS_REFUNDED: Family<0> = counter(
@@ -121,6 +126,21 @@ pub static OUTBOX_REAPED: Family<0> = counter(
     "smsgw_outbox_reaped_total",
     [],
     "Outbox rows whose publisher lease expired and were given back",
+);
+pub static OUTBOX_STRANDED_REQUEUED: Family<0> = counter(
+    "smsgw_outbox_stranded_requeued_total",
+    [],
+    "Requests whose queue message was lost, put back into the outbox by the sweeper",
+);
+pub static DEAD_LETTERS: Family<0> = gauge(
+    "smsgw_dead_letters",
+    [],
+    "Messages in the dead-letter queue (sampled)",
+);
+pub static DEAD_LETTERS_REPLAYED: Family<0> = counter(
+    "smsgw_dead_letters_replayed_total",
+    [],
+    "Dead letters replayed through the outbox by POST /admin/dead-letters/replay",
 );
 
 // Queue (RabbitMQ, as seen by the consumers)
@@ -282,6 +302,7 @@ pub static CATALOG: &[Section] = &[
             &INTAKE_CREDITS_CHARGED,
             &INTAKE_REJECTIONS,
             &INTAKE_BATCH_SIZE,
+            &INTAKE_COMMIT_RESOLUTIONS,
         ],
     },
     Section {
@@ -297,6 +318,9 @@ pub static CATALOG: &[Section] = &[
             &OUTBOX_PUBLISHED,
             &OUTBOX_CONFIRM_FAILURES,
             &OUTBOX_REAPED,
+            &OUTBOX_STRANDED_REQUEUED,
+            &DEAD_LETTERS,
+            &DEAD_LETTERS_REPLAYED,
         ],
     },
     Section {

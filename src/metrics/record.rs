@@ -84,6 +84,30 @@ pub fn intake_batch(requests: usize) {
         .record(requests as f64);
 }
 
+/// Records what the lookup of an acceptance commit of unknown outcome found.
+pub fn intake_commit_resolved(outcome: &'static str) {
+    INTAKE_COMMIT_RESOLUTIONS.counter([outcome]).increment(1);
+}
+
+/// Records requests put back into the outbox because their queue message was lost.
+pub fn outbox_stranded_requeued(requests: u64) {
+    OUTBOX_STRANDED_REQUEUED
+        .counter::<&str>([])
+        .increment(requests);
+}
+
+/// Records the sampled depth of the dead-letter queue.
+pub fn dead_letters(messages: u32) {
+    DEAD_LETTERS.gauge::<&str>([]).set(f64::from(messages));
+}
+
+/// Records dead letters replayed through the outbox.
+pub fn dead_letters_replayed(messages: u64) {
+    DEAD_LETTERS_REPLAYED
+        .counter::<&str>([])
+        .increment(messages);
+}
+
 /// Records a refused send request.
 pub fn intake_rejected(reason: &'static str) {
     INTAKE_REJECTIONS.counter([reason]).increment(1);

@@ -129,3 +129,21 @@ pub async fn depth(
         .await?;
     Ok(queue.message_count())
 }
+
+/// Messages in the dead-letter queue, by a passive declare.
+pub async fn dead_letter_depth(
+    channel: &Channel,
+    config: &AmqpConfig,
+) -> Result<u32, lapin::Error> {
+    let queue = channel
+        .queue_declare(
+            dead_letter_queue(config).as_str().into(),
+            QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    Ok(queue.message_count())
+}

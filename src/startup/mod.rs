@@ -135,10 +135,20 @@ pub async fn run(config: Config, role: Role, stop: CancellationToken) -> anyhow:
         stop.clone(),
     );
 
+    // In `--role all` the publishers have a connection of their own: RabbitMQ blocks a
+    // connection that publishes during a memory or disk alarm, and the consumers'
+    // acknowledgements must not wait behind it.
+    let publishing = if role == Role::All {
+        let own = Broker::new(&config.amqp, "sms-gateway/all-publishers");
+        tracker.spawn(own.clone().run_until_stopped(stop.clone()));
+        own
+    } else {
+        broker.clone()
+    };
     if role.runs_publisher() {
         let publishers = PublisherPool::new(
             pool.clone(),
-            broker.clone(),
+            publishing.clone(),
             config.amqp.clone(),
             config.delivery.clone(),
         );
@@ -170,8 +180,11 @@ pub async fn run(config: Config, role: Role, stop: CancellationToken) -> anyhow:
     }
 
     let shutdown_timeout = config.http.shutdown_timeout;
+    // Readiness needs the broker only where intake is not served (docs/OPERATIONS.md).
     let state = AppState(Arc::new(
-        App::new(config, pool.clone(), broker.clone()).with_operators(operators),
+        App::new(config, pool.clone(), broker.clone())
+            .with_operators(operators)
+            .with_broker_gating_readiness(!role.runs_api()),
     ));
 
     // Every role serves HTTP: the API, or only /healthz, /readyz and /metrics.
@@ -223,6 +236,7 @@ pub async fn run(config: Config, role: Role, stop: CancellationToken) -> anyhow:
             "shutdown timeout reached with work still running"
         );
     }
+    publishing.close().await;
     broker.close().await;
     pool.close().await;
     tracing::info!("stopped");

@@ -102,4 +102,11 @@ async fn sample_queues(
             }
         }
     }
+    match topology::dead_letter_depth(ch, amqp).await {
+        Ok(n) => metrics::dead_letters(n),
+        Err(e) => {
+            tracing::debug!(error = %e, "cannot sample the dead-letter queue");
+            *channel = None;
+        }
+    }
 }

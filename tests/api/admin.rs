@@ -145,11 +145,13 @@ async fn health_and_unknown_routes() {
     let r = app.get("/healthz", None).await;
     r.assert_status(200);
     assert_eq!(r.body["status"], "ok");
-    // The broker of this test app is not connected: not ready, and says why.
+    // The broker of this test app is not connected: the API (intake goes on into the
+    // outbox) is ready and says the broker is down.
     let r = app.get("/readyz", None).await;
-    r.assert_status(503);
+    r.assert_status(200);
     assert_eq!(r.body["database"], "up");
     assert_eq!(r.body["broker"], "down");
+    assert_eq!(r.body["broker_required"], false);
     app.get("/nope", None).await.assert_problem(404);
     app.request("DELETE", "/sms/send", None, &[], None)
         .await
@@ -174,5 +176,43 @@ async fn readiness_follows_the_broker_and_draining() {
     let r = app.get("/readyz", None).await;
     r.assert_status(503);
     assert_eq!(r.body["status"], "draining");
+    app.finish().await;
+}
+
+/// Readiness by role: a process that publishes or delivers (readiness gated by the broker) is
+/// not ready without the broker; any process is not ready while the database cannot commit
+/// a write (here: the probe row is locked, so the probe's upsert cannot finish in 2 s).
+#[tokio::test]
+async fn readiness_needs_a_database_that_commits_and_the_broker_only_where_used() {
+    use sms_gateway::state::{App, AppState};
+    let app = spawn_app().await;
+    let s = &app.state;
+    let worker = AppState(std::sync::Arc::new(
+        App::new(s.config.clone(), s.db.clone(), s.broker.clone())
+            .with_broker_gating_readiness(true),
+    ));
+    let worker_router = sms_gateway::http::ops_router(worker);
+    let req = || {
+        axum::http::Request::get("/readyz")
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    let r = tower::ServiceExt::oneshot(worker_router.clone(), req())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503, "a worker without its broker is not ready");
+
+    app.get("/readyz", None).await.assert_status(200);
+    let held = app.hold_row("readiness_probe", "id", 1).await;
+    let started = std::time::Instant::now();
+    let r = app.get("/readyz", None).await;
+    r.assert_status(503);
+    assert_eq!(r.body["database"], "down");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "the probe is bounded"
+    );
+    held.rollback().await.unwrap();
+    app.get("/readyz", None).await.assert_status(200);
     app.finish().await;
 }

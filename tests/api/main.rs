@@ -10,6 +10,7 @@ mod idempotency;
 mod locking;
 mod observability;
 mod openapi;
+mod outage;
 mod outbox;
 mod send;
 mod statements;

@@ -5,15 +5,16 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
+use std::time::Instant;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::{Encoding, SmsType};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, IdempotencyKey, Sender};
-use crate::http::idempotency::{self, Begun};
+use crate::http::idempotency::{self, Begun, Stored};
 use crate::http::responses::{JsonWriteErrors, NotFound, PaymentRequired};
-use crate::intake::{self, Outcome, SendInput};
+use crate::intake::{self, AcceptError, Outcome, SendInput};
 use crate::state::AppState;
 
 /// Body of `POST /sms/send`.
@@ -99,12 +100,35 @@ pub struct SendResponse {
     )
 )]
 pub async fn send(
+    state: State<AppState>,
+    sender: Sender,
+    key: IdempotencyKey,
+    headers: HeaderMap,
+    body: Result<ApiJson<SendRequest>, ApiError>,
+) -> Result<Response, ApiError> {
+    // Nothing is written before the acceptance's commit, whose failures are resolved
+    // (crate::intake::commit): any other database error charged nothing, and says so.
+    accept_send(state, sender, key, headers, body)
+        .await
+        .map_err(|e| match e {
+            ApiError::Database(e) => {
+                tracing::warn!(error = %e, "database error before the acceptance; nothing charged");
+                ApiError::nothing_charged()
+            }
+            other => other,
+        })
+}
+
+async fn accept_send(
     State(state): State<AppState>,
     mut sender: Sender,
     key: IdempotencyKey,
     headers: HeaderMap,
     body: Result<ApiJson<SendRequest>, ApiError>,
 ) -> Result<Response, ApiError> {
+    // The answer is due before the request times out: the acceptance is not started when
+    // its transaction and the lookup of its commit could not both fit.
+    let deadline = Instant::now() + state.config.http.request_timeout;
     // A key from the key cache is checked before a bad body is answered: an unknown key is
     // 401 whatever the body.
     let ApiJson(req) = match body {
@@ -168,11 +192,24 @@ pub async fn send(
     let (sms_type, allow_partial) = (cmd.sms_type, cmd.allow_partial);
     // Without an Idempotency-Key the request joins a shared transaction (group commit); with
     // one, its stored answer must commit with it, in a transaction of its own.
+    let bounds = intake::Bounds::of(&config.intake);
+    let until = Instant::now() + bounds.timeout;
     let (outcome, tx) = if idem.is_none() && config.intake.group_commit {
-        (state.group_commit().accept(cmd, price).await?, None)
+        let outcome = state.group_commit().accept(cmd, price, deadline).await?;
+        (outcome, None)
     } else {
-        let mut tx = state.db.begin().await?;
-        (intake::accept(&mut tx, &cmd, price).await?, Some(tx))
+        if bounds.too_late(deadline) {
+            return Err(AcceptError::NotCommitted.into());
+        }
+        let decided = tokio::time::timeout_at(until.into(), async {
+            let mut tx = state.db.begin().await?;
+            let outcome = intake::accept(&mut tx, &cmd, price).await?;
+            Ok::<_, sqlx::Error>((outcome, tx))
+        })
+        .await
+        .unwrap_or_else(|_| Err(intake::timed_out("the acceptance")))
+        .map_err(AcceptError::Database)?;
+        (decided.0, Some((decided.1, cmd.customer_id)))
     };
     let refusal = match outcome {
         Outcome::Accepted(a) => Ok(a),
@@ -191,7 +228,7 @@ pub async fn send(
     let accepted = match refusal {
         Ok(a) => a,
         Err(e) => {
-            if let Some(tx) = tx {
+            if let Some((tx, _)) = tx {
                 tx.rollback().await?;
             }
             return Err(e);
@@ -225,8 +262,21 @@ pub async fn send(
         }),
     };
     let resp = match tx {
-        Some(tx) => {
-            idempotency::commit(idem.as_ref(), &state.db, tx, StatusCode::ACCEPTED, &body).await?
+        Some((tx, customer)) => {
+            match idempotency::store(idem.as_ref(), &state.db, tx, StatusCode::ACCEPTED, &body)
+                .await?
+            {
+                Stored::Replay(resp) => return Ok(resp),
+                Stored::Ready(tx, json) => {
+                    let sms_identifier = accepted.sms_identifier.to_string();
+                    let probe = intake::Probe {
+                        customers: &[customer],
+                        sms_identifier: &sms_identifier,
+                    };
+                    intake::commit(&state.db, bounds, until, tx, probe).await?;
+                    idempotency::json_answer(StatusCode::ACCEPTED, json)
+                }
+            }
         }
         None => crate::http::json_response(StatusCode::ACCEPTED, &body),
     };

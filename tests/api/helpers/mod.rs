@@ -14,6 +14,7 @@ mod broker;
 mod db;
 mod http;
 mod invariants;
+pub mod own_services;
 mod pipeline;
 mod services;
 
@@ -29,8 +30,10 @@ use tokio_util::sync::CancellationToken;
 
 pub use db::{add_attempt, database_exists};
 use invariants::OutboxAtFinish;
-pub use pipeline::{app_with_operators, delivering_app, mock, operators_json, spawn_mock_operator};
-pub use services::Services;
+pub use pipeline::{
+    Mock, app_with_operators, delivering_app, mock, operators_json, spawn_mock_operator,
+};
+pub use services::{Services, services};
 
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 
@@ -57,7 +60,12 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts an app with extra environment variables.
 pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
-    let services = Arc::new(services::services().await);
+    spawn_app_on(services::services().await, vars).await
+}
+
+/// Starts an app on these services (an outage test's own servers) with extra variables.
+pub async fn spawn_app_on(services: Services, vars: &[(&str, &str)]) -> TestApp {
+    let services = Arc::new(services);
     let db_name = format!("smsgw_t_{}", uuid::Uuid::new_v4().simple());
     let admin = MySqlPoolOptions::new()
         .max_connections(1)
@@ -122,6 +130,11 @@ pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
 
 /// An app with its own exchange and queues on the real broker, connected.
 pub async fn spawn_app_with_broker(vars: &[(&str, &str)]) -> TestApp {
+    spawn_app_with_broker_on(services::services().await, vars).await
+}
+
+/// [`spawn_app_with_broker`] on these services.
+pub async fn spawn_app_with_broker_on(services: Services, vars: &[(&str, &str)]) -> TestApp {
     let suffix = uuid::Uuid::new_v4().simple().to_string();
     let exchange = format!("t.{suffix}");
     let normal = format!("t.{suffix}.normal");
@@ -132,7 +145,7 @@ pub async fn spawn_app_with_broker(vars: &[(&str, &str)]) -> TestApp {
         ("AMQP_QUEUE_EXPRESS", &express),
     ];
     all.extend_from_slice(vars);
-    let mut app = spawn_app_with(&all).await;
+    let mut app = spawn_app_on(services, &all).await;
     app.amqp_names = Some([exchange.clone(), normal.clone(), express.clone()]);
     tokio::spawn(app.state.broker.clone().run_until_stopped(app.stop.clone()));
     app

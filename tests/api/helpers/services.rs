@@ -8,6 +8,21 @@ pub struct Services {
     _containers: Vec<Box<dyn std::any::Any + Send + Sync>>,
 }
 
+impl Services {
+    /// Services at these addresses, keeping `keep` (a test's own servers) alive with them.
+    pub fn at(
+        database_server_url: String,
+        amqp_url: String,
+        keep: Vec<Box<dyn std::any::Any + Send + Sync>>,
+    ) -> Self {
+        Self {
+            database_server_url,
+            amqp_url,
+            _containers: keep,
+        }
+    }
+}
+
 fn server_url(database_url: &str) -> String {
     // Strip the database name (and any query) from mysql://user:pw@host:port/db?x
     let without_query = database_url.split('?').next().unwrap_or(database_url);

@@ -168,7 +168,12 @@ async fn every_refused_send_leaves_nothing_behind() {
 
 #[tokio::test]
 async fn a_request_over_the_timeout_gets_503_and_charges_nothing() {
-    let app = spawn_app_with(&[("REQUEST_TIMEOUT_MS", "300")]).await;
+    let app = spawn_app_with(&[
+        ("REQUEST_TIMEOUT_MS", "300"),
+        ("INTAKE_TIMEOUT_MS", "100"),
+        ("INTAKE_RESOLVE_TIMEOUT_MS", "100"),
+    ])
+    .await;
     let (id, key) = app.create_customer("acme", 10).await;
     // Another transaction holds the customer's balance row, so the send blocks on its lock.
     let blocker = app.hold_balance(id).await;

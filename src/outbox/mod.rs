@@ -6,6 +6,9 @@
 //! expiring mid-publish it is published twice, which consumers absorb (the state machine
 //! sends each recipient once).
 
+pub mod dead_letters;
+pub mod stranded;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -129,6 +132,7 @@ impl PublisherPool {
             }
         }
         tracker.spawn(self.clone().reap_until_stopped(stop.clone()));
+        tracker.spawn(self.clone().sweep_stranded_until_stopped(stop.clone()));
     }
 
     /// Opens a confirm-mode channel and declares the topology.
@@ -216,18 +220,27 @@ impl PublisherPool {
         }
         let mut confirms = Vec::with_capacity(rows.len());
         let mut failed = Vec::new();
+        // The publishes and their confirms share one bound (AMQP_CONFIRM_TIMEOUT_MS): a
+        // blocked connection (a broker alarm) or a lost confirm gives the rows back for a
+        // retry instead of holding them, and the lane, indefinitely.
+        let deadline = tokio::time::Instant::now() + self.amqp.confirm_timeout;
         for row in &rows {
-            match self.publish(channel, lane, row).await {
-                Ok(confirm) => confirms.push((row.id, confirm)),
-                Err(e) => {
+            match tokio::time::timeout_at(deadline, self.publish(channel, lane, row)).await {
+                Ok(Ok(confirm)) => confirms.push((row.id, confirm)),
+                Ok(Err(e)) => {
                     tracing::warn!(sms.id = %row.sms_identifier, error = %e, "publish failed");
                     failed.push(row.id);
                 }
+                Err(_) => failed.push(row.id),
             }
         }
         let mut published = Vec::with_capacity(confirms.len());
         for (id, confirm) in confirms {
-            match confirm.await {
+            let Ok(confirmation) = tokio::time::timeout_at(deadline, confirm).await else {
+                failed.push(id);
+                continue;
+            };
+            match confirmation {
                 Ok(Confirmation::Ack(None)) => published.push(id),
                 Ok(Confirmation::Ack(Some(_))) => {
                     tracing::error!(lane = %lane, "message returned unroutable: is the queue bound?");
@@ -242,6 +255,9 @@ impl PublisherPool {
                     failed.push(id);
                 }
             }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            tracing::warn!(lane = %lane, timeout_ms = self.amqp.confirm_timeout.as_millis() as u64, "publishes not confirmed in time; giving the rows back");
         }
         repo::delete_published(&self.db, &published, &self.owner).await?;
         if !failed.is_empty() {
