@@ -23,6 +23,8 @@ async fn a_slow_deduplicating_operator_in_front_gets_each_message_once_and_the_n
     let mut a = OperatorConfig::new("slow", format!("{slow}/send"), "k".to_string().into())
         .with_status_url(format!("{slow}/status"));
     a.timeout_ms = 100;
+    // 20 timeouts at once would open a default breaker (5) and send the rest elsewhere.
+    a.breaker_failures = 100;
     let b = OperatorConfig::new("next", format!("{next}/send"), "k".to_string().into());
     let reg = Arc::new(OperatorRegistry::from_config(&[a, b], &[]).unwrap());
     let sends = (0..20).map(|i| {
