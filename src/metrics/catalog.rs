@@ -217,30 +217,25 @@ pub static DELIVERY_STAGE: Family<2> = histogram(
     Unit::Seconds,
     STAGE_BUCKETS,
     ["type", "stage"],
-    "Time of one delivery stage, by type and stage: queued (acceptance to the worker \
-     taking the message, first takes), take (reading the request and taking a chunk \
-     of recipients), send (the chunk's operator calls and records), record (one \
-     recipient's acceptance to its SENT commit)",
+    "Time of one delivery stage, by type and stage: queued (acceptance to first take), \
+     take (a chunk's take), send (its calls and records), record (acceptance to SENT)",
 );
 pub static DELIVERY_RECORD_LAG: Family<1> = histogram(
     "smsgw_delivery_record_lag_seconds",
     Unit::Seconds,
     STAGE_BUCKETS,
     ["type"],
-    "Time from an operator's acceptance of a recipient to its SENT commit, by type: the \
-     window in which a crash repeats that send",
+    "Time from an operator's acceptance of a recipient to its SENT commit, by type",
 );
 pub static DELIVERY_UNUSABLE_MESSAGE_IDS: Family<1> = counter(
     "smsgw_delivery_unusable_message_ids_total",
     ["operator"],
-    "Acceptances recorded SENT without the operator's message id (blank, over 128 \
-     characters, control characters, or already another message's), by operator",
+    "Acceptances recorded SENT without the operator's (unusable) message id, by operator",
 );
 pub static DISPATCH_HELD: Family<1> = counter(
     "smsgw_dispatch_held_total",
     ["type"],
-    "Deliveries stopped by the pause switch (in the take or before an operator call) \
-     and kept until dispatch resumes, by type",
+    "Deliveries stopped by the pause switch and kept until dispatch resumes, by type",
 );
 pub static DELIVERY_RECIPIENTS: Family<2> = counter(
     "smsgw_delivery_recipients_total",

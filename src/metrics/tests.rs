@@ -89,6 +89,10 @@ fn a_scrape_serves_exactly_the_catalog() {
     record_lag(SmsType::Normal, ms);
     unusable_message_id("opA");
     dispatch_held(SmsType::Normal);
+    intake_commit_resolved("committed");
+    outbox_stranded_requeued(1);
+    dead_letters(2);
+    dead_letters_replayed(1);
     delivery_stage(SmsType::Express, DeliveryStage::Send, ms);
     dlr_report("opA", "DELIVERED");
     dlr_held("opA", HeldOutcome::Held);

@@ -139,7 +139,7 @@ fn describe(m: &BasicGetMessage) -> DeadLetter {
         .properties
         .headers()
         .as_ref()
-        .and_then(|h| first_death(h));
+        .and_then(first_death);
     let field = |name: &str| death.as_ref().and_then(|d| d.inner().get(name).cloned());
     let text = |v: Option<AMQPValue>| match v {
         Some(AMQPValue::LongString(s)) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),

@@ -22,7 +22,7 @@ async fn a_broker_restart_under_load_loses_nothing_and_the_api_stays_ready() {
         services,
         &[
             ("OPERATORS", &operators_json(&[("opA", &op)])),
-            ("DELIVERY_LEASE_SECS", "3"),
+            ("DELIVERY_LEASE_SECS", "10"),
             ("OUTBOX_LEASE_SECS", "2"),
             ("AMQP_CONFIRM_TIMEOUT_MS", "1000"),
         ],

@@ -55,7 +55,7 @@ async fn database_outage_under_load(outage: Outage) {
             ("INTAKE_TIMEOUT_MS", "2000"),
             ("INTAKE_RESOLVE_TIMEOUT_MS", "7000"),
             ("REQUEST_TIMEOUT_MS", "10000"),
-            ("DELIVERY_LEASE_SECS", "3"),
+            ("DELIVERY_LEASE_SECS", "10"),
             ("OUTBOX_LEASE_SECS", "2"),
         ],
     )
