@@ -25,6 +25,7 @@ pub fn register_series(operators: &[String]) {
             &QUEUE_NACKED,
             &QUEUE_REDELIVERED,
             &QUEUE_DEAD_LETTERED,
+            &DISPATCH_HELD,
         ] {
             family.counter(l).increment(0);
         }
@@ -38,9 +39,22 @@ pub fn register_series(operators: &[String]) {
         INTAKE_REJECTIONS.counter([reason]).increment(0);
     }
     OUTBOX_REAPED.counter::<&str>([]).increment(0);
+    OUTBOX_STRANDED_REQUEUED.counter::<&str>([]).increment(0);
+    INTAKE_COMMIT_RESOLUTIONS
+        .counter(["committed"])
+        .increment(0);
     CREDITS_REFUNDED.counter::<&str>([]).increment(0);
     CREDITS_ADDED.counter::<&str>([]).increment(0);
     for operator in operators {
+        DELIVERY_UNUSABLE_MESSAGE_IDS
+            .counter([operator.clone()])
+            .increment(0);
+        DLR_HELD
+            .counter([operator.clone(), "held".to_string()])
+            .increment(0);
+        OPERATOR_LOOKUPS
+            .counter([operator.clone(), "found".to_string()])
+            .increment(0);
         for outcome in [
             "success",
             "retryable",
