@@ -306,25 +306,17 @@ async fn handle(
                     tracing::warn!(sms.id = %msg.sms_identifier, error = %e, "ack failed; the message will be redelivered and skipped");
                 }
             }
-            Err(DeliveryError::Paused) => {
-                // Stopping while paused: the message goes back to the queue at once.
-                queue(lane, QueueEvent::Nacked);
-                let _ = delivery
-                    .acker
-                    .nack(BasicNackOptions {
-                        requeue: true,
-                        ..Default::default()
-                    })
-                    .await;
-            }
             Err(e) => {
-                tracing::warn!(sms.id = %msg.sms_identifier, error = %e, "delivery failed on the database; requeueing after a pause");
-                // The pause keeps a failing database from a busy loop of redeliveries; a stop
-                // ends it, so shutdown hands the message back at once.
-                let pause = Backoff::constant(Duration::from_secs(2))
-                    .with_jitter(Jitter::between(0.25, 1.0))
-                    .next_delay();
-                sleep_or_stop(pause, stop).await;
+                // Stopping while paused hands the message back at once. A database error
+                // pauses first, which keeps a failing database from a busy loop of
+                // redeliveries; a stop ends that pause too.
+                if !matches!(e, DeliveryError::Paused) {
+                    tracing::warn!(sms.id = %msg.sms_identifier, error = %e, "delivery failed on the database; requeueing after a pause");
+                    let pause = Backoff::constant(Duration::from_secs(2))
+                        .with_jitter(Jitter::between(0.25, 1.0))
+                        .next_delay();
+                    sleep_or_stop(pause, stop).await;
+                }
                 queue(lane, QueueEvent::Nacked);
                 let _ = delivery
                     .acker
