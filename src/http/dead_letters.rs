@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::ApiError;
 use super::extract::{Admin, ApiQuery};
-use super::responses::{Forbidden, Unauthorized, Unavailable};
+use super::responses::{BadRequest, Forbidden, Unauthorized, Unavailable};
 use crate::outbox::dead_letters::{self, DeadLetter, MAX_LIMIT, ReplayReport};
 use crate::state::AppState;
 
@@ -73,7 +73,7 @@ fn broker_error(e: impl std::fmt::Display) -> ApiError {
     params(DeadLetterQuery),
     responses(
         (status = 200, description = "The head of the dead-letter queue", body = DeadLetters),
-        Unauthorized, Forbidden, Unavailable,
+        BadRequest, Unauthorized, Forbidden, Unavailable,
     ))]
 pub async fn list(
     State(state): State<AppState>,
@@ -101,7 +101,7 @@ pub async fn list(
     params(DeadLetterQuery),
     responses(
         (status = 200, description = "What was replayed", body = ReplayReport),
-        Unauthorized, Forbidden, Unavailable,
+        BadRequest, Unauthorized, Forbidden, Unavailable,
     ))]
 pub async fn replay(
     State(state): State<AppState>,
