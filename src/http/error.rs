@@ -200,7 +200,12 @@ impl From<crate::intake::AcceptError> for ApiError {
                 tracing::warn!(error = %e, "acceptance failed before its commit; nothing charged");
                 Self::nothing_charged()
             }
-            AcceptError::NotCommitted => Self::nothing_charged(),
+            AcceptError::NotCommitted => {
+                tracing::warn!(
+                    "acceptance not committed (queued past its bound, or its commit looked up and found rolled back); nothing charged"
+                );
+                Self::nothing_charged()
+            }
             AcceptError::CommitFailed {
                 sms_identifier,
                 error,

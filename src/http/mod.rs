@@ -27,7 +27,7 @@ use serde::Serialize;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -85,33 +85,41 @@ pub fn router(state: AppState) -> Router {
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-                .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-                    let route = req
-                        .extensions()
-                        .get::<MatchedPath>()
-                        .map(|p| p.as_str().to_owned())
-                        .unwrap_or_else(|| "unmatched".into());
-                    let request_id = req
-                        .headers()
-                        .get(REQUEST_ID)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("");
-                    let span = tracing::info_span!(
-                        "http.request",
-                        otel.name = %format_args!("{} {}", req.method(), route),
-                        otel.kind = "server",
-                        http.method = %req.method(),
-                        http.route = %route,
-                        request.id = %request_id,
-                    );
-                    // A caller's W3C trace context makes this request part of its trace.
-                    let parent = req
-                        .headers()
-                        .get("traceparent")
-                        .and_then(|v| v.to_str().ok());
-                    crate::telemetry::set_parent(&span, parent);
-                    span
-                }))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(|req: &Request| {
+                            let route = req
+                                .extensions()
+                                .get::<MatchedPath>()
+                                .map(|p| p.as_str().to_owned())
+                                .unwrap_or_else(|| "unmatched".into());
+                            let request_id = req
+                                .headers()
+                                .get(REQUEST_ID)
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or("");
+                            let span = tracing::info_span!(
+                                "http.request",
+                                otel.name = %format_args!("{} {}", req.method(), route),
+                                otel.kind = "server",
+                                http.method = %req.method(),
+                                http.route = %route,
+                                request.id = %request_id,
+                            );
+                            // A caller's W3C trace context makes this request part of its trace.
+                            let parent = req
+                                .headers()
+                                .get("traceparent")
+                                .and_then(|v| v.to_str().ok());
+                            crate::telemetry::set_parent(&span, parent);
+                            span
+                        })
+                        // A 5xx is logged where it is decided: 500s at ERROR by `ApiError`, answers
+                        // that refuse on purpose (503 with Retry-After: overload, a stop, a database
+                        // away, nothing charged) at WARN. The layer's own line is a WARN too, not a
+                        // second ERROR for a refusal the service made by design.
+                        .on_failure(DefaultOnFailure::new().level(tracing::Level::WARN)),
+                )
                 .layer(middleware::from_fn(record_metrics))
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 .layer(CatchPanicLayer::custom(|_| {

@@ -178,7 +178,7 @@ async fn stop_under_load(how: Stop) {
                     .collect();
                 assert!(
                     errors.is_empty(),
-                    "errors logged by a graceful stop:\n{}",
+                    "errors logged by a graceful stop:\n{}\n\nthe whole log:\n{log}",
                     errors.join("\n")
                 );
                 assert!(
