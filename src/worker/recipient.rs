@@ -3,6 +3,8 @@
 //! FAILED and refunded when an operator rejects it, its validity runs out or its attempts
 //! reach `DELIVERY_MAX_ATTEMPTS`; otherwise a retry is scheduled through the outbox with
 //! exponential backoff. Every settlement is conditional on the attempt this take wrote.
+//! A recipient taken again (attempt > 1) is first looked up at the operators that can be
+//! asked (`status_url`): one that already has it is recorded, not sent a second time.
 
 use std::time::{Duration, Instant};
 
@@ -72,6 +74,17 @@ pub(super) async fn deliver_recipient(
         text: request.body.clone(),
         reference: crate::operators::wire::reference(&request.sms_identifier, recipient.id),
     };
+    // A recipient taken again may have reached an operator on its last attempt (the worker
+    // died or lost its lease after the call): an operator that can be asked is asked first.
+    if attempt > 1
+        && let Some((operator, message_id)) = ctx
+            .operators
+            .lookup(*lane, preference, &sms.reference)
+            .await
+    {
+        tracing::info!(sms.id = %request.sms_identifier, status.id = recipient.id, attempt, operator.name = %operator, "an earlier attempt reached the operator; recorded without sending again");
+        return record(ctx, plan, taken, operator, message_id).await;
+    }
     match ctx.operators.send(*lane, preference, &sms).await {
         SendOutcome::Sent {
             operator,

@@ -163,3 +163,53 @@ async fn a_recipient_held_by_a_dead_worker_is_sent_after_its_lease() {
     assert_eq!(a.stats.snapshot().accepted, 1);
     app.finish().await;
 }
+
+#[tokio::test]
+async fn a_recipient_taken_again_is_looked_up_at_its_operator_before_a_second_send() {
+    let a = mock("opA", 0.0, 0.0).await;
+    let operators = json!([{"name": "opA", "url": a.url, "api_key": a.key, "timeout_ms": 1000,
+        "status_url": a.url.replace("/send", "/status")}])
+    .to_string();
+    let app = crate::helpers::spawn_app_with_broker(&[("OPERATORS", &operators)]).await;
+    let (id, key) = app.create_customer("acme", 10).await;
+    let sms_id = app
+        .send_ok(
+            &key,
+            json!({"text": "hi", "recipients": ["+989121234567", "+989121234568"]}),
+        )
+        .await;
+    let ids = app.status_ids(&sms_id).await;
+    // The first recipient's call reached the operator, then its worker died before recording
+    // it; the second one's worker died before its call.
+    let reached: serde_json::Value = reqwest::Client::new()
+        .post(&a.url)
+        .bearer_auth(&a.key)
+        .json(&json!({"to": "+989121234567", "text": "hi", "reference": format!("{sms_id}:{}", ids[0])}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    app.strand_every_recipient_with_a_dead_worker().await;
+    app.delete_outbox_rows().await;
+    app.run_pipeline();
+    let body = app.wait_for_status(&key, &sms_id, &["SENT"]).await;
+    let first = body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["recipient"] == "+989121234567")
+        .unwrap();
+    assert_eq!(first["provider"], "opA");
+    assert_eq!(first["provider_message_id"], reached["message_id"]);
+    let stats = a.stats.snapshot();
+    assert_eq!(
+        stats.repeated, 0,
+        "a message the operator had was sent again"
+    );
+    assert_eq!(stats.accepted, 2, "the one it did not have was sent once");
+    assert_eq!((stats.lookups, stats.lookups_found), (2, 1));
+    assert_eq!(app.balance_of(id).await, 8, "nothing refunded");
+    app.finish().await;
+}
