@@ -92,7 +92,7 @@ start_gateway() { # name role [VAR=value...]; GW_START_PAUSED=1 starts with disp
   # shellcheck disable=SC2206
   GW_ENV=(LISTEN_ADDR="127.0.0.1:$GW_PORT" ADMIN_TOKEN="$ADMIN_TOKEN" DATABASE_URL="$GW_DB_URL"
     AMQP_URL="$AMQP_URL" "${GW_AMQP[@]}" DB_MAX_CONNECTIONS=100 SHUTDOWN_TIMEOUT_SECS=5
-    OPERATORS="[{\"name\":\"lt\",\"url\":\"http://127.0.0.1:$OP_PORT/send\",\"api_key\":\"$OP_KEY\",\"timeout_ms\":2000}]"
+    OPERATORS="[{\"name\":\"lt\",\"url\":\"http://127.0.0.1:$OP_PORT/send\",\"api_key\":\"$OP_KEY\",\"timeout_ms\":2000,\"status_url\":\"http://127.0.0.1:$OP_PORT/status\"}]"
     LOG_FORMAT=json RUST_LOG="${BENCH_RUST_LOG:-info,sqlx=warn,lapin=warn}" "$@" ${BENCH_GATEWAY_ENV:-})
   mkdir -p "$RES/gw"
   if [[ -n "${GW_START_PAUSED:-}" ]]; then

@@ -183,17 +183,19 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             let stop = tokio_util::sync::CancellationToken::new();
             let addr = op.start(listen, stop.clone()).await?;
             eprintln!(
-                "operator: listening on http://{addr}/send (latency {latency_ms} ms); GET /arrivals?run=<id>, GET /stats; Ctrl-C stops"
+                "operator: listening on http://{addr}/send (latency {latency_ms} ms); GET /status?reference=, GET /arrivals?run=<id>, GET /stats; Ctrl-C stops"
             );
             tokio::signal::ctrl_c().await?;
             stop.cancel();
             let count =
                 |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
             eprintln!(
-                "operator: {} sends received, {} repeated (same reference), {} delivered twice under another reference",
+                "operator: {} sends received, {} repeated (same reference), {} delivered twice under another reference, {} lookups ({} found)",
                 count(&op.recorder.received),
                 count(&op.recorder.repeated),
                 count(&op.recorder.duplicates_delivered),
+                count(&op.recorder.lookups),
+                count(&op.recorder.lookups_found),
             );
             Ok(())
         }

@@ -10,6 +10,9 @@
 //! delivered twice all the same (the same request, sequence and recipient under another
 //! reference): those are duplicates no operator-side deduplication could catch.
 //!
+//! `GET /status?reference=` answers `200 {"message_id", "status"}` for a reference it has
+//! taken and 404 otherwise (the gateway's `status_url` lookup, counted in `lookups`).
+//!
 //! `run --e2e --operator-listen ADDR` embeds it; `sms-loadtest operator` runs it alone, and
 //! then `GET /arrivals?run=<hex id>` hands a run its arrivals (`run --operator-url`).
 
@@ -26,7 +29,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use sms_gateway::operators::wire::{OperatorAccepted, OperatorSend};
+use sms_gateway::operators::wire::{MessageStatus, OperatorAccepted, OperatorSend, StatusQuery};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -63,6 +66,9 @@ pub struct Recorder {
     /// Messages delivered although one with the same run, sequence and recipient was already
     /// delivered under another reference.
     pub duplicates_delivered: AtomicU64,
+    /// Status lookups by reference, and those that found the message.
+    pub lookups: AtomicU64,
+    pub lookups_found: AtomicU64,
 }
 
 #[derive(Default)]
@@ -134,6 +140,22 @@ impl Recorder {
         None
     }
 
+    /// The message id answered for `reference`, if it was taken (counted as a lookup).
+    fn look_up(&self, reference: &str) -> Option<String> {
+        self.lookups.fetch_add(1, Ordering::Relaxed);
+        let found = self
+            .dedupe
+            .lock()
+            .unwrap()
+            .message_ids
+            .get(reference)
+            .cloned();
+        if found.is_some() {
+            self.lookups_found.fetch_add(1, Ordering::Relaxed);
+        }
+        found
+    }
+
     /// How many arrivals of other runs or untagged texts came in.
     pub fn foreign(&self, run: u32) -> u64 {
         let runs = self.runs.lock().unwrap();
@@ -171,10 +193,11 @@ impl Operator {
         }
     }
 
-    /// The operator's routes: `POST /send`, `GET /arrivals`, `GET /stats`.
+    /// The operator's routes: `POST /send`, `GET /status`, `GET /arrivals`, `GET /stats`.
     fn router(&self) -> Router {
         Router::new()
             .route("/send", post(send))
+            .route("/status", get(status))
             .route("/arrivals", get(arrivals))
             .route("/stats", get(stats))
             .with_state(self.clone())
@@ -239,6 +262,25 @@ async fn send(
     Json(OperatorAccepted { message_id }).into_response()
 }
 
+/// `GET /status?reference=`: the message taken under a reference (`ACCEPTD`: this operator
+/// sends no reports), 404 when it has none.
+async fn status(
+    State(op): State<Operator>,
+    query: Result<Query<StatusQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Ok(Query(q)) = query else {
+        return (StatusCode::BAD_REQUEST, "reference is required").into_response();
+    };
+    match op.recorder.look_up(&q.reference) {
+        Some(message_id) => Json(MessageStatus {
+            message_id,
+            status: "ACCEPTD".into(),
+        })
+        .into_response(),
+        None => (StatusCode::NOT_FOUND, "no message with that reference").into_response(),
+    }
+}
+
 /// `GET /arrivals?run=<8 hex digits>[&count_only=true]`.
 #[derive(Deserialize)]
 struct ArrivalsQuery {
@@ -290,6 +332,8 @@ async fn stats(State(op): State<Operator>) -> Json<serde_json::Value> {
         "references": op.recorder.dedupe.lock().unwrap().message_ids.len(),
         "repeated": op.recorder.repeated.load(Ordering::Relaxed),
         "duplicates_delivered": op.recorder.duplicates_delivered.load(Ordering::Relaxed),
+        "lookups": op.recorder.lookups.load(Ordering::Relaxed),
+        "lookups_found": op.recorder.lookups_found.load(Ordering::Relaxed),
         "runs": runs,
     }))
 }
@@ -352,6 +396,24 @@ mod tests {
             .unwrap();
         assert_eq!(answer.count, 2);
         assert_eq!(answer.arrivals[1].0, 6);
+        // A taken reference is found with its id; another is not.
+        let found: MessageStatus = http
+            .get(format!("http://{addr}/status?reference=12"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(ids.contains(&found.message_id));
+        let missing = http
+            .get(format!("http://{addr}/status?reference=99"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(missing.status(), 404);
+        assert_eq!(op.recorder.lookups.load(Ordering::Relaxed), 2);
+        assert_eq!(op.recorder.lookups_found.load(Ordering::Relaxed), 1);
         stop.cancel();
     }
 

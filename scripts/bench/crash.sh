@@ -7,7 +7,9 @@
 # Prints and records: lost (accepted recipients, i.e. status rows, that never reached the
 # operator once nothing is open any more), repeated operator calls (sends with a reference the operator had already seen) per
 # kill, duplicates delivered despite that deduplication (the same request, sequence and
-# recipient under another reference), and the time from each kill until the restarted
+# recipient under another reference), the gateway's status lookups (its OPERATORS name the
+# operator's status_url, so a recipient taken again is asked for before it is sent), and the
+# time from each kill until the restarted
 # gateway delivered again. Targets: 0 lost, <= 50 repeated calls per kill, 0 duplicates.
 #
 # Overrides: BENCH_B7_RATE (requests/s, default 500 as in B3, 10 recipients each), BENCH_DURATION.
@@ -66,6 +68,7 @@ lost=$(( rows - $(b7_stat references) ))
 repeated=$(b7_stat repeated)
 dups=$(b7_stat duplicates_delivered)
 calls=$(b7_stat received)
+lookups=$(b7_stat lookups); found=$(b7_stat lookups_found)
 kill -INT "$B7_OP_PID" 2>/dev/null || true
 wait "$B7_OP_PID" 2>/dev/null || true
 stop_gateway
@@ -74,4 +77,4 @@ per_kill=$($PY -c "import sys; print(f'{int(sys.argv[1]) / int(sys.argv[2]):.0f}
 met=false
 [[ "$lost" == 0 && "$dups" == 0 && "$drift" == 0 ]] && met=$(le "$per_kill" 50)
 result B7 "$per_kill" "repeated operator calls per kill" "0 lost, <= 50 repeated per kill, 0 duplicates" "$met" \
-  "$B7_KILLS SIGKILLs at $B7_RATE req/s x 10: lost $lost (of $rows accepted recipients; $failed FAILED), still open $open after ${waited} s, repeated calls $repeated of $calls, duplicates delivered after dedupe $dups, balance - ledger $drift; intake accepted $(jget "$RES/B7.json" intake.accepted_recipients) recipients ($errors transport errors, $(jget "$RES/B7.json" intake.status_5xx) 5xx); recovery (kill -> delivering) ${recover[*]} s"
+  "$B7_KILLS SIGKILLs at $B7_RATE req/s x 10: lost $lost (of $rows accepted recipients; $failed FAILED), still open $open after ${waited} s, repeated calls $repeated of $calls, status lookups $lookups ($found found), duplicates delivered after dedupe $dups, balance - ledger $drift; intake accepted $(jget "$RES/B7.json" intake.accepted_recipients) recipients ($errors transport errors, $(jget "$RES/B7.json" intake.status_5xx) 5xx); recovery (kill -> delivering) ${recover[*]} s"
