@@ -270,6 +270,9 @@ b3_pass() { # id, rate, drain timeout
     --express-ratio 0.1 --text mix --e2e --operator-listen "127.0.0.1:$OP_PORT" --operator-latency-ms 2 \
     --connections 256 --drain-timeout "$3"
   B3_SENT_DB=$(sql "$(basename "${GW_DB_URL%%\?*}")" -e "select count(*) from sms_status where status in ('SENT','DELIVERED')")
+  # The normal lane's stages, record (operator answer -> SENT committed) among them.
+  curl -fsS "$GW_URL/metrics" >"$RES/$1-metrics.txt" || true
+  B3_STAGES=$($PY "$ROOT/scripts/bench/stages.py" normal <"$RES/$1-metrics.txt")
   stop_gateway
 }
 if want B3; then
@@ -277,7 +280,7 @@ if want B3; then
   b3_pass B3 "$B3_RATE" 15
   f() { jget "$RES/$1.json" "$2"; }
   steady=$(f B3 e2e.steady_arrivals_per_s); flat=$(f B3 e2e.backlog_flat)
-  details="offered $(( B3_RATE * B3_RECIPIENTS ))/s, intake accepted $(f B3 intake.recipients_per_s)/s with $(f B3 intake.status_5xx) 5xx; backlog $(f B3 e2e.backlog_growth_per_s)/s ($([[ $flat == True ]] && echo flat || echo growing)); accept->operator normal p50 $(f B3 e2e.latency_by_type.normal.p50_ms) / p99 $(f B3 e2e.latency_by_type.normal.p99_ms) ms, express p50 $(f B3 e2e.latency_by_type.express.p50_ms) / p99 $(f B3 e2e.latency_by_type.express.p99_ms) ms; SENT rows $B3_SENT_DB"
+  details="offered $(( B3_RATE * B3_RECIPIENTS ))/s, intake accepted $(f B3 intake.recipients_per_s)/s with $(f B3 intake.status_5xx) 5xx; backlog $(f B3 e2e.backlog_growth_per_s)/s ($([[ $flat == True ]] && echo flat || echo growing)); accept->operator normal p50 $(f B3 e2e.latency_by_type.normal.p50_ms) / p99 $(f B3 e2e.latency_by_type.normal.p99_ms) ms, express p50 $(f B3 e2e.latency_by_type.express.p50_ms) / p99 $(f B3 e2e.latency_by_type.express.p99_ms) ms; SENT rows $B3_SENT_DB; normal-lane stages: $B3_STAGES"
   if [[ $flat != True ]]; then
     # Overloaded: the backlog grew. Measure again at 80 % of what was delivered, to report a
     # rate with a flat backlog and its latencies.
@@ -285,7 +288,7 @@ if want B3; then
     say "B3: backlog grew at $(f B3 e2e.backlog_growth_per_s)/s; second pass at $rate2 req/s"
     b3_pass B3b "$rate2" 60
     steady2=$(f B3b e2e.steady_arrivals_per_s); flat2=$(f B3b e2e.backlog_flat)
-    details="$details | at $rate2 req/s: $steady2/s ($(f B3b intake.status_5xx) 5xx), backlog $(f B3b e2e.backlog_growth_per_s)/s ($([[ $flat2 == True ]] && echo flat || echo growing)), normal p50 $(f B3b e2e.latency_by_type.normal.p50_ms) / p99 $(f B3b e2e.latency_by_type.normal.p99_ms) ms, express p50 $(f B3b e2e.latency_by_type.express.p50_ms) / p99 $(f B3b e2e.latency_by_type.express.p99_ms) ms"
+    details="$details | at $rate2 req/s: $steady2/s ($(f B3b intake.status_5xx) 5xx), backlog $(f B3b e2e.backlog_growth_per_s)/s ($([[ $flat2 == True ]] && echo flat || echo growing)), normal p50 $(f B3b e2e.latency_by_type.normal.p50_ms) / p99 $(f B3b e2e.latency_by_type.normal.p99_ms) ms, express p50 $(f B3b e2e.latency_by_type.express.p50_ms) / p99 $(f B3b e2e.latency_by_type.express.p99_ms) ms; normal-lane stages: $B3_STAGES"
     first_cpu=$($PY -c "import json,sys; c=json.load(open(sys.argv[1]))['cores']; print(', '.join(f'{k} {v}' for k, v in c.items() if v is not None))" "$RES/B3-cpu.json")
     details="$details | CPU of the first pass: $first_cpu (the CPU column is the second pass)"
     if [[ $flat2 == True ]]; then steady=$steady2; flat=True; fi
