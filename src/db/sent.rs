@@ -106,7 +106,11 @@ impl<'a> Prepared<'a> {
     }
 }
 
-/// One transaction for every row.
+/// One transaction for every row. Optimistic first: one UPDATE fenced by each row's attempt
+/// (`attempts = case id ...`); when it moved every row (the usual case) the events follow and
+/// it commits, three round trips in all. When a row is fenced, the transaction is rolled back
+/// and [`record_fenced`] reads which rows still have their attempt (`for update`) and records
+/// those.
 async fn record_many(
     pool: &MySqlPool,
     rows: &[Prepared<'_>],
@@ -114,6 +118,23 @@ async fn record_many(
     if rows.is_empty() {
         return Ok(Vec::new());
     }
+    let mut tx = pool.begin().await?;
+    let all: Vec<&Prepared<'_>> = rows.iter().collect();
+    if set_sent(&mut tx, &all, true).await? == all.len() as u64 {
+        insert_events(&mut tx, &all).await?;
+        tx.commit().await?;
+        return Ok(rows.iter().map(|r| (r.id, r.outcome())).collect());
+    }
+    tx.rollback().await?;
+    record_fenced(pool, rows).await
+}
+
+/// [`record_many`] when some row is fenced: lock the rows still SENDING, record those whose
+/// attempt matches, report the others `Fenced`.
+async fn record_fenced(
+    pool: &MySqlPool,
+    rows: &[Prepared<'_>],
+) -> Result<Vec<(i64, Recorded)>, sqlx::Error> {
     let mut tx = pool.begin().await?;
     // Through the primary key only (see `delivery::claim_many`).
     let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
@@ -136,21 +157,47 @@ async fn record_many(
         tx.rollback().await?;
         return Ok(out);
     }
+    set_sent(&mut tx, &moving, false).await?;
+    insert_events(&mut tx, &moving).await?;
+    tx.commit().await?;
+    out.extend(moving.iter().map(|r| (r.id, r.outcome())));
+    Ok(out)
+}
+
+/// SENDING -> SENT with provider and message id for `rows`, through the primary key; with
+/// `fence`, only where the row is still SENDING under its attempt. Returns the rows moved.
+async fn set_sent(
+    tx: &mut sqlx::Transaction<'_, sqlx::MySql>,
+    rows: &[&Prepared<'_>],
+    fence: bool,
+) -> Result<u64, sqlx::Error> {
     let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
         "update sms_status force index (primary) set status = 'SENT', locked_until = null, \
          provider = case id",
     );
-    let providers: Vec<(i64, &str)> = moving.iter().map(|r| (r.id, r.operator)).collect();
+    let providers: Vec<(i64, &str)> = rows.iter().map(|r| (r.id, r.operator)).collect();
     batch::push_case_arms(&mut qb, &providers);
     qb.push(" end, provider_message_id = case id");
-    let message_ids: Vec<(i64, Option<&str>)> =
-        moving.iter().map(|r| (r.id, r.message_id)).collect();
+    let message_ids: Vec<(i64, Option<&str>)> = rows.iter().map(|r| (r.id, r.message_id)).collect();
     batch::push_case_arms(&mut qb, &message_ids);
     qb.push(" end where id in ");
-    let moving_ids: Vec<i64> = moving.iter().map(|r| r.id).collect();
-    batch::push_in_list(&mut qb, &moving_ids);
-    qb.build().execute(&mut *tx).await?;
-    for chunk in batch::insert_chunks(&moving) {
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    batch::push_in_list(&mut qb, &ids);
+    if fence {
+        qb.push(" and status = 'SENDING' and attempts = case id");
+        let attempts: Vec<(i64, i32)> = rows.iter().map(|r| (r.id, r.attempt)).collect();
+        batch::push_case_arms(&mut qb, &attempts);
+        qb.push(" end");
+    }
+    Ok(qb.build().execute(&mut **tx).await?.rows_affected())
+}
+
+/// The SENT events of `rows`.
+async fn insert_events(
+    tx: &mut sqlx::Transaction<'_, sqlx::MySql>,
+    rows: &[&Prepared<'_>],
+) -> Result<(), sqlx::Error> {
+    for chunk in batch::insert_chunks(rows) {
         let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
             "insert into sms_events (status_id, status, detail) ",
         );
@@ -159,11 +206,9 @@ async fn record_many(
                 .push("'SENT'")
                 .push_bind(event_detail(r.operator, r.without_id.as_deref()));
         });
-        qb.build().execute(&mut *tx).await?;
+        qb.build().execute(&mut **tx).await?;
     }
-    tx.commit().await?;
-    out.extend(moving.iter().map(|r| (r.id, r.outcome())));
-    Ok(out)
+    Ok(())
 }
 
 /// One row in a transaction of its own. An id another message of this operator already has

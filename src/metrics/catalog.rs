@@ -196,7 +196,7 @@ pub static OPERATOR_CIRCUIT_STATE: Family<1> = gauge(
 pub static OPERATOR_LOOKUPS: Family<2> = counter(
     "smsgw_operator_lookups_total",
     OPERATOR_OUTCOME,
-    "Status lookups by reference (status_url) of sends in doubt, by operator and outcome: found, not_found, error",
+    "Status lookups by reference (status_url), of sends in doubt and of recipients taken again, by operator and outcome: found, not_found, error",
 );
 pub static OPERATOR_CIRCUIT_REJECTIONS: Family<1> = counter(
     "smsgw_operator_circuit_rejections_total",

@@ -176,9 +176,10 @@ async fn a_worker_whose_lease_ran_out_can_neither_record_refund_nor_retry_a_newe
     let app = spawn_app().await;
     let (id, key) = app.create_customer("acme", 100).await;
     let sms_id = app
-        .send_ok(&key, json!({"text": "hi", "recipients": numbers(1)}))
+        .send_ok(&key, json!({"text": "hi", "recipients": numbers(2)}))
         .await;
-    let status_id = app.status_ids(&sms_id).await[0];
+    let ids = app.status_ids(&sms_id).await;
+    let (status_id, other_id) = (ids[0], ids[1]);
     let request_id = app.request_id(&sms_id).await;
     let request = sms_gateway::db::messages::request_by_id(&app.db, request_id)
         .await
@@ -186,14 +187,10 @@ async fn a_worker_whose_lease_ran_out_can_neither_record_refund_nor_retry_a_newe
         .unwrap();
 
     // Worker 1 takes it (attempt 1); its lease runs out; worker 2 takes it (attempt 2).
-    let first = delivery::claim_many(&app.db, &[status_id], 60)
-        .await
-        .unwrap();
+    let first = delivery::claim_many(&app.db, &ids, 60).await.unwrap();
     assert_eq!(first.taken[0].attempts, 1);
     app.strand_every_recipient_with_a_dead_worker().await;
-    let second = delivery::claim_many(&app.db, &[status_id], 60)
-        .await
-        .unwrap();
+    let second = delivery::claim_many(&app.db, &ids, 60).await.unwrap();
     assert_eq!(second.taken[0].attempts, 2);
     let stale = Taken {
         id: status_id,
@@ -220,24 +217,38 @@ async fn a_worker_whose_lease_ran_out_can_neither_record_refund_nor_retry_a_newe
         .await
         .unwrap();
     assert!(!retried, "a stale worker scheduled a retry");
-    assert_eq!(statuses(&app, &sms_id).await, ["SENDING"]);
+    assert_eq!(statuses(&app, &sms_id).await, ["SENDING", "SENDING"]);
     assert_eq!(app.refund_count().await, 0);
 
-    // Worker 2's own record holds.
-    let fresh = sent::record(
+    // Worker 2's own record holds, also in one batch with a stale acceptance of the other
+    // recipient, which is fenced alone.
+    let acceptance = |id, attempt, message_id: &str| Acceptance {
+        id,
+        attempt,
+        operator: "opS".into(),
+        message_id: message_id.into(),
+    };
+    let mixed = sent::record(
         &app.db,
-        &[Acceptance {
-            id: status_id,
-            attempt: 2,
-            operator: "opS".into(),
-            message_id: "fresh".into(),
-        }],
+        &[
+            acceptance(status_id, 2, "fresh"),
+            acceptance(other_id, 1, "stale-2"),
+        ],
     )
     .await;
-    assert_eq!(fresh[0].1.as_ref().unwrap(), &Recorded::Sent);
+    let outcome = |id| {
+        mixed
+            .iter()
+            .find(|(i, _)| *i == id)
+            .map(|(_, r)| r.as_ref().unwrap().clone())
+    };
+    assert_eq!(outcome(status_id), Some(Recorded::Sent));
+    assert_eq!(outcome(other_id), Some(Recorded::Fenced));
+    let other = sent::record(&app.db, &[acceptance(other_id, 2, "fresh-2")]).await;
+    assert_eq!(other[0].1.as_ref().unwrap(), &Recorded::Sent);
     let rows = app.status_rows(&sms_id).await;
     assert_eq!(rows[0].1, "SENT");
-    assert_eq!(app.balance_of(id).await, 99);
+    assert_eq!(app.balance_of(id).await, 98);
     // The outbox row the request was accepted with was never published in this test.
     app.expect_claimed_outbox_rows(0);
     app.finish().await;
