@@ -321,6 +321,24 @@ impl TestApp {
         self.hold_row("user_balances", "user_id", customer_id).await
     }
 
+    /// An acceptance caught before its commit: a transaction that holds the customer's
+    /// balance row and has written a request row `sms_id` (no recipients, no charge), as
+    /// intake's does; it commits or rolls back when the caller says.
+    pub async fn acceptance_before_its_commit(&self, customer_id: i64, sms_id: &str) -> HeldLock {
+        let mut tx = self.hold_balance(customer_id).await;
+        sqlx::query(
+            "insert into sms_requests (sms_identifier, user_id, sms_type, body, encoding, \
+             segments, recipients, price_per_segment, cost) \
+             values (?, ?, 'normal', 'hi', 'GSM-7', 1, 0, 1, 0)",
+        )
+        .bind(sms_id)
+        .bind(customer_id)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        tx
+    }
+
     /// `(Com_stmt_prepare, Com_stmt_close, connection id)` of one pooled connection (the
     /// only one, on a pool of one).
     pub async fn statement_counters(&self) -> (i64, i64, i64) {

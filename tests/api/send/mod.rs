@@ -3,3 +3,4 @@
 mod acceptance;
 mod concurrency;
 mod refusals;
+mod unknown_commit;
