@@ -72,8 +72,12 @@ pub(super) struct LaneBatches {
     /// Sends recorded SENT as each operator call returns, coalesced with whatever else is
     /// ready. Recording takes no turn: a send that went out is recorded before anything
     /// else of its lane waits on the database, so a crash repeats as little as possible.
-    pub(super) record: Coalescer<Acceptance, (i64, RecordResult), std::convert::Infallible>,
+    record: Vec<Coalescer<Acceptance, (i64, RecordResult), std::convert::Infallible>>,
 }
+
+/// Record transactions of a lane in flight at once (recipients split by status id): an
+/// acceptance waits for at most the run of its own shard.
+const RECORD_SHARDS: usize = 2;
 
 impl LaneBatches {
     /// The lane's executors; each take takes one of `turns` first, when given.
@@ -104,16 +108,31 @@ impl LaneBatches {
                 |id| *id,
                 Take::id,
             ),
-            record: Coalescer::start(
-                COALESCE_MAX,
-                move |rows: Vec<Acceptance>| {
+            record: (0..RECORD_SHARDS)
+                .map(|_| {
                     let db = record_db.clone();
-                    async move { Ok(sent::record(&db, &rows).await) }
-                },
-                |a| a.id,
-                |(id, _)| *id,
-            ),
+                    Coalescer::start(
+                        COALESCE_MAX,
+                        move |rows: Vec<Acceptance>| {
+                            let db = db.clone();
+                            async move { Ok(sent::record(&db, &rows).await) }
+                        },
+                        |a| a.id,
+                        |(id, _)| *id,
+                    )
+                })
+                .collect(),
         }
+    }
+}
+
+impl LaneBatches {
+    /// The record executor of status row `id`'s shard.
+    pub(super) fn record(
+        &self,
+        id: i64,
+    ) -> &Coalescer<Acceptance, (i64, RecordResult), std::convert::Infallible> {
+        &self.record[id.rem_euclid(self.record.len() as i64) as usize]
     }
 }
 

@@ -163,7 +163,11 @@ async fn record(
         message_id,
     };
     let operator = acceptance.operator.clone();
-    let mut out = ctx.batches(plan.lane).record.call(vec![acceptance]).await?;
+    let mut out = ctx
+        .batches(plan.lane)
+        .record(taken.id)
+        .call(vec![acceptance])
+        .await?;
     let lag = answered.elapsed();
     let recorded = match out.pop() {
         Some((_, result)) => result.map_err(DeliveryError::Coalesced)?,
