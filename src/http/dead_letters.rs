@@ -62,9 +62,21 @@ async fn channel(state: &AppState) -> Result<Channel, ApiError> {
     Ok(channel)
 }
 
-fn broker_error(e: impl std::fmt::Display) -> ApiError {
-    tracing::warn!(error = %e, "dead-letter queue operation failed");
-    ApiError::Unavailable("the broker operation failed; retry later".into())
+/// Runs `op` on a channel of its own, closed afterwards; a broker that is unreachable or
+/// fails the operation is a 503.
+async fn on_a_channel<T, E, F, Fut>(state: &AppState, op: F) -> Result<T, ApiError>
+where
+    E: std::fmt::Display,
+    F: FnOnce(Channel) -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    let channel = channel(state).await?;
+    let result = op(channel.clone()).await;
+    let _ = channel.close(200, "done".into()).await;
+    result.map_err(|e| {
+        tracing::warn!(error = %e, "dead-letter queue operation failed");
+        ApiError::Unavailable("the broker operation failed; retry later".into())
+    })
 }
 
 /// Lists messages of the dead-letter queue (they stay in it).
@@ -81,15 +93,13 @@ pub async fn list(
     ApiQuery(query): ApiQuery<DeadLetterQuery>,
 ) -> Result<Response, ApiError> {
     let limit = query.limit()?;
-    let channel = channel(&state).await?;
-    let result = async {
-        let total = crate::queue::topology::dead_letter_depth(&channel, &state.config.amqp).await?;
-        let items = dead_letters::list(&channel, &state.config.amqp, limit).await?;
+    let amqp = &state.config.amqp;
+    let body = on_a_channel(&state, |channel| async move {
+        let total = crate::queue::topology::dead_letter_depth(&channel, amqp).await?;
+        let items = dead_letters::list(&channel, amqp, limit).await?;
         Ok::<_, lapin::Error>(DeadLetters { total, items })
-    }
-    .await;
-    let _ = channel.close(200, "done".into()).await;
-    let body = result.map_err(broker_error)?;
+    })
+    .await?;
     Ok(super::json_response(StatusCode::OK, &body))
 }
 
@@ -109,10 +119,11 @@ pub async fn replay(
     ApiQuery(query): ApiQuery<DeadLetterQuery>,
 ) -> Result<Response, ApiError> {
     let limit = query.limit()?;
-    let channel = channel(&state).await?;
-    let result = dead_letters::replay(&channel, &state.db, &state.config.amqp, limit).await;
-    let _ = channel.close(200, "done".into()).await;
-    let report = result.map_err(broker_error)?;
+    let (db, amqp) = (&state.db, &state.config.amqp);
+    let report = on_a_channel(&state, |channel| async move {
+        dead_letters::replay(&channel, db, amqp, limit).await
+    })
+    .await?;
     tracing::warn!(
         replayed = report.replayed,
         skipped = report.skipped,

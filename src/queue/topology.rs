@@ -117,17 +117,7 @@ pub async fn depth(
     config: &AmqpConfig,
     sms_type: SmsType,
 ) -> Result<u32, lapin::Error> {
-    let queue = channel
-        .queue_declare(
-            queue_name(config, sms_type).into(),
-            QueueDeclareOptions {
-                passive: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await?;
-    Ok(queue.message_count())
+    message_count(channel, queue_name(config, sms_type)).await
 }
 
 /// Messages in the dead-letter queue, by a passive declare.
@@ -135,9 +125,14 @@ pub async fn dead_letter_depth(
     channel: &Channel,
     config: &AmqpConfig,
 ) -> Result<u32, lapin::Error> {
-    let queue = channel
+    message_count(channel, &dead_letter_queue(config)).await
+}
+
+/// Ready messages in `queue`, by a passive declare.
+async fn message_count(channel: &Channel, queue: &str) -> Result<u32, lapin::Error> {
+    let declared = channel
         .queue_declare(
-            dead_letter_queue(config).as_str().into(),
+            queue.into(),
             QueueDeclareOptions {
                 passive: true,
                 ..Default::default()
@@ -145,5 +140,5 @@ pub async fn dead_letter_depth(
             FieldTable::default(),
         )
         .await?;
-    Ok(queue.message_count())
+    Ok(declared.message_count())
 }
