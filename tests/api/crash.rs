@@ -223,18 +223,8 @@ async fn stop_under_load(how: Stop) {
     // The restarted gateway publishes whatever the stop left in the outbox.
     app.expect_outbox_drained();
     wait_ready(&http, &base).await;
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        let open = app.unsent_recipients().await;
-        if open == 0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{open} recipients still not sent after the restart"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    app.wait_until_every_recipient_is_sent(Duration::from_secs(90), "the restart")
+        .await;
     // Every 202 the clients saw is a request whose recipients were all sent.
     for (sms_id, n) in &accepted {
         assert_eq!(

@@ -1,6 +1,8 @@
 //! The test's look straight into its database: every SQL statement a test needs, named for
 //! what it reads or arranges, so that tests read as sentences.
 
+use std::time::{Duration, Instant};
+
 use sqlx::mysql::MySqlPoolOptions;
 use sqlx::{MySql, MySqlConnection, Transaction};
 
@@ -149,6 +151,24 @@ impl TestApp {
         .fetch_one(&self.db)
         .await
         .unwrap()
+    }
+
+    /// Waits until every recipient is SENT or DELIVERED; fails the test with how many are
+    /// still open when `within` has passed (`after` says after what, for the message).
+    pub async fn wait_until_every_recipient_is_sent(&self, within: Duration, after: &str) {
+        let deadline = Instant::now() + within;
+        loop {
+            let open = self.unsent_recipients().await;
+            if open == 0 {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{open} recipients still not sent {} s after {after}",
+                within.as_secs()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     /// Recipients of this type (`normal` or `express`).

@@ -135,18 +135,8 @@ pub async fn assert_nothing_lost(
     let accepted: Vec<&Answer> = answers.iter().filter(|a| a.status == 202).collect();
     let unavailable = answers.len() - accepted.len();
 
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        let open = app.unsent_recipients().await;
-        if open == 0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{open} recipients still not sent 90 s after the outage"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    app.wait_until_every_recipient_is_sent(Duration::from_secs(90), "the outage")
+        .await;
     for a in &accepted {
         let sms_id = a
             .sms_identifier
