@@ -44,9 +44,8 @@ async fn records_tagged_arrivals_per_run_and_answers_unique_ids() {
     );
     assert_eq!(counter.load(Ordering::Relaxed), 2);
     assert_eq!(op.recorder.foreign(0xabcd), 2);
-    let answer: ArrivalsAnswer = http
-        .get(format!("http://{addr}/arrivals?run=0000abcd"))
-        .send()
+    let get = |path: &str| http.get(format!("http://{addr}{path}")).send();
+    let answer: ArrivalsAnswer = get("/arrivals?run=0000abcd")
         .await
         .unwrap()
         .json()
@@ -55,20 +54,14 @@ async fn records_tagged_arrivals_per_run_and_answers_unique_ids() {
     assert_eq!(answer.count, 2);
     assert_eq!(answer.arrivals[1].0, 6);
     // A taken reference is found with its id; another is not.
-    let found: MessageStatus = http
-        .get(format!("http://{addr}/status?reference=12"))
-        .send()
+    let found: MessageStatus = get("/status?reference=12")
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
     assert!(ids.contains(&found.message_id));
-    let missing = http
-        .get(format!("http://{addr}/status?reference=99"))
-        .send()
-        .await
-        .unwrap();
+    let missing = get("/status?reference=99").await.unwrap();
     assert_eq!(missing.status(), 404);
     assert_eq!(op.recorder.lookups.load(Ordering::Relaxed), 2);
     assert_eq!(op.recorder.lookups_found.load(Ordering::Relaxed), 1);
