@@ -27,6 +27,11 @@ pub struct AmqpConfig {
     /// `STRANDED_AFTER_SECS`: a request with recipients still waiting this long, no outbox row
     /// and its lane's queue empty has lost its queue message; the sweeper re-queues it.
     pub stranded_after: Duration,
+    /// `QUEUE_READY_RECIPIENTS`: about how many recipients the publishers keep ready in each
+    /// lane's queue (beyond what consumers have prefetched); the rest waits in the outbox in
+    /// the fair order. Enough to cover a publisher round at full speed, small enough that a
+    /// message queued behind them waits little.
+    pub ready_recipients: u32,
 }
 
 impl AmqpConfig {
@@ -44,6 +49,7 @@ impl AmqpConfig {
             quorum_queues: r.bool("AMQP_QUORUM_QUEUES", false),
             confirm_timeout: r.millis("AMQP_CONFIRM_TIMEOUT_MS", 5_000, 10, 600_000),
             stranded_after: r.secs("STRANDED_AFTER_SECS", 120, 1, 86_400),
+            ready_recipients: r.ranged("QUEUE_READY_RECIPIENTS", 512, 1, 1_000_000),
         }
     }
 }

@@ -18,17 +18,24 @@ pub struct OpenRecipient {
     pub attempts: i32,
 }
 
-/// Recipients of a request that are PENDING, or SENDING without a live lease.
+/// The first `limit` recipients of a request after status row `after_id` that are PENDING,
+/// or SENDING without a live lease (a lease that ran out, or a retry that is due), in id
+/// order. The request's unique key `(request_id, recipient)` ends (implicitly) in `id`, so
+/// `id > ?` is checked in the index before any row is read.
 pub async fn open_recipients(
     pool: &MySqlPool,
     request_id: i64,
+    after_id: i64,
+    limit: usize,
 ) -> Result<Vec<OpenRecipient>, sqlx::Error> {
     sqlx::query_as(
-        "select id, recipient, attempts from sms_status where request_id = ? and \
+        "select id, recipient, attempts from sms_status where request_id = ? and id > ? and \
          (status = 'PENDING' or (status = 'SENDING' and (locked_until is null or locked_until < now(6)))) \
-         order by id",
+         order by id limit ?",
     )
     .bind(request_id)
+    .bind(after_id)
+    .bind(limit as u64)
     .fetch_all(pool)
     .await
 }
@@ -214,9 +221,10 @@ pub async fn release(pool: &MySqlPool, taken: Taken) -> Result<(), sqlx::Error> 
     Ok(())
 }
 
-/// Every operator failed transiently: release the lease, note why, and schedule the request
-/// again through the outbox after `delay_ms`; false (nothing done) when the recipient is no
-/// longer SENDING under `taken`'s attempt.
+/// Every operator failed transiently: hold the recipient until the retry is due (its lease
+/// becomes the due time, so no delivery of the request takes it earlier), note why, and
+/// schedule the request again through the outbox after `delay_ms`; false (nothing done) when
+/// the recipient is no longer SENDING under `taken`'s attempt.
 pub async fn schedule_retry(
     pool: &MySqlPool,
     request: &RequestRow,
@@ -227,9 +235,10 @@ pub async fn schedule_retry(
 ) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let updated = sqlx::query(
-        "update sms_status set locked_until = null \
+        "update sms_status set locked_until = now(6) + interval ? microsecond \
          where id = ? and status = 'SENDING' and attempts = ?",
     )
+    .bind(delay_ms * 1_000)
     .bind(taken.id)
     .bind(taken.attempt)
     .execute(&mut *tx)
@@ -253,11 +262,13 @@ pub async fn schedule_retry(
     Ok(true)
 }
 
-/// Puts a request (back) into the outbox, due after `delay_ms`. If its row is still there:
-/// a pending row keeps the earlier due time; a row a publisher has claimed (its publication
-/// of the previous attempt is still awaiting the broker's confirm) is made pending again and
-/// taken from that publisher, whose delete-after-confirm (`where claimed_by = <owner>`) then
-/// leaves it alone, so the retry cannot be lost.
+/// Puts a request (back) into the outbox, waiting until `delay_ms` from now (then the
+/// publishers make it pending at the lane's virtual time), from its first recipient. If its
+/// row is still there: a pending row stays pending (it is due already); a waiting row keeps
+/// the earlier due time; a row a publisher has claimed (its publication of the previous
+/// attempt is still awaiting the broker's confirm) waits again and is taken from that
+/// publisher, whose delete-after-confirm (`where claimed_by = <owner>`) then leaves it alone,
+/// so the retry cannot be lost.
 pub async fn requeue(
     conn: &mut sqlx::MySqlConnection,
     request_id: i64,
@@ -265,14 +276,15 @@ pub async fn requeue(
     priority: i32,
     delay_ms: u64,
 ) -> Result<(), sqlx::Error> {
-    // Assignments apply left to right: next_run_at must read the old status.
+    // Assignments apply left to right: next_run_at and status must read the old status.
     sqlx::query(
-        "insert into outbox_events (request_id, sms_identifier, priority, next_run_at) \
-         values (?, ?, ?, now(6) + interval ? microsecond) \
+        "insert into outbox_events (request_id, sms_identifier, priority, status, next_run_at) \
+         values (?, ?, ?, 'waiting', now(6) + interval ? microsecond) \
          on duplicate key update \
          next_run_at = if(status = 'claimed', now(6) + interval ? microsecond, \
                           least(next_run_at, now(6) + interval ? microsecond)), \
-         status = 'pending', claimed_by = null, claimed_at = null",
+         status = if(status = 'pending', 'pending', 'waiting'), after_id = 0, \
+         claimed_by = null, claimed_at = null",
     )
     .bind(request_id)
     .bind(sms_identifier)
@@ -280,6 +292,57 @@ pub async fn requeue(
     .bind(delay_ms * 1_000)
     .bind(delay_ms * 1_000)
     .bind(delay_ms * 1_000)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The next slice of a request: where it starts and its place in the fair order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NextSlice<'a> {
+    pub request_id: i64,
+    pub sms_identifier: &'a str,
+    pub priority: i32,
+    /// Its virtual start time.
+    pub vtime: i64,
+    pub vstep: i64,
+    /// Recipients it will likely carry.
+    pub recipients: i64,
+    /// The last status row the slices before it handled.
+    pub after_id: i64,
+}
+
+/// Puts the rest of a request back into the outbox, pending at once at the virtual time of
+/// its next slice (a large request is delivered one slice at a time, so other customers'
+/// messages take their turns between its slices). If its row is there already (a retry
+/// scheduled by this slice, or a duplicate): pending now, from the earlier of the two
+/// cursors, and taken from a publisher that has it claimed (as in [`requeue`]).
+pub async fn continue_request(
+    conn: &mut sqlx::MySqlConnection,
+    next: &NextSlice<'_>,
+) -> Result<(), sqlx::Error> {
+    // Assignments apply left to right: vtime must read the old status.
+    sqlx::query(
+        "insert into outbox_events \
+         (request_id, sms_identifier, priority, vtime, vstep, recipients, after_id) \
+         values (?, ?, ?, ?, ?, ?, ?) \
+         on duplicate key update \
+         vtime = if(status = 'pending', least(vtime, ?), ?), vstep = ?, \
+         recipients = greatest(recipients, ?), after_id = least(after_id, ?), \
+         status = 'pending', next_run_at = now(6), claimed_by = null, claimed_at = null",
+    )
+    .bind(next.request_id)
+    .bind(next.sms_identifier)
+    .bind(next.priority)
+    .bind(next.vtime)
+    .bind(next.vstep)
+    .bind(next.recipients)
+    .bind(next.after_id)
+    .bind(next.vtime)
+    .bind(next.vtime)
+    .bind(next.vstep)
+    .bind(next.recipients)
+    .bind(next.after_id)
     .execute(conn)
     .await?;
     Ok(())

@@ -153,21 +153,38 @@ pub async fn list(
 pub async fn lock_balances(
     tx: &mut Tx,
     customer_ids: &[i64],
-) -> Result<std::collections::HashMap<i64, i64>, sqlx::Error> {
+) -> Result<std::collections::HashMap<i64, Account>, sqlx::Error> {
     let mut sorted = customer_ids.to_vec();
     sorted.sort_unstable();
     sorted.dedup();
     let mut balances = std::collections::HashMap::with_capacity(sorted.len());
     for chunk in batch::key_chunks(&sorted) {
         let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
-            "select user_id, balance from user_balances force index (primary) where user_id in ",
+            "select user_id, balance, vfinish_normal, vfinish_express \
+             from user_balances force index (primary) where user_id in ",
         );
         batch::push_in_list(&mut qb, chunk);
         qb.push(" order by user_id for update");
-        let rows: Vec<(i64, i64)> = qb.build_query_as().fetch_all(&mut **tx).await?;
-        balances.extend(rows);
+        let rows: Vec<(i64, i64, i64, i64)> = qb.build_query_as().fetch_all(&mut **tx).await?;
+        balances.extend(rows.into_iter().map(|(id, balance, normal, express)| {
+            (
+                id,
+                Account {
+                    balance,
+                    vfinish: crate::db::fair_share::LaneTimes { normal, express },
+                },
+            )
+        }));
     }
     Ok(balances)
+}
+
+/// A locked balance row: the balance and the virtual finish of the customer's queued work per
+/// lane (`db::fair_share`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Account {
+    pub balance: i64,
+    pub vfinish: crate::db::fair_share::LaneTimes,
 }
 
 /// Debits several customers at once (`(customer_id, amount)`, one entry per customer, positive

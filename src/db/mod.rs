@@ -6,6 +6,7 @@ pub mod batch;
 pub mod customers;
 pub mod delivery;
 pub mod dispatch;
+pub mod fair_share;
 pub mod held_reports;
 pub mod idempotency;
 pub mod ledger;

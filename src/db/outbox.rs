@@ -4,7 +4,8 @@
 use super::{Tx, batch};
 use crate::domain::SmsType;
 
-/// Queues the delivery of an accepted request. Runs inside the intake transaction.
+/// Queues the delivery of an accepted request at virtual time 0, one slice of one recipient
+/// (tests and tools; intake writes [`insert_many`] rows with their fair-order tags).
 pub async fn insert(
     tx: &mut Tx,
     request_id: i64,
@@ -12,16 +13,16 @@ pub async fn insert(
     priority: i32,
     traceparent: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    insert_many(
-        tx,
-        &[NewRow {
-            request_id,
-            sms_identifier,
-            priority,
-            traceparent,
-        }],
-    )
-    .await
+    let row = NewRow {
+        request_id,
+        sms_identifier,
+        priority,
+        traceparent,
+        vtime: 0,
+        vstep: crate::domain::fair_share::vstep(crate::domain::fair_share::DEFAULT_WEIGHT),
+        recipients: 1,
+    };
+    insert_many(tx, &[row]).await
 }
 
 /// One row of [`insert_many`].
@@ -31,6 +32,12 @@ pub struct NewRow<'a> {
     pub sms_identifier: &'a str,
     pub priority: i32,
     pub traceparent: Option<&'a str>,
+    /// Virtual start time of its first slice ([`crate::fairness`]).
+    pub vtime: i64,
+    /// Virtual time per recipient of its customer.
+    pub vstep: i64,
+    /// Recipients of its first slice.
+    pub recipients: i64,
 }
 
 /// Queues several accepted requests with multi-row inserts (see [`batch::insert_chunks`]).
@@ -38,13 +45,17 @@ pub struct NewRow<'a> {
 pub async fn insert_many(tx: &mut Tx, rows: &[NewRow<'_>]) -> Result<(), sqlx::Error> {
     for chunk in batch::insert_chunks(rows) {
         let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
-            "insert into outbox_events (request_id, sms_identifier, priority, traceparent) ",
+            "insert into outbox_events \
+             (request_id, sms_identifier, priority, traceparent, vtime, vstep, recipients) ",
         );
         qb.push_values(chunk, |mut b, r| {
             b.push_bind(r.request_id)
                 .push_bind(r.sms_identifier)
                 .push_bind(r.priority)
-                .push_bind(r.traceparent);
+                .push_bind(r.traceparent)
+                .push_bind(r.vtime)
+                .push_bind(r.vstep)
+                .push_bind(r.recipients);
         });
         qb.build().execute(&mut **tx).await?;
     }
@@ -59,11 +70,16 @@ pub struct ClaimedRow {
     pub sms_identifier: String,
     pub priority: i32,
     pub traceparent: Option<String>,
+    pub vtime: i64,
+    pub vstep: i64,
+    pub recipients: i64,
+    pub after_id: i64,
 }
 
-/// Claims up to `limit` due rows of one priority for `owner`: `FOR UPDATE SKIP LOCKED`, so
-/// concurrent publishers (in this process or others) never claim the same row, then marks them
-/// claimed with a lease timestamp, all in one short transaction.
+/// Claims up to `limit` due rows of one priority for `owner`, lowest virtual time first (the
+/// fair order, docs/DESIGN.md): `FOR UPDATE SKIP LOCKED`, so concurrent publishers (in this
+/// process or others) never claim the same row, then marks them claimed with a lease
+/// timestamp, all in one short transaction.
 pub async fn claim(
     pool: &sqlx::MySqlPool,
     priority: i32,
@@ -78,9 +94,10 @@ pub async fn claim(
         .await?;
     let mut tx = sqlx::Acquire::begin(&mut *conn).await?;
     let rows: Vec<ClaimedRow> = sqlx::query_as(
-        "select id, request_id, sms_identifier, priority, traceparent from outbox_events \
-         where status = 'pending' and priority = ? and next_run_at <= now(6) \
-         order by next_run_at, id limit ? for update skip locked",
+        "select id, request_id, sms_identifier, priority, traceparent, vtime, vstep, \
+         recipients, after_id from outbox_events force index (idx_outbox_claim) \
+         where status = 'pending' and priority = ? \
+         order by vtime, id limit ? for update skip locked",
     )
     .bind(priority)
     .bind(limit)
@@ -124,7 +141,7 @@ pub async fn delete_published(
     .await
 }
 
-/// Gives rows back after a failed publish: pending again after `delay_ms`, with the error.
+/// Gives rows back after a failed publish: waiting, due again after `delay_ms`, with the error.
 pub async fn release(
     pool: &sqlx::MySqlPool,
     ids: &[i64],
@@ -135,7 +152,7 @@ pub async fn release(
     let error: String = error.chars().take(500).collect();
     batch::execute_per_chunk(pool, ids, |qb| {
         qb.push(
-            "update outbox_events force index (primary) set status = 'pending', \
+            "update outbox_events force index (primary) set status = 'waiting', \
              claimed_by = null, claimed_at = null, next_run_at = now(6) + interval ",
         )
         .push_bind(delay_ms * 1_000)
@@ -166,12 +183,34 @@ pub async fn reap_expired(
     .rows_affected())
 }
 
-/// Rows of one priority not yet published (pending or claimed): an index range count, cheap
-/// enough to sample every few seconds, not to run per request.
+/// Makes the waiting rows of one priority that are due pending, at virtual time `vtime` at
+/// the earliest (the lane's clock: a retry joins the fair order where the lane is now, not
+/// where it was when it failed). Returns how many.
+pub async fn promote_due(
+    pool: &sqlx::MySqlPool,
+    priority: i32,
+    vtime: i64,
+    limit: u32,
+) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "update outbox_events force index (idx_outbox_due) \
+         set status = 'pending', vtime = greatest(vtime, ?) \
+         where status = 'waiting' and priority = ? and next_run_at <= now(6) limit ?",
+    )
+    .bind(vtime)
+    .bind(priority)
+    .bind(limit)
+    .execute(pool)
+    .await?
+    .rows_affected())
+}
+
+/// Rows of one priority not yet published (pending, claimed or waiting): an index range
+/// count, cheap enough to sample every few seconds, not to run per request.
 pub async fn backlog(pool: &sqlx::MySqlPool, priority: i32) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "select count(*) from outbox_events \
-         where status in ('pending', 'claimed') and priority = ?",
+         where status in ('pending', 'claimed', 'waiting') and priority = ?",
     )
     .bind(priority)
     .fetch_one(pool)
@@ -186,14 +225,15 @@ pub struct Requeue {
     pub sms_type: SmsType,
 }
 
-/// Puts requests into the outbox, due now, unless a row of theirs is already there (the
-/// unique `request_id` key; `insert ignore`). Returns the rows inserted.
+/// Puts requests into the outbox, due now (waiting, so the promotion gives them the lane's
+/// current virtual time), unless a row of theirs is already there (the unique `request_id`
+/// key; `insert ignore`). Returns the rows inserted.
 pub async fn requeue(pool: &sqlx::MySqlPool, requests: &[Requeue]) -> Result<u64, sqlx::Error> {
     let mut inserted = 0;
     for r in requests {
         inserted += sqlx::query(
-            "insert ignore into outbox_events (request_id, sms_identifier, priority) \
-             values (?, ?, ?)",
+            "insert ignore into outbox_events (request_id, sms_identifier, priority, status) \
+             values (?, ?, ?, 'waiting')",
         )
         .bind(r.request_id)
         .bind(&r.sms_identifier)

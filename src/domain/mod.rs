@@ -1,6 +1,8 @@
-//! Validated domain types: phone numbers, segment counting, message types and states, money.
+//! Validated domain types: phone numbers, segment counting, message types and states, money,
+//! and the fair order of a lane.
 
 mod column;
+pub mod fair_share;
 pub mod field_errors;
 pub mod message;
 pub mod money;

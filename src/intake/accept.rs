@@ -13,8 +13,9 @@ use std::collections::{BTreeSet, HashMap};
 use uuid::Uuid;
 
 use super::SendCommand;
-use crate::db::{Tx, customers, ledger, messages, outbox};
-use crate::domain::{Encoding, PhoneNumber};
+use crate::db::{Tx, fair_share as fair, ledger, messages, outbox};
+use crate::domain::fair_share::{self, SLICE};
+use crate::domain::{Encoding, PhoneNumber, SmsType};
 
 /// An accepted request.
 #[derive(Debug, Clone)]
@@ -112,6 +113,9 @@ struct Plan {
     transaction_id: String,
     description: String,
     operators: String,
+    /// Virtual start of its first slice, and virtual time per recipient (the fair order).
+    vtime: i64,
+    vstep: i64,
 }
 
 /// Decides and writes `requests` inside `tx`, in order. `abandoned(i)` is asked once the
@@ -130,12 +134,11 @@ pub async fn accept_many(
         .into_iter()
         .collect();
     let mut balances = ledger::lock_balances(tx, &customers).await?;
-    // Keys taken from the key cache are checked against the customers' current keys.
-    let keys = if requests.iter().any(|r| r.cmd.api_key_hash.is_some()) {
-        customers::key_hashes(tx, &customers).await?
-    } else {
-        HashMap::new()
-    };
+    // Keys taken from the key cache are checked against the customers' current keys; the
+    // weights and the lanes' clocks place each request in the fair order.
+    let settings = fair::settings(tx, &customers).await?;
+    let clocks = fair::clocks(&mut **tx).await?;
+    let mut finishes: HashMap<i64, fair::LaneTimes> = HashMap::new();
 
     let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(requests.len());
     let mut plans = Vec::new();
@@ -145,20 +148,31 @@ pub async fn accept_many(
             outcomes.push(None);
             continue;
         }
+        let setting = settings.get(&cmd.customer_id);
         if let Some(hash) = &cmd.api_key_hash
-            && keys.get(&cmd.customer_id).map(Vec::as_slice) != Some(&hash[..])
+            && setting.map(|s| s.api_key_hash.as_slice()) != Some(&hash[..])
         {
             outcomes.push(Some(Outcome::UnknownKey));
             continue;
         }
-        let Some(balance) = balances.get_mut(&cmd.customer_id) else {
+        let (Some(account), Some(setting)) = (balances.get_mut(&cmd.customer_id), setting) else {
             outcomes.push(Some(Outcome::UnknownCustomer));
             continue;
         };
+        let balance = &mut account.balance;
         match charge_for(cmd, *price, *balance) {
             Err(refused) => outcomes.push(Some(refused)),
             Ok((take, cost)) => {
                 *balance -= cost;
+                let vstep = fair_share::vstep(setting.weight);
+                let finish = finishes.entry(cmd.customer_id).or_insert(account.vfinish);
+                let lane_finish = match cmd.sms_type {
+                    SmsType::Normal => &mut finish.normal,
+                    SmsType::Express => &mut finish.express,
+                };
+                let (vtime, end) =
+                    fair_share::tag(clocks.of(cmd.sms_type), *lane_finish, take, vstep);
+                *lane_finish = end;
                 if cost > 0 {
                     *debits.entry(cmd.customer_id).or_default() += cost;
                 }
@@ -179,6 +193,8 @@ pub async fn accept_many(
                     take,
                     cost,
                     balance_after: *balance,
+                    vtime,
+                    vstep,
                 });
                 outcomes.push(None);
             }
@@ -188,6 +204,11 @@ pub async fn accept_many(
         return Ok(outcomes);
     }
     record(tx, requests, &plans, debits).await?;
+    let finishes: Vec<(i64, i64, i64)> = finishes
+        .into_iter()
+        .map(|(id, f)| (id, f.normal, f.express))
+        .collect();
+    fair::set_finishes(tx, &finishes).await?;
     for p in plans {
         let cmd = requests[p.index].cmd;
         outcomes[p.index] = Some(Outcome::Accepted(Accepted {
@@ -263,6 +284,9 @@ async fn record(
                 sms_identifier: &p.sms_id,
                 priority: cmd.sms_type.priority(),
                 traceparent: cmd.traceparent.as_deref(),
+                vtime: p.vtime,
+                vstep: p.vstep,
+                recipients: p.take.min(SLICE) as i64,
             }
         })
         .collect();

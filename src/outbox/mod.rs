@@ -7,7 +7,11 @@
 //! sends each recipient once).
 
 pub mod dead_letters;
+pub mod fair;
+mod message;
 pub mod stranded;
+
+pub use message::QueueMessage;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +20,6 @@ use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel};
 use lapin::{Confirmation, PublisherConfirm};
-use serde::{Deserialize, Serialize};
 use sqlx::MySqlPool;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -27,14 +30,6 @@ use crate::config::{AmqpConfig, DeliveryConfig};
 use crate::db::outbox::{self as repo, ClaimedRow};
 use crate::domain::SmsType;
 use crate::queue::{Broker, topology};
-
-/// The AMQP message body: which request to deliver. The text and recipients stay in the
-/// database, so a message is small and one per request, whatever its recipient count.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct QueueMessage {
-    pub sms_identifier: String,
-    pub request_id: i64,
-}
 
 /// AMQP header carrying the W3C trace context of the accepting HTTP request.
 pub const TRACEPARENT_HEADER: &str = "traceparent";
@@ -85,6 +80,8 @@ pub struct PublishRound {
     pub published: usize,
     /// Rows given back for a later retry.
     pub released: usize,
+    /// The lane's queue held enough ready work: nothing was claimed.
+    pub full: bool,
 }
 
 /// The publisher pool of one process.
@@ -94,6 +91,7 @@ pub struct PublisherPool {
     amqp: AmqpConfig,
     delivery: DeliveryConfig,
     owner: String,
+    fair: fair::FairLanes,
 }
 
 impl PublisherPool {
@@ -113,6 +111,7 @@ impl PublisherPool {
             amqp,
             delivery,
             owner: owner.chars().take(64).collect(),
+            fair: fair::FairLanes::default(),
         })
     }
 
@@ -133,6 +132,8 @@ impl PublisherPool {
         }
         tracker.spawn(self.clone().reap_until_stopped(stop.clone()));
         tracker.spawn(self.clone().sweep_stranded_until_stopped(stop.clone()));
+        let (pool, stop) = (self.clone(), stop.clone());
+        tracker.spawn(async move { pool.fair.tick_until_stopped(&pool.db, &stop).await });
     }
 
     /// Opens a confirm-mode channel and declares the topology.
@@ -167,6 +168,12 @@ impl PublisherPool {
             };
             while !stop.is_cancelled() {
                 match self.publish_once(&channel, lane).await {
+                    Ok(round) if round.full => {
+                        backoff.reset();
+                        if sleep_or_stop(fair::full_wait(lane), &stop).await {
+                            break 'connect;
+                        }
+                    }
                     Ok(round) if round.claimed == 0 => {
                         backoff.reset();
                         tokio::select! {
@@ -200,24 +207,30 @@ impl PublisherPool {
         tracing::debug!(lane = %lane, "publisher stopped");
     }
 
-    /// One round: claim a batch of the lane, publish it, wait for the confirms, delete what
-    /// was confirmed and release the rest.
+    /// One round: claim a batch of the lane (as much as its queue has room for, in the fair
+    /// order), publish it, wait for the confirms, delete what was confirmed and release the
+    /// rest.
     pub async fn publish_once(
         &self,
         channel: &Channel,
         lane: SmsType,
     ) -> Result<PublishRound, sqlx::Error> {
         let started = std::time::Instant::now();
-        let rows = repo::claim(
-            &self.db,
-            lane.priority(),
-            self.delivery.outbox_batch_size,
-            &self.owner,
-        )
-        .await?;
+        let room = self
+            .fair
+            .room(channel, &self.amqp, lane, self.delivery.outbox_batch_size)
+            .await;
+        if room == 0 {
+            return Ok(PublishRound {
+                full: true,
+                ..Default::default()
+            });
+        }
+        let rows = repo::claim(&self.db, lane.priority(), room, &self.owner).await?;
         if rows.is_empty() {
             return Ok(PublishRound::default());
         }
+        self.fair.claimed(lane, &rows);
         let mut confirms = Vec::with_capacity(rows.len());
         let mut failed = Vec::new();
         // The publishes and their confirms share one bound (AMQP_CONFIRM_TIMEOUT_MS): a
@@ -282,6 +295,7 @@ impl PublisherPool {
             claimed: rows.len(),
             published: published.len(),
             released: failed.len(),
+            full: false,
         })
     }
 
@@ -294,6 +308,9 @@ impl PublisherPool {
         let body = serde_json::to_vec(&QueueMessage {
             sms_identifier: row.sms_identifier.clone(),
             request_id: row.request_id,
+            after_id: row.after_id,
+            vtime: row.vtime,
+            vstep: row.vstep,
         })
         .expect("queue message serializes");
         // A producer span in the accepting request's trace; the consumer continues from it.

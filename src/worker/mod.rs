@@ -33,7 +33,7 @@ use crate::queue::{Broker, topology};
 
 pub use context::DeliveryContext;
 pub use recipient::retry_delay;
-pub use send_sms::{DeliveryError, DeliverySummary, deliver_request};
+pub use send_sms::{DeliveryError, DeliverySummary, SLICE, Slice, deliver_request, deliver_slice};
 
 /// The worker pool of one process.
 pub struct WorkerPool {
@@ -240,11 +240,11 @@ impl WorkerPool {
 /// back before its call) it waits for the resume and goes on, keeping the queue message.
 async fn deliver_unless_stopped(
     pool: &WorkerPool,
-    request_id: i64,
+    slice: &Slice,
     stop: &CancellationToken,
 ) -> Result<DeliverySummary, DeliveryError> {
     loop {
-        match deliver_request(&pool.ctx, request_id).await {
+        match deliver_slice(&pool.ctx, slice).await {
             Err(DeliveryError::Paused) => {
                 // The mirror may not have seen the pause yet: wait until it has, then for
                 // the resume.
@@ -299,7 +299,7 @@ async fn handle(
             }
         };
         tracing::Span::current().record("sms.id", msg.sms_identifier.as_str());
-        match deliver_unless_stopped(pool, msg.request_id, stop).await {
+        match deliver_unless_stopped(pool, &Slice::from(&msg), stop).await {
             Ok(_) => {
                 queue(lane, QueueEvent::Acked);
                 if let Err(e) = delivery.acker.ack(BasicAckOptions::default()).await {

@@ -1,6 +1,9 @@
-//! Delivering one request: its open recipients are taken in chunks with a lease (never while
-//! dispatch is paused), each sent through the operators of its lane (or the request's
-//! preference) and settled as its call returns (`super::recipient`).
+//! Delivering a request one slice at a time: a queue message carries one slice of at most
+//! [`SLICE`] open recipients; they are taken in chunks with a lease (never while dispatch is
+//! paused), each sent through the operators of its lane (or the request's preference) and
+//! settled as its call returns (`super::recipient`). When more recipients remain, the request
+//! goes back into the outbox at the virtual time of its next slice, so other customers'
+//! messages take their turns in between (docs/DESIGN.md "Fair delivery").
 
 use std::sync::Arc;
 
@@ -10,8 +13,9 @@ use futures::StreamExt;
 use super::context::{DeliveryContext, Take};
 use super::recipient::{Plan, RecipientOutcome, deliver_recipient};
 use crate::batching::BatchError;
-use crate::db::delivery as repo;
+use crate::db::delivery::{self as repo, NextSlice};
 use crate::db::messages;
+pub use crate::domain::fair_share::SLICE;
 use crate::metrics::DeliveryStage;
 
 /// Recipients of one request sent concurrently.
@@ -79,13 +83,107 @@ pub struct DeliverySummary {
     pub skipped: usize,
 }
 
-/// Delivers the open recipients of a request. On an error the caller nacks and the message
-/// comes back (on [`DeliveryError::Paused`] it keeps it until dispatch resumes); what was
-/// committed stays committed.
+impl std::ops::AddAssign for DeliverySummary {
+    fn add_assign(&mut self, other: Self) {
+        self.sent += other.sent;
+        self.failed += other.failed;
+        self.retrying += other.retrying;
+        self.skipped += other.skipped;
+    }
+}
+
+/// Where a slice of a request starts and its place in the fair order (what its queue
+/// message says).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slice {
+    pub request_id: i64,
+    /// The slice starts after this status row.
+    pub after_id: i64,
+    pub vtime: i64,
+    pub vstep: i64,
+}
+
+impl From<&crate::outbox::QueueMessage> for Slice {
+    fn from(m: &crate::outbox::QueueMessage) -> Self {
+        Self {
+            request_id: m.request_id,
+            after_id: m.after_id,
+            vtime: m.vtime,
+            vstep: m.vstep,
+        }
+    }
+}
+
+/// The rest of a request after a slice.
+struct Rest {
+    after_id: i64,
+    sms_identifier: String,
+    lane: crate::domain::SmsType,
+}
+
+/// Delivers every open recipient of a request, slice after slice, in this call (tests and
+/// tools; the workers go through [`deliver_slice`]).
 pub async fn deliver_request(
     ctx: &DeliveryContext,
     request_id: i64,
 ) -> Result<DeliverySummary, DeliveryError> {
+    let mut slice = Slice {
+        request_id,
+        after_id: 0,
+        vtime: 0,
+        vstep: crate::domain::fair_share::vstep(crate::domain::fair_share::DEFAULT_WEIGHT),
+    };
+    let mut total = DeliverySummary::default();
+    loop {
+        let (summary, rest) = deliver_one(ctx, &slice).await?;
+        total += summary;
+        match rest {
+            Some(rest) => slice.after_id = rest.after_id,
+            None => return Ok(total),
+        }
+    }
+}
+
+/// Delivers one slice; when recipients remain, puts the request back into the outbox at the
+/// virtual time of its next slice (before the caller acknowledges this one, so a crash in
+/// between redelivers this slice and loses nothing). On an error the caller nacks and the
+/// message comes back (on [`DeliveryError::Paused`] it keeps it until dispatch resumes); what
+/// was committed stays committed.
+pub async fn deliver_slice(
+    ctx: &DeliveryContext,
+    slice: &Slice,
+) -> Result<DeliverySummary, DeliveryError> {
+    let (summary, rest) = deliver_one(ctx, slice).await?;
+    if let Some(rest) = rest {
+        let next = NextSlice {
+            request_id: slice.request_id,
+            sms_identifier: &rest.sms_identifier,
+            priority: rest.lane.priority(),
+            vtime: slice
+                .vtime
+                .saturating_add(slice.vstep.saturating_mul(SLICE as i64)),
+            vstep: slice.vstep,
+            recipients: SLICE as i64,
+            after_id: rest.after_id,
+        };
+        {
+            let _turn = ctx.db_turn(rest.lane).await;
+            crate::db::retry_transient(3, || async {
+                let mut conn = ctx.db.acquire().await?;
+                repo::continue_request(&mut conn, &next).await
+            })
+            .await?;
+        }
+        crate::outbox::wake(rest.lane);
+    }
+    Ok(summary)
+}
+
+async fn deliver_one(
+    ctx: &DeliveryContext,
+    slice: &Slice,
+) -> Result<(DeliverySummary, Option<Rest>), DeliveryError> {
+    let request_id = slice.request_id;
     let consumed = std::time::Instant::now();
     let consumed_at = Utc::now();
     let Some(request) = messages::request_by_id(&ctx.db, request_id).await? else {
@@ -93,13 +191,21 @@ pub async fn deliver_request(
             request.id = request_id,
             "queue message for an unknown request; dropping it"
         );
-        return Ok(DeliverySummary::default());
+        return Ok((DeliverySummary::default(), None));
     };
     let lane = request.sms_type;
-    let recipients = {
+    let mut recipients = {
         let _turn = ctx.db_turn(lane).await;
-        repo::open_recipients(&ctx.db, request_id).await?
+        repo::open_recipients(&ctx.db, request_id, slice.after_id, SLICE + 1).await?
     };
+    let rest = (recipients.len() > SLICE).then(|| {
+        recipients.truncate(SLICE);
+        Rest {
+            after_id: recipients.last().map_or(slice.after_id, |r| r.id),
+            sms_identifier: request.sms_identifier.clone(),
+            lane,
+        }
+    });
     let plan = Plan {
         lane,
         expires_at: request.expires_at.unwrap_or_else(|| {
@@ -133,6 +239,7 @@ pub async fn deliver_request(
         let send_started = std::time::Instant::now();
         stage(DeliveryStage::Take, send_started - take_started);
         if index == 0
+            && slice.after_id == 0
             && taken.iter().any(|r| r.attempts == 1)
             && let Ok(queued) = (consumed_at - plan.request.created_at).to_std()
         {
@@ -168,5 +275,5 @@ pub async fn deliver_request(
             return Err(DeliveryError::Paused);
         }
     }
-    Ok(summary)
+    Ok((summary, rest))
 }

@@ -153,6 +153,8 @@ async fn publishers_and_group_commit_never_wait_for_rows_they_do_not_name() {
         .unwrap();
     assert_eq!(deleted, 5);
     drop(held);
+    // Released rows wait until due, then join the fair order again.
+    outbox::promote_due(&app.db, 0, 0, 100).await.unwrap();
     let claimed = tokio::time::timeout(limit, outbox::claim(&app.db, 0, 100, "p2"))
         .await
         .expect("claiming waited")

@@ -221,7 +221,8 @@ async fn a_retry_queued_while_the_first_publish_awaits_its_confirm_is_kept() {
         .await
         .unwrap();
     assert_eq!(deleted, 0);
-    assert_eq!(app.outbox_statuses().await, ["pending"]);
+    assert_eq!(app.outbox_statuses().await, ["waiting"]);
+    repo::promote_due(&app.db, 0, 0, 10).await.unwrap();
     assert_eq!(
         repo::claim(&app.db, 0, 10, "publisher-2")
             .await

@@ -4,7 +4,7 @@
 
 use sms_gateway::db::ledger::{self, Entry, EntryType};
 use sms_gateway::db::sent::{self, Acceptance, Recorded};
-use sms_gateway::db::{delivery, messages, outbox};
+use sms_gateway::db::{delivery, fair_share, messages, outbox};
 
 use crate::helpers::spawn_app_with;
 
@@ -41,6 +41,11 @@ async fn batches_of_every_size_reuse_a_bounded_set_of_prepared_statements() {
         let mut tx = app.db.begin().await.unwrap();
         let balances = ledger::lock_balances(&mut tx, &users[..n]).await.unwrap();
         assert_eq!(balances.len(), n);
+        let settings = fair_share::settings(&mut tx, &users[..n]).await.unwrap();
+        assert_eq!(settings.len(), n);
+        fair_share::clocks(&mut *tx).await.unwrap();
+        let finishes: Vec<(i64, i64, i64)> = users[..n].iter().map(|u| (*u, 1, 2)).collect();
+        fair_share::set_finishes(&mut tx, &finishes).await.unwrap();
         let debits: Vec<(i64, i64)> = users[..n].iter().map(|u| (*u, 1)).collect();
         let entries: Vec<(Entry<'_>, i64)> = (0..n)
             .map(|i| {
@@ -69,6 +74,9 @@ async fn batches_of_every_size_reuse_a_bounded_set_of_prepared_statements() {
                 sms_identifier: r.sms_identifier,
                 priority: 0,
                 traceparent: None,
+                vtime: 0,
+                vstep: 10_000,
+                recipients: 1,
             })
             .collect();
         outbox::insert_many(&mut tx, &rows).await.unwrap();
@@ -99,7 +107,7 @@ async fn batches_of_every_size_reuse_a_bounded_set_of_prepared_statements() {
             .await
             .unwrap();
         tx.commit().await.unwrap();
-        let open = delivery::open_recipients(&app.db, request_id)
+        let open = delivery::open_recipients(&app.db, request_id, 0, 1_000)
             .await
             .unwrap();
         let status_ids: Vec<i64> = open.iter().map(|r| r.id).collect();
@@ -132,6 +140,8 @@ async fn batches_of_every_size_reuse_a_bounded_set_of_prepared_statements() {
             .await
             .unwrap();
         assert_eq!(released, u64::from(limit));
+        let promoted = outbox::promote_due(&app.db, 0, 0, 1_000).await.unwrap();
+        assert_eq!(promoted, u64::from(limit));
     }
     let claimed = outbox::claim(&app.db, 0, 64, "owner").await.unwrap();
     let claimed_ids: Vec<i64> = claimed.iter().map(|r| r.id).collect();

@@ -323,7 +323,12 @@ async fn attempts_are_capped_then_failed_with_a_reason_and_refunded_once() {
     // Attempt 1 of 2: both retried.
     let first = deliver_request(&ctx, request_id).await.unwrap();
     assert_eq!(first.retrying, 2, "{first:?}");
+    // Not before the retry is due.
+    let early = deliver_request(&ctx, request_id).await.unwrap();
+    assert_eq!(early, Default::default(), "taken before the retry was due");
+    assert_eq!(op.calls(), 2);
     // Attempt 2 of 2 fails for good: FAILED with the last errors, refunded.
+    app.make_retries_due().await;
     let second = deliver_request(&ctx, request_id).await.unwrap();
     assert_eq!(second.failed, 2, "{second:?}");
     assert_eq!(op.calls(), 4);

@@ -39,10 +39,10 @@ async fn express_stays_fast_behind_a_50000_message_normal_backlog() {
         .confirm_select(ConfirmSelectOptions::default())
         .await
         .unwrap();
-    let body = serde_json::to_vec(&sms_gateway::outbox::QueueMessage {
-        sms_identifier: bulk_id.clone(),
+    let body = serde_json::to_vec(&sms_gateway::outbox::QueueMessage::first(
+        bulk_id.clone(),
         request_id,
-    })
+    ))
     .unwrap();
     for _ in 0..50_000 {
         // Confirms are awaited all at once below.

@@ -180,10 +180,32 @@ impl TestApp {
             .unwrap()
     }
 
-    /// Recipients SENDING under a lease that has not run out.
+    /// Makes every retry that waits due now, as if its backoff had passed: the recipients'
+    /// hold and their requests' outbox rows.
+    pub async fn make_retries_due(&self) {
+        sqlx::query(
+            "update sms_status set locked_until = now(6) - interval 1 second \
+             where status = 'SENDING' and locked_until > now(6)",
+        )
+        .execute(&self.db)
+        .await
+        .unwrap();
+        sqlx::query(
+            "update outbox_events set next_run_at = now(6) - interval 1 second \
+             where status = 'waiting'",
+        )
+        .execute(&self.db)
+        .await
+        .unwrap();
+    }
+
+    /// Recipients SENDING under a lease that has not run out, other than retries waiting for
+    /// their due time.
     pub async fn leased_recipients(&self) -> i64 {
         sqlx::query_scalar(
-            "select count(*) from sms_status where status = 'SENDING' and locked_until > now(6)",
+            "select count(*) from sms_status s where s.status = 'SENDING' and s.locked_until > now(6) \
+             and coalesce((select e.status from sms_events e where e.status_id = s.id \
+                           order by e.id desc limit 1), '') <> 'RETRY'",
         )
         .fetch_one(&self.db)
         .await

@@ -1,0 +1,164 @@
+//! The publishers' side of fair delivery (docs/DESIGN.md "Fair delivery"): claims go in
+//! virtual-time order (`db::outbox::claim`), and the broker queues are kept shallow, so the
+//! order decided in the outbox is the order consumers see. A deep FIFO in RabbitMQ would undo
+//! it: a message published behind a customer's 200,000 waits for all of them.
+//!
+//! Per lane, a publisher claims only as many rows as leave about
+//! `QUEUE_READY_RECIPIENTS` recipients ready in the queue (ready messages, by a passive
+//! declare, times the average recipients of the rows this process claimed lately); what
+//! consumers have prefetched is in service and not counted. Each process also raises the
+//! lanes' clocks to the largest start time it claimed, and makes waiting rows that are due
+//! pending at the lane's clock, every [`TICK`].
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use lapin::Channel;
+use sqlx::MySqlPool;
+use tokio_util::sync::CancellationToken;
+
+use crate::backoff::sleep_or_stop;
+use crate::config::AmqpConfig;
+use crate::db::fair_share as clocks;
+use crate::db::outbox::{self as repo, ClaimedRow};
+use crate::domain::SmsType;
+use crate::queue::topology;
+
+/// How often the clocks are raised and due rows promoted.
+pub const TICK: Duration = Duration::from_millis(100);
+
+/// How long a publisher whose lane's queue is full waits before it looks again.
+pub fn full_wait(lane: SmsType) -> Duration {
+    match lane {
+        SmsType::Express => Duration::from_millis(5),
+        SmsType::Normal => Duration::from_millis(10),
+    }
+}
+
+/// One lane's state in this process.
+#[derive(Debug)]
+struct Lane {
+    /// The largest virtual start time claimed here (or read from the database).
+    clock: AtomicI64,
+    /// What was last written to `lane_clocks`.
+    flushed: AtomicI64,
+    /// Moving average of the recipients of the rows claimed here.
+    recipients: Mutex<f64>,
+}
+
+impl Default for Lane {
+    fn default() -> Self {
+        Self {
+            clock: AtomicI64::new(0),
+            flushed: AtomicI64::new(0),
+            recipients: Mutex::new(1.0),
+        }
+    }
+}
+
+/// Both lanes' state of one publisher pool.
+#[derive(Debug, Default)]
+pub struct FairLanes {
+    express: Lane,
+    normal: Lane,
+}
+
+impl FairLanes {
+    fn lane(&self, lane: SmsType) -> &Lane {
+        match lane {
+            SmsType::Express => &self.express,
+            SmsType::Normal => &self.normal,
+        }
+    }
+
+    /// The lane's clock as this process knows it.
+    pub fn clock(&self, lane: SmsType) -> i64 {
+        self.lane(lane).clock.load(Ordering::Relaxed)
+    }
+
+    /// How many rows a publisher may claim now so that about `ready_recipients` recipients
+    /// sit ready in the lane's queue, at most `batch`. A failed passive declare claims a
+    /// whole batch (the publish then fails on the same channel and gives the rows back).
+    pub async fn room(
+        &self,
+        channel: &Channel,
+        amqp: &AmqpConfig,
+        lane: SmsType,
+        batch: u32,
+    ) -> u32 {
+        let Ok(ready) = topology::depth(channel, amqp, lane).await else {
+            return batch;
+        };
+        let per_message = *self.lane(lane).recipients.lock().expect("not poisoned");
+        room_for(amqp.ready_recipients, per_message, ready, batch)
+    }
+
+    /// Notes what a claim took: the clock and the average recipients per row.
+    pub fn claimed(&self, lane: SmsType, rows: &[ClaimedRow]) {
+        let Some(max) = rows.iter().map(|r| r.vtime).max() else {
+            return;
+        };
+        let state = self.lane(lane);
+        state.clock.fetch_max(max, Ordering::Relaxed);
+        let mean = rows.iter().map(|r| r.recipients.max(1) as f64).sum::<f64>() / rows.len() as f64;
+        let mut avg = state.recipients.lock().expect("not poisoned");
+        *avg = 0.8 * *avg + 0.2 * mean;
+    }
+
+    /// Every [`TICK`] until `stop`: raises the lanes' clocks in the database to what this
+    /// process claimed, learns what other processes claimed, and promotes due waiting rows.
+    pub async fn tick_until_stopped(&self, db: &MySqlPool, stop: &CancellationToken) {
+        loop {
+            if let Err(e) = self.tick(db).await {
+                tracing::warn!(error = %e, "cannot advance the lanes' clocks");
+            }
+            if sleep_or_stop(TICK, stop).await {
+                return;
+            }
+        }
+    }
+
+    async fn tick(&self, db: &MySqlPool) -> Result<(), sqlx::Error> {
+        let known = clocks::clocks(db).await?;
+        for lane in [SmsType::Express, SmsType::Normal] {
+            let state = self.lane(lane);
+            let mine = state.clock.fetch_max(known.of(lane), Ordering::Relaxed);
+            if mine > known.of(lane) && mine > state.flushed.load(Ordering::Relaxed) {
+                clocks::raise_clock(db, lane, mine).await?;
+                state.flushed.store(mine, Ordering::Relaxed);
+            }
+            let clock = self.clock(lane);
+            if repo::promote_due(db, lane.priority(), clock, 1_000).await? > 0 {
+                super::wake(lane);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Rows to claim so that about `target` recipients are ready, with `ready` messages of about
+/// `per_message` recipients each in the queue; at most `batch`, and at least one when the
+/// queue is empty (a lone large slice still goes).
+pub fn room_for(target: u32, per_message: f64, ready: u32, batch: u32) -> u32 {
+    let wanted = (f64::from(target) / per_message.max(1.0)).ceil().max(1.0) as u32;
+    wanted.saturating_sub(ready).min(batch)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::room_for;
+
+    #[test]
+    fn the_queue_is_kept_near_its_target_in_recipients() {
+        // 512 recipients of 1-recipient messages: 512 messages.
+        assert_eq!(room_for(512, 1.0, 0, 1_000), 512);
+        assert_eq!(room_for(512, 1.0, 500, 1_000), 12);
+        // Slices of 64: 8 messages.
+        assert_eq!(room_for(512, 64.0, 3, 200), 5);
+        assert_eq!(room_for(512, 64.0, 8, 200), 0);
+        assert_eq!(room_for(512, 64.0, 0, 2), 2);
+        // Whatever the sizes, an empty queue gets one.
+        assert_eq!(room_for(1, 1_000.0, 0, 200), 1);
+    }
+}
