@@ -15,16 +15,18 @@ alter table user_balances
     add column vfinish_express bigint not null default 0;
 
 -- The outbox row of a request is now also its cursor: a large request is delivered one slice
--- at a time (worker::send_sms::SLICE recipients), each slice a queue message, and after each
--- slice its row comes back with the virtual time of the next slice.
+-- at a time (domain::fair_share::SLICE recipients), each slice a queue message; while a slice
+-- is out its row stays ('published', at the virtual time of the next slice) and the worker
+-- makes it pending again for the next slice, or deletes it after the last.
 --   vtime       virtual start time of the next slice (claims go in this order);
 --   vstep       virtual time one recipient costs this customer (1,000,000 / weight);
---   recipients  recipients the next slice will carry (at most SLICE), for the publishers'
---               estimate of how much work sits ready in the broker queue;
+--   recipients  recipients not yet published (about: some may be done already); a slice
+--               carries at most SLICE of them;
 --   after_id    status rows up to this id were handled by earlier slices;
 --   status      'pending' (due: claimable in vtime order), 'claimed' (leased by claimed_by),
---               or 'waiting' (due at next_run_at: a retry, a publish that was not confirmed;
---               made pending, at the lane's current virtual time, once due).
+--               'published' (a slice is out, more follow), or 'waiting' (due at next_run_at:
+--               a retry, a publish that was not confirmed; made pending, at the lane's
+--               current virtual time, once due).
 alter table outbox_events
     add column vtime bigint not null default 0,
     add column vstep int not null default 10000,
@@ -36,8 +38,9 @@ alter table outbox_events
 
 update outbox_events set status = 'waiting' where status = 'pending' and next_run_at > now(6);
 
--- The virtual time of each lane (priority): the largest start time a publisher has claimed,
--- raised by the publishers every 100 ms and read by intake. Monotonic.
+-- The virtual time of each lane (priority): the smallest start time of the lane's work in the
+-- outbox (pending, claimed or published), raised to it by the publishers every 100 ms and
+-- read by intake; it never goes back, and it keeps its value while the outbox is empty.
 create table lane_clocks (
     priority  int    not null primary key,
     vtime     bigint not null default 0

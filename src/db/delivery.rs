@@ -354,7 +354,8 @@ pub async fn requeue_expired_leases(pool: &MySqlPool, limit: u32) -> Result<u64,
     let stuck: Vec<(i64, String, SmsType)> = sqlx::query_as(
         "select distinct s.request_id, s.sms_identifier, s.sms_type from sms_status s \
          where s.status = 'SENDING' and s.locked_until < now(6) \
-         and not exists (select 1 from outbox_events o where o.request_id = s.request_id) \
+         and not exists (select 1 from outbox_events o where o.request_id = s.request_id \
+                         and o.status <> 'published') \
          limit ?",
     )
     .bind(limit)

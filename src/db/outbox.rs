@@ -36,7 +36,7 @@ pub struct NewRow<'a> {
     pub vtime: i64,
     /// Virtual time per recipient of its customer.
     pub vstep: i64,
-    /// Recipients of its first slice.
+    /// Its recipients.
     pub recipients: i64,
 }
 
@@ -141,6 +141,60 @@ pub async fn delete_published(
     .await
 }
 
+/// Keeps the rows of requests with more than one slice left after their slice was published
+/// (only while `owner` still holds their lease): `published`, at the virtual time of the next
+/// slice, so the lane's clock (the smallest start time in the outbox) does not run past the
+/// rest of a request that is being delivered. The worker makes such a row pending again
+/// (`db::delivery::continue_request`), or deletes it after the last slice ([`delete_kept`]).
+pub async fn keep_published(
+    pool: &sqlx::MySqlPool,
+    ids: &[i64],
+    owner: &str,
+    slice: i64,
+) -> Result<u64, sqlx::Error> {
+    batch::execute_per_chunk(pool, ids, |qb| {
+        qb.push(
+            "update outbox_events force index (primary) set status = 'published', \
+             vtime = vtime + vstep * ",
+        )
+        .push_bind(slice)
+        .push(", recipients = greatest(recipients - ")
+        .push_bind(slice)
+        .push(", 0), claimed_by = null, claimed_at = null where claimed_by = ")
+        .push_bind(owner.to_string())
+        .push(" and id in ");
+    })
+    .await
+}
+
+/// Deletes a request's row kept by [`keep_published`] once its last slice is done.
+pub async fn delete_kept(pool: &sqlx::MySqlPool, request_id: i64) -> Result<u64, sqlx::Error> {
+    Ok(
+        sqlx::query("delete from outbox_events where request_id = ? and status = 'published'")
+            .bind(request_id)
+            .execute(pool)
+            .await?
+            .rows_affected(),
+    )
+}
+
+/// The smallest virtual start time of a lane's work in the outbox (pending, claimed or
+/// published), if any: three dives into `idx_outbox_claim`.
+pub async fn min_vtime(pool: &sqlx::MySqlPool, priority: i32) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select least(\
+         coalesce((select min(vtime) from outbox_events where status = 'pending' and priority = ?), 9223372036854775807), \
+         coalesce((select min(vtime) from outbox_events where status = 'claimed' and priority = ?), 9223372036854775807), \
+         coalesce((select min(vtime) from outbox_events where status = 'published' and priority = ?), 9223372036854775807))",
+    )
+    .bind(priority)
+    .bind(priority)
+    .bind(priority)
+    .fetch_one(pool)
+    .await
+    .map(|v: i64| (v != i64::MAX).then_some(v))
+}
+
 /// Gives rows back after a failed publish: waiting, due again after `delay_ms`, with the error.
 pub async fn release(
     pool: &sqlx::MySqlPool,
@@ -205,12 +259,13 @@ pub async fn promote_due(
     .rows_affected())
 }
 
-/// Rows of one priority not yet published (pending, claimed or waiting): an index range
-/// count, cheap enough to sample every few seconds, not to run per request.
+/// Rows of one priority with work not yet published (pending, claimed, waiting, or published
+/// with more slices to come): an index range count, cheap enough to sample every few
+/// seconds, not to run per request.
 pub async fn backlog(pool: &sqlx::MySqlPool, priority: i32) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "select count(*) from outbox_events \
-         where status in ('pending', 'claimed', 'waiting') and priority = ?",
+         where status in ('pending', 'claimed', 'waiting', 'published') and priority = ?",
     )
     .bind(priority)
     .fetch_one(pool)
@@ -226,21 +281,27 @@ pub struct Requeue {
 }
 
 /// Puts requests into the outbox, due now (waiting, so the promotion gives them the lane's
-/// current virtual time), unless a row of theirs is already there (the unique `request_id`
-/// key; `insert ignore`). Returns the rows inserted.
+/// current virtual time), from their first recipient, unless a row of theirs is already
+/// there (the unique `request_id` key): a row kept while a slice was out (`published`, whose
+/// queue message is what was lost) waits again from the first recipient; any other stays as
+/// it is. Returns the rows inserted or changed.
 pub async fn requeue(pool: &sqlx::MySqlPool, requests: &[Requeue]) -> Result<u64, sqlx::Error> {
     let mut inserted = 0;
     for r in requests {
         inserted += sqlx::query(
-            "insert ignore into outbox_events (request_id, sms_identifier, priority, status) \
-             values (?, ?, ?, 'waiting')",
+            "insert into outbox_events (request_id, sms_identifier, priority, status) \
+             values (?, ?, ?, 'waiting') on duplicate key update \
+             after_id = if(status = 'published', 0, after_id), \
+             next_run_at = if(status = 'published', now(6), next_run_at), \
+             status = if(status = 'published', 'waiting', status)",
         )
         .bind(r.request_id)
         .bind(&r.sms_identifier)
         .bind(r.sms_type.priority())
         .execute(pool)
         .await?
-        .rows_affected();
+        .rows_affected()
+        .min(1);
     }
     Ok(inserted)
 }
@@ -272,7 +333,8 @@ pub struct Waiting {
     pub sms_type: SmsType,
     /// Untouched for longer than the sweep's threshold.
     pub old: bool,
-    /// Its request has an outbox row (its message is not yet published).
+    /// Its request has an outbox row with work to publish (not merely kept while a slice is
+    /// out).
     pub queued: bool,
 }
 
@@ -294,7 +356,8 @@ pub async fn waiting_after(
     let rows: Vec<(i64, i64, String, SmsType, i64, i64)> = sqlx::query_as(
         "select w.id, w.request_id, w.sms_identifier, w.sms_type, \
          cast(w.updated_at < now(6) - interval ? second as signed), \
-         cast(exists (select 1 from outbox_events o where o.request_id = w.request_id) as signed) \
+         cast(exists (select 1 from outbox_events o where o.request_id = w.request_id \
+                      and o.status <> 'published') as signed) \
          from (select id, request_id, sms_identifier, sms_type, updated_at \
                from sms_status force index (idx_sms_status_lease) \
                where status = ? and locked_until is null and id > ? \

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::SendCommand;
 use crate::db::{Tx, fair_share as fair, ledger, messages, outbox};
-use crate::domain::fair_share::{self, SLICE};
+use crate::domain::fair_share;
 use crate::domain::{Encoding, PhoneNumber, SmsType};
 
 /// An accepted request.
@@ -286,7 +286,7 @@ async fn record(
                 traceparent: cmd.traceparent.as_deref(),
                 vtime: p.vtime,
                 vstep: p.vstep,
-                recipients: p.take.min(SLICE) as i64,
+                recipients: p.take as i64,
             }
         })
         .collect();

@@ -5,10 +5,10 @@
 //!
 //! Per lane, a publisher claims only as many rows as leave about
 //! `QUEUE_READY_RECIPIENTS` recipients ready in the queue (ready messages, by a passive
-//! declare, times the average recipients of the rows this process claimed lately); what
-//! consumers have prefetched is in service and not counted. Each process also raises the
-//! lanes' clocks to the largest start time it claimed, and makes waiting rows that are due
-//! pending at the lane's clock, every [`TICK`].
+//! declare, times the average recipients of the slices this process claimed lately); what
+//! consumers have prefetched is in service and not counted. Every [`TICK`] each process also
+//! raises the lanes' clocks to the smallest start time of their work in the outbox, and makes
+//! waiting rows that are due pending at the lane's clock.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -23,6 +23,7 @@ use crate::config::AmqpConfig;
 use crate::db::fair_share as clocks;
 use crate::db::outbox::{self as repo, ClaimedRow};
 use crate::domain::SmsType;
+use crate::domain::fair_share::SLICE;
 use crate::queue::topology;
 
 /// How often the clocks are raised and due rows promoted.
@@ -39,11 +40,9 @@ pub fn full_wait(lane: SmsType) -> Duration {
 /// One lane's state in this process.
 #[derive(Debug)]
 struct Lane {
-    /// The largest virtual start time claimed here (or read from the database).
+    /// The lane's clock as last read.
     clock: AtomicI64,
-    /// What was last written to `lane_clocks`.
-    flushed: AtomicI64,
-    /// Moving average of the recipients of the rows claimed here.
+    /// Moving average of the recipients of the slices claimed here.
     recipients: Mutex<f64>,
 }
 
@@ -51,7 +50,6 @@ impl Default for Lane {
     fn default() -> Self {
         Self {
             clock: AtomicI64::new(0),
-            flushed: AtomicI64::new(0),
             recipients: Mutex::new(1.0),
         }
     }
@@ -94,20 +92,19 @@ impl FairLanes {
         room_for(amqp.ready_recipients, per_message, ready, batch)
     }
 
-    /// Notes what a claim took: the clock and the average recipients per row.
+    /// Notes what a claim took: the average recipients per slice.
     pub fn claimed(&self, lane: SmsType, rows: &[ClaimedRow]) {
-        let Some(max) = rows.iter().map(|r| r.vtime).max() else {
+        if rows.is_empty() {
             return;
-        };
-        let state = self.lane(lane);
-        state.clock.fetch_max(max, Ordering::Relaxed);
-        let mean = rows.iter().map(|r| r.recipients.max(1) as f64).sum::<f64>() / rows.len() as f64;
-        let mut avg = state.recipients.lock().expect("not poisoned");
+        }
+        let slice = |r: &ClaimedRow| r.recipients.clamp(1, SLICE as i64) as f64;
+        let mean = rows.iter().map(slice).sum::<f64>() / rows.len() as f64;
+        let mut avg = self.lane(lane).recipients.lock().expect("not poisoned");
         *avg = 0.8 * *avg + 0.2 * mean;
     }
 
-    /// Every [`TICK`] until `stop`: raises the lanes' clocks in the database to what this
-    /// process claimed, learns what other processes claimed, and promotes due waiting rows.
+    /// Every [`TICK`] until `stop`: raises the lanes' clocks to the smallest start time of
+    /// their work in the outbox, and promotes due waiting rows at the clock.
     pub async fn tick_until_stopped(&self, db: &MySqlPool, stop: &CancellationToken) {
         loop {
             if let Err(e) = self.tick(db).await {
@@ -120,15 +117,15 @@ impl FairLanes {
     }
 
     async fn tick(&self, db: &MySqlPool) -> Result<(), sqlx::Error> {
+        for lane in [SmsType::Express, SmsType::Normal] {
+            if let Some(min) = repo::min_vtime(db, lane.priority()).await? {
+                clocks::raise_clock(db, lane, min).await?;
+            }
+        }
         let known = clocks::clocks(db).await?;
         for lane in [SmsType::Express, SmsType::Normal] {
-            let state = self.lane(lane);
-            let mine = state.clock.fetch_max(known.of(lane), Ordering::Relaxed);
-            if mine > known.of(lane) && mine > state.flushed.load(Ordering::Relaxed) {
-                clocks::raise_clock(db, lane, mine).await?;
-                state.flushed.store(mine, Ordering::Relaxed);
-            }
-            let clock = self.clock(lane);
+            let clock = known.of(lane);
+            self.lane(lane).clock.store(clock, Ordering::Relaxed);
             if repo::promote_due(db, lane.priority(), clock, 1_000).await? > 0 {
                 super::wake(lane);
             }

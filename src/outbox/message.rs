@@ -18,6 +18,10 @@ pub struct QueueMessage {
     pub vtime: i64,
     #[serde(default = "default_vstep")]
     pub vstep: i64,
+    /// The request's outbox row was kept (`published`) for the slices after this one: the
+    /// worker makes it pending for the next slice, or deletes it after the last.
+    #[serde(default)]
+    pub kept: bool,
 }
 
 impl QueueMessage {
@@ -29,6 +33,7 @@ impl QueueMessage {
             after_id: 0,
             vtime: 0,
             vstep: default_vstep(),
+            kept: false,
         }
     }
 }

@@ -29,7 +29,14 @@ use crate::backoff::{Backoff, Jitter, sleep_or_stop};
 use crate::config::{AmqpConfig, DeliveryConfig};
 use crate::db::outbox::{self as repo, ClaimedRow};
 use crate::domain::SmsType;
+use crate::domain::fair_share::SLICE;
 use crate::queue::{Broker, topology};
+
+/// Whether a row's request has more than the slice being published: its row is then kept
+/// (`published`) until the worker has delivered the slice.
+fn keeps_row(row: &ClaimedRow) -> bool {
+    row.recipients > SLICE as i64
+}
 
 /// AMQP header carrying the W3C trace context of the accepting HTTP request.
 pub const TRACEPARENT_HEADER: &str = "traceparent";
@@ -272,7 +279,11 @@ impl PublisherPool {
         if tokio::time::Instant::now() >= deadline {
             tracing::warn!(lane = %lane, timeout_ms = self.amqp.confirm_timeout.as_millis() as u64, "publishes not confirmed in time; giving the rows back");
         }
-        repo::delete_published(&self.db, &published, &self.owner).await?;
+        let (kept, done): (Vec<i64>, Vec<i64>) = published
+            .iter()
+            .partition(|id| rows.iter().any(|r| r.id == **id && keeps_row(r)));
+        repo::delete_published(&self.db, &done, &self.owner).await?;
+        repo::keep_published(&self.db, &kept, &self.owner, SLICE as i64).await?;
         if !failed.is_empty() {
             let delay = unconfirmed_delay().as_millis() as u64;
             repo::release(
@@ -311,6 +322,7 @@ impl PublisherPool {
             after_id: row.after_id,
             vtime: row.vtime,
             vstep: row.vstep,
+            kept: keeps_row(row),
         })
         .expect("queue message serializes");
         // A producer span in the accepting request's trace; the consumer continues from it.

@@ -101,6 +101,8 @@ pub struct Slice {
     pub after_id: i64,
     pub vtime: i64,
     pub vstep: i64,
+    /// The request's outbox row was kept for the slices after this one.
+    pub kept: bool,
 }
 
 impl From<&crate::outbox::QueueMessage> for Slice {
@@ -110,6 +112,7 @@ impl From<&crate::outbox::QueueMessage> for Slice {
             after_id: m.after_id,
             vtime: m.vtime,
             vstep: m.vstep,
+            kept: m.kept,
         }
     }
 }
@@ -132,6 +135,7 @@ pub async fn deliver_request(
         after_id: 0,
         vtime: 0,
         vstep: crate::domain::fair_share::vstep(crate::domain::fair_share::DEFAULT_WEIGHT),
+        kept: false,
     };
     let mut total = DeliverySummary::default();
     loop {
@@ -175,6 +179,11 @@ pub async fn deliver_slice(
             .await?;
         }
         crate::outbox::wake(rest.lane);
+    } else if slice.kept {
+        crate::db::retry_transient(3, || {
+            crate::db::outbox::delete_kept(&ctx.db, slice.request_id)
+        })
+        .await?;
     }
     Ok(summary)
 }

@@ -3,6 +3,7 @@
 
 mod dispatch;
 mod failures;
+mod fairness;
 mod guarantees;
 mod lanes;
 mod reports;
