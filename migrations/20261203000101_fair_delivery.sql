@@ -33,7 +33,7 @@ alter table outbox_events
     add column recipients int not null default 1,
     add column after_id bigint not null default 0,
     drop key idx_outbox_claim,
-    add key idx_outbox_claim (status, priority, vtime),
+    add key idx_outbox_claim (status, priority, vtime, recipients),
     add key idx_outbox_due (status, priority, next_run_at);
 
 update outbox_events set status = 'waiting' where status = 'pending' and next_run_at > now(6);

@@ -13,6 +13,9 @@ use crate::intake::group_commit::GroupCommit;
 use crate::operators::OperatorRegistry;
 use crate::queue::Broker;
 
+/// How often the normal backlog is sampled for backpressure.
+pub const BACKLOG_SAMPLE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Shared application context.
 pub struct App {
     /// The validated configuration.
@@ -35,6 +38,8 @@ pub struct App {
     group_commit: OnceLock<GroupCommit>,
     /// Customer keys this process has seen valid (`POST /sms/send` only).
     pub key_cache: KeyCache,
+    /// Normal recipients waiting in the outbox, as last sampled ([`App::normal_backlog_over`]).
+    normal_backlog: OnceLock<Arc<std::sync::atomic::AtomicU64>>,
 }
 
 impl App {
@@ -52,7 +57,37 @@ impl App {
             broker_gates_readiness: false,
             group_commit: OnceLock::new(),
             key_cache: KeyCache::default(),
+            normal_backlog: OnceLock::new(),
         }
+    }
+
+    /// The normal backlog (recipients waiting in the outbox) when it is over `limit` (0: no
+    /// limit). Sampled every [`BACKLOG_SAMPLE`] by a task started on the first call (on the
+    /// current runtime), which reads at most `limit` outbox rows; until the first sample the
+    /// backlog counts as 0.
+    pub fn normal_backlog_over(&self, limit: u64) -> Option<u64> {
+        use std::sync::atomic::Ordering;
+        if limit == 0 {
+            return None;
+        }
+        let sample = self.normal_backlog.get_or_init(|| {
+            let sample = Arc::new(std::sync::atomic::AtomicU64::new(0));
+            let (db, mine) = (self.db.clone(), sample.clone());
+            tokio::spawn(async move {
+                // Ends with the app: the task's copy is the last one left.
+                while Arc::strong_count(&mine) > 1 {
+                    let priority = crate::domain::SmsType::Normal.priority();
+                    match crate::db::outbox::waiting_recipients(&db, priority, limit).await {
+                        Ok(n) => mine.store(n, Ordering::Relaxed),
+                        Err(e) => tracing::warn!(error = %e, "cannot sample the normal backlog"),
+                    }
+                    tokio::time::sleep(BACKLOG_SAMPLE).await;
+                }
+            });
+            sample
+        });
+        let backlog = sample.load(Ordering::Relaxed);
+        (backlog >= limit).then_some(backlog)
     }
 
     /// The group-commit front of intake (its tasks start on the first call, on the current

@@ -32,6 +32,16 @@ pub struct IntakeConfig {
     /// `INTAKE_RESOLVE_TIMEOUT_MS`: how long a commit whose outcome is unknown (connection
     /// lost during COMMIT, commit timed out) is looked up before the answer says so.
     pub resolve_timeout: Duration,
+    /// `CUSTOMER_MAX_REQUESTS_PER_SEC`: requests a second a customer may send unless the
+    /// admin set its own (0: unlimited).
+    pub customer_requests_per_sec: u32,
+    /// `CUSTOMER_MAX_RECIPIENTS_PER_SEC`: recipients a second, likewise.
+    pub customer_recipients_per_sec: u32,
+    /// `CUSTOMER_RATE_BURST_MS`: how far ahead of its rate a customer may send in a burst.
+    pub customer_rate_burst: Duration,
+    /// `NORMAL_BACKLOG_LIMIT`: normal recipients waiting in the outbox beyond which normal
+    /// sends get 503 with `Retry-After` (express is still accepted); 0: no limit.
+    pub normal_backlog_limit: u64,
 }
 
 impl IntakeConfig {
@@ -66,6 +76,20 @@ impl IntakeConfig {
             executors: r.ranged("INTAKE_EXECUTORS", 1, 1, 64),
             timeout: r.millis("INTAKE_TIMEOUT_MS", 3_000, 10, 60_000),
             resolve_timeout: r.millis("INTAKE_RESOLVE_TIMEOUT_MS", 5_000, 10, 120_000),
+            customer_requests_per_sec: r.ranged(
+                "CUSTOMER_MAX_REQUESTS_PER_SEC",
+                10_000,
+                0,
+                1_000_000,
+            ),
+            customer_recipients_per_sec: r.ranged(
+                "CUSTOMER_MAX_RECIPIENTS_PER_SEC",
+                200_000,
+                0,
+                100_000_000,
+            ),
+            customer_rate_burst: r.millis("CUSTOMER_RATE_BURST_MS", 1_000, 1, 60_000),
+            normal_backlog_limit: r.ranged("NORMAL_BACKLOG_LIMIT", 2_000_000, 0, 1_000_000_000),
         }
     }
 }

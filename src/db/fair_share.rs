@@ -1,6 +1,7 @@
-//! The state of the fair order (docs/DESIGN.md "Fair delivery"): the lanes' virtual clocks,
-//! each customer's weight, and the virtual finish of each customer's queued work per lane
-//! (on its balance row, which intake locks anyway).
+//! The state of the fair order and of the per-customer limits (docs/DESIGN.md "Fair delivery",
+//! "Per-customer limits"): the lanes' virtual clocks, each customer's weight and limits, and
+//! per customer the virtual finish of its queued work per lane and its limits' theoretical
+//! arrival times (on its balance row, which intake locks anyway).
 
 use std::collections::HashMap;
 
@@ -57,6 +58,9 @@ pub struct Settings {
     /// The current key hash (to check keys taken from the key cache).
     pub api_key_hash: Vec<u8>,
     pub weight: i32,
+    /// Its own limits (`None`: the configured default; 0: unlimited).
+    pub max_requests_per_sec: Option<i32>,
+    pub max_recipients_per_sec: Option<i32>,
 }
 
 /// The settings of `ids` (absent: no such customer). Read without locking.
@@ -64,16 +68,20 @@ pub async fn settings(tx: &mut Tx, ids: &[i64]) -> Result<HashMap<i64, Settings>
     let mut out = HashMap::with_capacity(ids.len());
     for chunk in batch::key_chunks(ids) {
         let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
-            "select id, api_key_hash, weight from customers force index (primary) where id in ",
+            "select id, api_key_hash, weight, max_requests_per_sec, max_recipients_per_sec \
+             from customers force index (primary) where id in ",
         );
         batch::push_in_list(&mut qb, chunk);
-        let rows: Vec<(i64, Vec<u8>, i32)> = qb.build_query_as().fetch_all(&mut **tx).await?;
-        out.extend(rows.into_iter().map(|(id, api_key_hash, weight)| {
+        type Row = (i64, Vec<u8>, i32, Option<i32>, Option<i32>);
+        let rows: Vec<Row> = qb.build_query_as().fetch_all(&mut **tx).await?;
+        out.extend(rows.into_iter().map(|(id, api_key_hash, weight, rq, rc)| {
             (
                 id,
                 Settings {
                     api_key_hash,
                     weight,
+                    max_requests_per_sec: rq,
+                    max_recipients_per_sec: rc,
                 },
             )
         }));
@@ -81,19 +89,35 @@ pub async fn settings(tx: &mut Tx, ids: &[i64]) -> Result<HashMap<i64, Settings>
     Ok(out)
 }
 
-/// Sets the virtual finish of customers' queued work: `(customer, normal, express)`. Runs
-/// inside the acceptance transaction, on balance rows it has locked.
-pub async fn set_finishes(tx: &mut Tx, finishes: &[(i64, i64, i64)]) -> Result<(), sqlx::Error> {
-    for chunk in batch::key_chunks(finishes) {
-        let normal: Vec<(i64, i64)> = chunk.iter().map(|(id, n, _)| (*id, *n)).collect();
-        let express: Vec<(i64, i64)> = chunk.iter().map(|(id, _, e)| (*id, *e)).collect();
-        let ids: Vec<i64> = chunk.iter().map(|(id, _, _)| *id).collect();
+/// What acceptance leaves on a customer's balance row besides the balance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountState {
+    pub customer_id: i64,
+    /// Virtual finish of its queued work per lane.
+    pub vfinish: LaneTimes,
+    /// Theoretical arrival times of its request and recipient limits (microseconds).
+    pub tat_requests: i64,
+    pub tat_recipients: i64,
+}
+
+/// Saves [`AccountState`]s. Runs inside the acceptance transaction, on balance rows it has
+/// locked.
+pub async fn save_states(tx: &mut Tx, states: &[AccountState]) -> Result<(), sqlx::Error> {
+    for chunk in batch::key_chunks(states) {
+        let column = |f: fn(&AccountState) -> i64| -> Vec<(i64, i64)> {
+            chunk.iter().map(|s| (s.customer_id, f(s))).collect()
+        };
+        let ids: Vec<i64> = chunk.iter().map(|s| s.customer_id).collect();
         let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
             "update user_balances force index (primary) set vfinish_normal = case user_id",
         );
-        batch::push_case_arms(&mut qb, &normal);
+        batch::push_case_arms(&mut qb, &column(|s| s.vfinish.normal));
         qb.push(" end, vfinish_express = case user_id");
-        batch::push_case_arms(&mut qb, &express);
+        batch::push_case_arms(&mut qb, &column(|s| s.vfinish.express));
+        qb.push(" end, tat_requests = case user_id");
+        batch::push_case_arms(&mut qb, &column(|s| s.tat_requests));
+        qb.push(" end, tat_recipients = case user_id");
+        batch::push_case_arms(&mut qb, &column(|s| s.tat_recipients));
         qb.push(" end where user_id in ");
         batch::push_in_list(&mut qb, &ids);
         qb.build().execute(&mut **tx).await?;
@@ -101,17 +125,45 @@ pub async fn set_finishes(tx: &mut Tx, finishes: &[(i64, i64, i64)]) -> Result<(
     Ok(())
 }
 
-/// Sets a customer's weight; false when there is no such customer.
-pub async fn set_weight(
+/// A customer's weight and limits as the admin set them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shares {
+    pub weight: i32,
+    pub max_requests_per_sec: Option<i32>,
+    pub max_recipients_per_sec: Option<i32>,
+}
+
+/// The shares of a customer, if it exists.
+pub async fn shares(pool: &MySqlPool, customer_id: i64) -> Result<Option<Shares>, sqlx::Error> {
+    let row: Option<(i32, Option<i32>, Option<i32>)> = sqlx::query_as(
+        "select weight, max_requests_per_sec, max_recipients_per_sec from customers where id = ?",
+    )
+    .bind(customer_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|(weight, rq, rc)| Shares {
+        weight,
+        max_requests_per_sec: rq,
+        max_recipients_per_sec: rc,
+    }))
+}
+
+/// Sets a customer's weight and limits; false when there is no such customer.
+pub async fn set_shares(
     pool: &MySqlPool,
     customer_id: i64,
-    weight: i32,
+    shares: &Shares,
 ) -> Result<bool, sqlx::Error> {
-    Ok(sqlx::query("update customers set weight = ? where id = ?")
-        .bind(weight)
-        .bind(customer_id)
-        .execute(pool)
-        .await?
-        .rows_affected()
+    Ok(sqlx::query(
+        "update customers set weight = ?, max_requests_per_sec = ?, max_recipients_per_sec = ? \
+         where id = ?",
+    )
+    .bind(shares.weight)
+    .bind(shares.max_requests_per_sec)
+    .bind(shares.max_recipients_per_sec)
+    .bind(customer_id)
+    .execute(pool)
+    .await?
+    .rows_affected()
         > 0)
 }

@@ -160,31 +160,44 @@ pub async fn lock_balances(
     let mut balances = std::collections::HashMap::with_capacity(sorted.len());
     for chunk in batch::key_chunks(&sorted) {
         let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
-            "select user_id, balance, vfinish_normal, vfinish_express \
+            "select user_id, balance, vfinish_normal, vfinish_express, tat_requests, \
+             tat_recipients, cast(unix_timestamp(now(6)) * 1000000 as signed) \
              from user_balances force index (primary) where user_id in ",
         );
         batch::push_in_list(&mut qb, chunk);
         qb.push(" order by user_id for update");
-        let rows: Vec<(i64, i64, i64, i64)> = qb.build_query_as().fetch_all(&mut **tx).await?;
-        balances.extend(rows.into_iter().map(|(id, balance, normal, express)| {
-            (
-                id,
-                Account {
-                    balance,
+        type Row = (i64, i64, i64, i64, i64, i64, i64);
+        let rows: Vec<Row> = qb.build_query_as().fetch_all(&mut **tx).await?;
+        balances.extend(rows.into_iter().map(
+            |(id, balance, normal, express, tat_requests, tat_recipients, now_us)| {
+                let state = crate::db::fair_share::AccountState {
+                    customer_id: id,
                     vfinish: crate::db::fair_share::LaneTimes { normal, express },
-                },
-            )
-        }));
+                    tat_requests,
+                    tat_recipients,
+                };
+                (
+                    id,
+                    Account {
+                        balance,
+                        state,
+                        now_us,
+                    },
+                )
+            },
+        ));
     }
     Ok(balances)
 }
 
-/// A locked balance row: the balance and the virtual finish of the customer's queued work per
-/// lane (`db::fair_share`).
+/// A locked balance row: the balance, the fair-order and rate-limit state
+/// (`db::fair_share`), and the database's clock when it was read (microseconds since the
+/// epoch; one clock for every api process).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Account {
     pub balance: i64,
-    pub vfinish: crate::db::fair_share::LaneTimes,
+    pub state: crate::db::fair_share::AccountState,
+    pub now_us: i64,
 }
 
 /// Debits several customers at once (`(customer_id, amount)`, one entry per customer, positive

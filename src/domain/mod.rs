@@ -7,6 +7,7 @@ pub mod field_errors;
 pub mod message;
 pub mod money;
 pub mod phone_number;
+pub mod rate_limit;
 pub mod segments;
 
 pub use field_errors::FieldErrors;

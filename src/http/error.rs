@@ -42,6 +42,16 @@ pub struct Problem {
     /// Credits the request needed (insufficient balance only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub required: Option<i64>,
+    /// Which limit refused the request: `requests` or `recipients` (429 only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<String>,
+    /// The limit, per second (429 only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit_per_second: Option<u32>,
+    /// Milliseconds until the same request would be accepted (429, and 503 for a backlog);
+    /// `Retry-After` says the same in whole seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
 }
 
 /// Every error the API returns.
@@ -80,6 +90,19 @@ pub enum ApiError {
     /// 503: the request took longer than `REQUEST_TIMEOUT_MS`, or a dependency is down.
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// 429: the customer is over one of its rate limits; nothing was charged.
+    #[error("rate limited")]
+    RateLimited {
+        limit: &'static str,
+        per_second: u32,
+        retry_after: std::time::Duration,
+    },
+    /// 503: the lane's backlog is over its bound; nothing was charged. Retry later.
+    #[error("backlogged: {detail}")]
+    Backlogged {
+        detail: String,
+        retry_after: std::time::Duration,
+    },
     /// 500 from the database.
     #[error("database error")]
     Database(#[from] sqlx::Error),
@@ -112,6 +135,16 @@ impl ApiError {
         Self::NotFound(format!("customer {customer_id} does not exist"))
     }
 
+    /// How long the caller should wait before the same request, when this error says.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Self::RateLimited { retry_after, .. } | Self::Backlogged { retry_after, .. } => {
+                Some(*retry_after)
+            }
+            _ => None,
+        }
+    }
+
     /// The status code of this error.
     pub fn status(&self) -> StatusCode {
         match self {
@@ -123,7 +156,8 @@ impl ApiError {
             Self::InsufficientBalance { .. } => StatusCode::PAYMENT_REQUIRED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::Backlogged { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Database(e) if is_unavailable(e) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -143,6 +177,8 @@ impl ApiError {
             Self::PayloadTooLarge(_) => ("payload-too-large", "Request body too large"),
             Self::UnsupportedMediaType => ("unsupported-media-type", "Unsupported media type"),
             Self::Unavailable(_) => ("unavailable", "Service unavailable"),
+            Self::RateLimited { .. } => ("rate-limited", "Too many requests"),
+            Self::Backlogged { .. } => ("backlogged", "Backlog over its bound"),
             Self::Database(_) | Self::Internal(_) if status == StatusCode::SERVICE_UNAVAILABLE => {
                 ("unavailable", "Service unavailable")
             }
@@ -155,7 +191,13 @@ impl ApiError {
             | Self::NotFound(d)
             | Self::Conflict(d)
             | Self::PayloadTooLarge(d)
-            | Self::Unavailable(d) => d.clone(),
+            | Self::Unavailable(d)
+            | Self::Backlogged { detail: d, .. } => d.clone(),
+            Self::RateLimited {
+                limit, per_second, ..
+            } => format!(
+                "over this customer's limit of {per_second} {limit} a second; nothing was charged"
+            ),
             Self::Unauthorized(d) => (*d).to_string(),
             Self::InsufficientBalance { balance, required } => format!(
                 "this request costs {required} credits but the balance is {balance}; nothing was charged"
@@ -174,7 +216,16 @@ impl ApiError {
             Self::InsufficientBalance { balance, required } => (Some(*balance), Some(*required)),
             _ => (None, None),
         };
+        let (limit, limit_per_second) = match self {
+            Self::RateLimited {
+                limit, per_second, ..
+            } => (Some((*limit).to_string()), Some(*per_second)),
+            _ => (None, None),
+        };
         Problem {
+            limit,
+            limit_per_second,
+            retry_after_ms: self.retry_after().map(|d| d.as_millis() as u64),
             problem_type: format!("/problems/{slug}"),
             title: title.into(),
             status: status.as_u16(),
@@ -268,9 +319,13 @@ impl IntoResponse for ApiError {
                 resp.headers_mut()
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            StatusCode::SERVICE_UNAVAILABLE => {
+            StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS => {
+                // Whole seconds, rounded up: never earlier than the limit allows.
+                let secs = self
+                    .retry_after()
+                    .map_or(1, |d| d.as_micros().div_ceil(1_000_000).max(1));
                 resp.headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs as u64));
             }
             _ => {}
         }

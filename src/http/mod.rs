@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod balance;
+pub mod customer_limits;
 pub mod customers;
 pub mod dead_letters;
 pub mod dlr;
@@ -56,6 +57,10 @@ pub fn router(state: AppState) -> Router {
     let max_body = state.config.http.max_body_bytes;
     let api = Router::new()
         .route("/admin/customers", post(customers::create_customer))
+        .route(
+            "/admin/customers/{customer_id}/limits",
+            get(customer_limits::get_limits).put(customer_limits::put_limits),
+        )
         .route(
             "/admin/customers/{customer_id}/api-key",
             post(customers::rotate_api_key),
@@ -172,6 +177,7 @@ fn rejection_reason(status: StatusCode) -> &'static str {
         409 => "idempotency_conflict",
         413 => "payload_too_large",
         415 => "unsupported_media_type",
+        429 => "rate_limited",
         503 => "unavailable",
         500..=599 => "internal_error",
         _ => "other",
@@ -205,6 +211,9 @@ async fn method_not_allowed() -> Response {
         errors: None,
         balance: None,
         required: None,
+        limit: None,
+        limit_per_second: None,
+        retry_after_ms: None,
     };
     error::problem_response(&problem)
 }

@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, balance, customers, dead_letters, dlr, error, health, sms};
+use super::{admin, balance, customer_limits, customers, dead_letters, dlr, error, health, sms};
 use crate::domain;
 
 /// The whole API.
@@ -19,6 +19,8 @@ use crate::domain;
     paths(
         customers::create_customer,
         customers::rotate_api_key,
+        customer_limits::get_limits,
+        customer_limits::put_limits,
         admin::pause,
         admin::resume,
         admin::operators,

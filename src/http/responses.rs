@@ -43,8 +43,14 @@ problems! {
     PayloadTooLarge: 413;
     /// 415: the body is not sent as `Content-Type: application/json`.
     UnsupportedMediaType: 415;
-    /// 503: the request did not complete within `REQUEST_TIMEOUT_MS`, or the database is busy or
-    /// unreachable; nothing was committed. Retry after `Retry-After` seconds (with the same
+    /// 429: the customer is over its requests or recipients per second (`limit`,
+    /// `limit_per_second`); nothing was charged. Retry after `Retry-After` seconds
+    /// (`retry_after_ms` in the body is exact).
+    TooManyRequests: 429,
+        headers(("Retry-After" = String, description = "Seconds until the request would be admitted"));
+    /// 503: the request did not complete within `REQUEST_TIMEOUT_MS`, the database is busy or
+    /// unreachable, or (a normal send) the normal backlog is over `NORMAL_BACKLOG_LIMIT`
+    /// (`/problems/backlogged`); nothing was committed. Retry after `Retry-After` seconds (with the same
     /// `Idempotency-Key`, if any).
     Unavailable: 503,
         headers(("Retry-After" = String, description = "Seconds to wait before a retry"));

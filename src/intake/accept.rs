@@ -12,9 +12,11 @@ use std::collections::{BTreeSet, HashMap};
 
 use uuid::Uuid;
 
+use super::DefaultLimits;
 use super::SendCommand;
 use crate::db::{Tx, fair_share as fair, ledger, messages, outbox};
 use crate::domain::fair_share;
+use crate::domain::rate_limit::Rate;
 use crate::domain::{Encoding, PhoneNumber, SmsType};
 
 /// An accepted request.
@@ -45,6 +47,45 @@ pub enum Outcome {
     /// [`SendCommand::api_key_hash`] is no longer the customer's key (rotated since it was
     /// cached). Nothing was written.
     UnknownKey,
+    /// The customer is over one of its rate limits. Nothing was written.
+    RateLimited {
+        limit: Limit,
+        per_second: u32,
+        /// When the request would be admitted.
+        retry_after: std::time::Duration,
+    },
+}
+
+/// Which per-customer limit refused a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    Requests,
+    Recipients,
+}
+
+impl Limit {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Requests => "requests",
+            Self::Recipients => "recipients",
+        }
+    }
+}
+
+/// The limits of a customer: its own where the admin set them, else the configured ones.
+fn limits_of(setting: &fair::Settings, defaults: DefaultLimits) -> (Rate, Rate) {
+    let per_second =
+        |own: Option<i32>, default: u32| own.map_or(default, |v| u32::try_from(v).unwrap_or(0));
+    (
+        Rate {
+            per_second: per_second(setting.max_requests_per_sec, defaults.requests_per_sec),
+            burst_us: defaults.burst_us,
+        },
+        Rate {
+            per_second: per_second(setting.max_recipients_per_sec, defaults.recipients_per_sec),
+            burst_us: defaults.burst_us,
+        },
+    )
 }
 
 /// How many recipients `balance` covers and what they cost: `(take, cost)`, or the
@@ -135,10 +176,11 @@ pub async fn accept_many(
         .collect();
     let mut balances = ledger::lock_balances(tx, &customers).await?;
     // Keys taken from the key cache are checked against the customers' current keys; the
-    // weights and the lanes' clocks place each request in the fair order.
+    // limits are checked on the locked rows' state; the weights and the lanes' clocks place
+    // each request in the fair order.
     let settings = fair::settings(tx, &customers).await?;
     let clocks = fair::clocks(&mut **tx).await?;
-    let mut finishes: HashMap<i64, fair::LaneTimes> = HashMap::new();
+    let mut touched = BTreeSet::new();
 
     let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(requests.len());
     let mut plans = Vec::new();
@@ -159,16 +201,41 @@ pub async fn accept_many(
             outcomes.push(Some(Outcome::UnknownCustomer));
             continue;
         };
+        let (requests_rate, recipients_rate) = limits_of(setting, cmd.default_limits);
+        let now = account.now_us;
+        let state = &mut account.state;
+        let admitted = requests_rate
+            .admit(state.tat_requests, now, 1)
+            .map_err(|wait| (Limit::Requests, requests_rate, wait))
+            .and_then(|requests| {
+                recipients_rate
+                    .admit(state.tat_recipients, now, cmd.recipients.len() as u64)
+                    .map(|recipients| (requests, recipients))
+                    .map_err(|wait| (Limit::Recipients, recipients_rate, wait))
+            });
+        let (tat_requests, tat_recipients) = match admitted {
+            Ok(tats) => tats,
+            Err((limit, rate, wait)) => {
+                outcomes.push(Some(Outcome::RateLimited {
+                    limit,
+                    per_second: rate.per_second,
+                    retry_after: std::time::Duration::from_micros(wait.max(0) as u64),
+                }));
+                continue;
+            }
+        };
         let balance = &mut account.balance;
         match charge_for(cmd, *price, *balance) {
             Err(refused) => outcomes.push(Some(refused)),
             Ok((take, cost)) => {
                 *balance -= cost;
+                state.tat_requests = tat_requests;
+                state.tat_recipients = tat_recipients;
+                touched.insert(cmd.customer_id);
                 let vstep = fair_share::vstep(setting.weight);
-                let finish = finishes.entry(cmd.customer_id).or_insert(account.vfinish);
                 let lane_finish = match cmd.sms_type {
-                    SmsType::Normal => &mut finish.normal,
-                    SmsType::Express => &mut finish.express,
+                    SmsType::Normal => &mut state.vfinish.normal,
+                    SmsType::Express => &mut state.vfinish.express,
                 };
                 let (vtime, end) =
                     fair_share::tag(clocks.of(cmd.sms_type), *lane_finish, take, vstep);
@@ -204,11 +271,11 @@ pub async fn accept_many(
         return Ok(outcomes);
     }
     record(tx, requests, &plans, debits).await?;
-    let finishes: Vec<(i64, i64, i64)> = finishes
-        .into_iter()
-        .map(|(id, f)| (id, f.normal, f.express))
+    let states: Vec<fair::AccountState> = touched
+        .iter()
+        .filter_map(|id| balances.get(id).map(|a| a.state))
         .collect();
-    fair::set_finishes(tx, &finishes).await?;
+    fair::save_states(tx, &states).await?;
     for p in plans {
         let cmd = requests[p.index].cmd;
         outcomes[p.index] = Some(Outcome::Accepted(Accepted {

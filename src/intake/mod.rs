@@ -14,9 +14,9 @@ mod validate;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub use accept::{Accepted, Outcome, Request, accept, accept_many, charge_for};
+pub use accept::{Accepted, Limit, Outcome, Request, accept, accept_many, charge_for};
 pub use resolve::{Probe, Resolution};
-pub use validate::{FieldErrors, SendCommand, SendInput, validate};
+pub use validate::{DefaultLimits, FieldErrors, SendCommand, SendInput, validate};
 
 use crate::config::IntakeConfig;
 use crate::db::Tx;

@@ -41,6 +41,26 @@ pub struct SendCommand {
     /// without a query: the acceptance transaction checks it against the customer's current
     /// key, so a rotated key stops working at once in every process.
     pub api_key_hash: Option<[u8; 32]>,
+    /// The configured rate limits, for customers without limits of their own.
+    pub default_limits: DefaultLimits,
+}
+
+/// The configured per-customer rate limits (0: unlimited).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DefaultLimits {
+    pub requests_per_sec: u32,
+    pub recipients_per_sec: u32,
+    pub burst_us: i64,
+}
+
+impl DefaultLimits {
+    pub fn of(config: &IntakeConfig) -> Self {
+        Self {
+            requests_per_sec: config.customer_requests_per_sec,
+            recipients_per_sec: config.customer_recipients_per_sec,
+            burst_us: i64::try_from(config.customer_rate_burst.as_micros()).unwrap_or(i64::MAX),
+        }
+    }
 }
 
 /// Validates `input` against the configured limits and operator names.
@@ -184,6 +204,7 @@ pub fn validate(
         operators,
         traceparent: None,
         api_key_hash: None,
+        default_limits: DefaultLimits::of(config),
     })
 }
 
@@ -204,6 +225,10 @@ mod tests {
             executors: 1,
             timeout: Duration::from_secs(3),
             resolve_timeout: Duration::from_secs(5),
+            customer_requests_per_sec: 0,
+            customer_recipients_per_sec: 0,
+            customer_rate_burst: Duration::from_secs(1),
+            normal_backlog_limit: 0,
         }
     }
 

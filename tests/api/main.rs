@@ -7,6 +7,7 @@ mod delivery;
 mod helpers;
 mod history;
 mod idempotency;
+mod limits;
 mod locking;
 mod observability;
 mod openapi;

@@ -44,8 +44,8 @@ async fn batches_of_every_size_reuse_a_bounded_set_of_prepared_statements() {
         let settings = fair_share::settings(&mut tx, &users[..n]).await.unwrap();
         assert_eq!(settings.len(), n);
         fair_share::clocks(&mut *tx).await.unwrap();
-        let finishes: Vec<(i64, i64, i64)> = users[..n].iter().map(|u| (*u, 1, 2)).collect();
-        fair_share::set_finishes(&mut tx, &finishes).await.unwrap();
+        let states: Vec<fair_share::AccountState> = balances.values().map(|a| a.state).collect();
+        fair_share::save_states(&mut tx, &states).await.unwrap();
         let debits: Vec<(i64, i64)> = users[..n].iter().map(|u| (*u, 1)).collect();
         let entries: Vec<(Entry<'_>, i64)> = (0..n)
             .map(|i| {

@@ -13,7 +13,7 @@ use crate::domain::{Encoding, SmsType};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, IdempotencyKey, Sender};
 use crate::http::idempotency::{self, Begun, Stored};
-use crate::http::responses::{JsonWriteErrors, NotFound, PaymentRequired};
+use crate::http::responses::{JsonWriteErrors, NotFound, PaymentRequired, TooManyRequests};
 use crate::intake::{self, AcceptError, Outcome, SendInput};
 use crate::state::AppState;
 
@@ -96,7 +96,7 @@ pub struct SendResponse {
     request_body = SendRequest,
     responses(
         (status = 202, description = "Accepted, charged and queued", body = SendResponse),
-        PaymentRequired, NotFound, JsonWriteErrors,
+        PaymentRequired, NotFound, TooManyRequests, JsonWriteErrors,
     )
 )]
 pub async fn send(
@@ -188,6 +188,20 @@ async fn accept_send(
         Begun::Fresh(idem) => idem,
     };
 
+    // Backpressure: past the normal backlog's bound, normal sends wait at the client (express
+    // is still accepted); the bound is checked on a sample, not per request in the database.
+    if cmd.sms_type == crate::domain::SmsType::Normal
+        && let Some(backlog) = state.normal_backlog_over(config.intake.normal_backlog_limit)
+    {
+        return Err(ApiError::Backlogged {
+            detail: format!(
+                "{backlog} normal recipients are waiting, over the bound of {}; nothing was \
+                 charged, send again later (express messages are still accepted)",
+                config.intake.normal_backlog_limit
+            ),
+            retry_after: std::time::Duration::from_secs(5),
+        });
+    }
     let price = config.intake.price(cmd.sms_type);
     let (sms_type, allow_partial) = (cmd.sms_type, cmd.allow_partial);
     // Without an Idempotency-Key the request joins a shared transaction (group commit); with
@@ -223,6 +237,15 @@ async fn accept_send(
             Err(ApiError::Unauthorized("unknown API key"))
         }
         Outcome::UnknownCustomer => Err(ApiError::unknown_customer(customer_id)),
+        Outcome::RateLimited {
+            limit,
+            per_second,
+            retry_after,
+        } => Err(ApiError::RateLimited {
+            limit: limit.as_str(),
+            per_second,
+            retry_after,
+        }),
     };
     // A refused request leaves nothing behind: its own transaction, if any, rolls back.
     let accepted = match refusal {

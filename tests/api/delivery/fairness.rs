@@ -101,11 +101,15 @@ async fn backlogged_customers_share_a_lane_by_weight() {
     let (app, _op) = paused_app().await;
     let (heavy, heavy_key) = app.create_customer("heavy", 1_000_000).await;
     let (light, light_key) = app.create_customer("light", 1_000_000).await;
-    sqlx::query("update customers set weight = 300 where id = ?")
-        .bind(heavy)
-        .execute(&app.db)
-        .await
-        .unwrap();
+    app.request(
+        "PUT",
+        &format!("/admin/customers/{heavy}/limits"),
+        Some(ADMIN_TOKEN),
+        &[],
+        Some(json!({"weight": 300}).to_string().into()),
+    )
+    .await
+    .assert_status(200);
     // Both backlogged with 4,000 recipients; the light one queued first.
     bulk(&app, &light_key, 20, 200, 13).await;
     bulk(&app, &heavy_key, 20, 200, 14).await;

@@ -64,7 +64,78 @@ impl TestResponse {
     }
 }
 
+/// Another api process of a test app: its own state (group commit, key cache, pool) on the
+/// same database and broker.
+pub struct OtherProcess {
+    router: axum::Router,
+}
+
+impl OtherProcess {
+    pub async fn send(&self, key: &str, body: Value) -> TestResponse {
+        request_via(
+            &self.router,
+            "POST",
+            "/sms/send",
+            Some(key),
+            &[],
+            Some(Body::from(body.to_string())),
+        )
+        .await
+    }
+}
+
+/// Sends a request through `router` (no socket).
+async fn request_via(
+    router: &axum::Router,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+    body: Option<Body>,
+) -> TestResponse {
+    let mut req = Request::builder().method(method).uri(path);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let has_body = body.is_some();
+    if has_body
+        && !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+    {
+        req = req.header("content-type", "application/json");
+    }
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let req = req.body(body.unwrap_or_else(Body::empty)).unwrap();
+    let resp = router.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let text = String::from_utf8_lossy(&bytes).to_string();
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    TestResponse {
+        status,
+        headers,
+        body,
+        text,
+    }
+}
+
 impl TestApp {
+    /// A second api process on this app's database (same configuration).
+    pub fn other_process(&self) -> OtherProcess {
+        let config = self.state.config.clone();
+        let pool = sms_gateway::db::pool(&config.database).expect("pool");
+        let app = sms_gateway::state::App::new(config, pool, self.state.broker.clone());
+        OtherProcess {
+            router: sms_gateway::http::router(sms_gateway::state::AppState(std::sync::Arc::new(
+                app,
+            ))),
+        }
+    }
+
     /// Sends a request through the router (no socket).
     pub async fn request(
         &self,
@@ -74,34 +145,7 @@ impl TestApp {
         headers: &[(&str, &str)],
         body: Option<Body>,
     ) -> TestResponse {
-        let mut req = Request::builder().method(method).uri(path);
-        if let Some(t) = token {
-            req = req.header("authorization", format!("Bearer {t}"));
-        }
-        let has_body = body.is_some();
-        if has_body
-            && !headers
-                .iter()
-                .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
-        {
-            req = req.header("content-type", "application/json");
-        }
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        let req = req.body(body.unwrap_or_else(Body::empty)).unwrap();
-        let resp = self.router.clone().oneshot(req).await.unwrap();
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        let text = String::from_utf8_lossy(&bytes).to_string();
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        TestResponse {
-            status,
-            headers,
-            body,
-            text,
-        }
+        request_via(&self.router, method, path, token, headers, body).await
     }
 
     pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> TestResponse {
