@@ -181,6 +181,64 @@ const items = [
     },
   },
   {
+    name: 'GET /sms/{{smsId}}?limit=1 -> one recipient, the counts of both, a cursor',
+    path: '/sms/{{smsId}}?limit=1',
+    auth: customer,
+    test() {
+      const b = json(200);
+      pm.test('a page of one recipient; counts over the whole request', () => {
+        pm.expect(b.messages).to.have.length(1);
+        pm.expect(b.counts).to.eql({ DELIVERED: 2 });
+        pm.expect(b.messages[0].events_truncated).to.eql(false);
+        pm.expect(b.next_cursor).to.be.a('string').and.not.empty;
+      });
+      pm.collectionVariables.set('detailCursor', b.next_cursor);
+      pm.collectionVariables.set('detailFirstRecipient', b.messages[0].recipient);
+    },
+  },
+  {
+    name: 'GET /sms/{{smsId}}?limit=1&cursor -> the other recipient, the last page',
+    path: '/sms/{{smsId}}?limit=1&cursor={{detailCursor}}',
+    auth: customer,
+    test() {
+      const b = json(200);
+      pm.test('the other recipient, no further page', () => {
+        pm.expect(b.messages).to.have.length(1);
+        pm.expect(b.messages[0].recipient).to.not.eql(pm.collectionVariables.get('detailFirstRecipient'));
+        pm.expect(b.counts).to.eql({ DELIVERED: 2 });
+        pm.expect(b.next_cursor).to.eql(null);
+      });
+    },
+  },
+  {
+    name: 'GET /sms/{{smsId}}/recipients/{{detailFirstRecipient}}/events?limit=2 -> PENDING first, a cursor',
+    path: '/sms/{{smsId}}/recipients/{{detailFirstRecipient}}/events?limit=2',
+    auth: customer,
+    test() {
+      const b = json(200);
+      pm.test('the start of the recipient\'s timeline', () => {
+        pm.expect(b).to.include({ sms_identifier: pm.collectionVariables.get('smsId'), recipient: pm.collectionVariables.get('detailFirstRecipient') });
+        pm.expect(b.events).to.have.length(2);
+        pm.expect(b.events[0]).to.include({ status: 'PENDING', detail: 'accepted' });
+        pm.expect(b.next_cursor).to.be.a('string').and.not.empty;
+      });
+      pm.collectionVariables.set('eventsCursor', b.next_cursor);
+    },
+  },
+  {
+    name: 'GET /sms/{{smsId}}/recipients/{{detailFirstRecipient}}/events?cursor -> the rest, ending DELIVERED',
+    path: '/sms/{{smsId}}/recipients/{{detailFirstRecipient}}/events?limit=100&cursor={{eventsCursor}}',
+    auth: customer,
+    test() {
+      const b = json(200);
+      pm.test('the rest of the timeline, no further page', () => {
+        pm.expect(b.events.map((e) => e.status)).to.include('DELIVERED');
+        pm.expect(b.events.map((e) => e.status)).to.not.include('PENDING');
+        pm.expect(b.next_cursor).to.eql(null);
+      });
+    },
+  },
+  {
     name: 'GET /sms/history?sms_identifier&status=delivered&type=NORMAL -> filtered rows',
     path: '/sms/history?sms_identifier={{smsId}}&status=delivered&type=NORMAL&limit=1',
     auth: customer,

@@ -31,6 +31,7 @@ use crate::domain;
         sms::send::send,
         sms::history::history,
         sms::detail::get_sms,
+        sms::events::recipient_events,
         dlr::receive,
         health::healthz,
         health::readyz,

@@ -4,6 +4,7 @@ mod admin;
 mod balance;
 mod crash;
 mod delivery;
+mod detail_paging;
 mod helpers;
 mod history;
 mod idempotency;

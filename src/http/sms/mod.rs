@@ -1,7 +1,8 @@
-//! The SMS resource: sending (`send`), the per-recipient history (`history`) and one request's
-//! detail (`detail`), with their routes.
+//! The SMS resource: sending (`send`), the per-recipient history (`history`), one request's
+//! detail (`detail`) and one recipient's timeline (`events`), with their routes.
 
 pub mod detail;
+pub mod events;
 pub mod history;
 pub mod send;
 
@@ -9,6 +10,7 @@ use axum::Router;
 use axum::routing::{get, post};
 
 pub use self::detail::{RecipientStatus, SmsDetail, SmsEvent};
+pub use self::events::RecipientEvents;
 pub use self::history::{HistoryItem, HistoryQuery, HistoryResponse};
 pub use self::send::{RejectedRecipient, SendRequest, SendResponse};
 use crate::state::AppState;
@@ -19,4 +21,8 @@ pub fn router() -> Router<AppState> {
         .route("/sms/send", post(send::send))
         .route("/sms/history", get(history::history))
         .route("/sms/{sms_identifier}", get(detail::get_sms))
+        .route(
+            "/sms/{sms_identifier}/recipients/{recipient}/events",
+            get(events::recipient_events),
+        )
 }

@@ -1,4 +1,9 @@
-//! SMS requests, per-recipient status rows and their event timeline.
+//! SMS requests and their per-recipient status rows; the recipients' event timelines are
+//! read in `timeline`.
+
+mod timeline;
+
+pub use self::timeline::{EventRow, events_page, newest_events};
 
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, MySql, MySqlPool, QueryBuilder};
@@ -290,40 +295,54 @@ pub async fn request_by_id(
     .await
 }
 
-/// The status rows of a request, in recipient order.
-pub async fn statuses_of_request(
+/// How many of a request's recipients are in each state: one grouped read of its status rows
+/// (at most its recipients, through `uq_sms_status_request_recipient`).
+pub async fn counts_of_request(
     pool: &MySqlPool,
     request_id: i64,
+) -> Result<Vec<(SmsStatus, i64)>, sqlx::Error> {
+    sqlx::query_as("select status, count(*) from sms_status where request_id = ? group by status")
+        .bind(request_id)
+        .fetch_all(pool)
+        .await
+}
+
+/// At most `limit` status rows of a request in id order, from `from_id` on. The index
+/// `idx_sms_status_identifier` is `(sms_identifier, id)` (InnoDB appends the primary key), so
+/// this is a range scan that stops after `limit` rows, without a filesort; it is forced
+/// because `id >= ?` also fits the primary key, whose range holds every newer row of the table.
+pub async fn statuses_page(
+    pool: &MySqlPool,
+    sms_identifier: &str,
+    from_id: Option<i64>,
+    limit: u32,
 ) -> Result<Vec<StatusRow>, sqlx::Error> {
     sqlx::query_as(concat!(
         "select ",
         status_columns!(),
-        " from sms_status where request_id = ? order by id"
+        " from sms_status force index (idx_sms_status_identifier) \
+         where sms_identifier = ? and id >= ? order by id limit ?"
     ))
-    .bind(request_id)
+    .bind(sms_identifier)
+    .bind(from_id.unwrap_or(0))
+    .bind(limit)
     .fetch_all(pool)
     .await
 }
 
-/// One event of a recipient's timeline.
-#[derive(Debug, Clone, FromRow)]
-pub struct EventRow {
-    pub status_id: i64,
-    pub status: String,
-    pub detail: Option<String>,
-    pub created_at: DateTime<Utc>,
-}
-
-/// The events of a request's status rows, oldest first.
-pub async fn events_of_request(
+/// The status row of one recipient of a request (`uq_sms_status_request_recipient`).
+pub async fn status_of_recipient(
     pool: &MySqlPool,
     request_id: i64,
-) -> Result<Vec<EventRow>, sqlx::Error> {
-    sqlx::query_as(
-        "select e.status_id, e.status, e.detail, e.created_at from sms_events e \
-         join sms_status s on s.id = e.status_id where s.request_id = ? order by e.id",
-    )
+    recipient: &str,
+) -> Result<Option<StatusRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "select ",
+        status_columns!(),
+        " from sms_status where request_id = ? and recipient = ?"
+    ))
     .bind(request_id)
-    .fetch_all(pool)
+    .bind(recipient)
+    .fetch_optional(pool)
     .await
 }
