@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::bail;
 use secrecy::{ExposeSecret, SecretString};
 
+use super::throttle::ThrottleSettings;
 use super::{
     BreakerSettings, GuardedOperator, HttpOperator, OperatorError, OperatorStatus, OutboundSms,
     SmsOperator,
@@ -101,6 +102,7 @@ impl OperatorRegistry {
             all.push(Arc::new(GuardedOperator::new(
                 Arc::new(HttpOperator::new(config, client.clone())),
                 &BreakerSettings::from(config),
+                &ThrottleSettings::from(config),
                 &config.api_key,
                 lanes_of(&config.name),
             )));
@@ -109,7 +111,7 @@ impl OperatorRegistry {
     }
 
     /// For tests: the normal lane is `normal` in that order, each operator with its breaker
-    /// settings and delivery-report key; the express lane is `express_names` in that order
+    /// settings and delivery-report key (and no cap); the express lane is `express_names` in that order
     /// (each must be in `normal`), or the normal order when `express_names` is empty.
     ///
     /// # Panics
@@ -143,7 +145,13 @@ impl OperatorRegistry {
                 if express_names.iter().any(|e| e == op.name()) {
                     lanes.push(SmsType::Express);
                 }
-                Arc::new(GuardedOperator::new(op, &settings, &key, lanes))
+                Arc::new(GuardedOperator::new(
+                    op,
+                    &settings,
+                    &ThrottleSettings::default(),
+                    &key,
+                    lanes,
+                ))
             })
             .collect();
         Self::assemble(all, &names, &express_names)
@@ -206,8 +214,8 @@ impl OperatorRegistry {
     }
 
     /// Tries the routed operators in order: `Sent` on the first success; a permanent error
-    /// stops (`Rejected`, no failover); retryable, rate-limited and circuit-open move on to the
-    /// next. `AllFailed` when none accepted it (with no attempts if nothing was routed).
+    /// stops (`Rejected`, no failover); retryable, rate-limited (429), throttled (its limits
+    /// would make the send wait too long) and circuit-open move on to the next. `AllFailed` when none accepted it (with no attempts if nothing was routed).
     ///
     /// A failure in doubt ([`OperatorError::is_in_doubt`]: the operator may have the message)
     /// does not move on at once: the operator is first looked up by the message's reference
@@ -328,4 +336,6 @@ fn same_operator(a: &OperatorConfig, b: &OperatorConfig) -> bool {
         && a.breaker_failures == b.breaker_failures
         && a.breaker_open_ms == b.breaker_open_ms
         && a.breaker_max_open_ms == b.breaker_max_open_ms
+        && a.max_rps == b.max_rps
+        && a.max_wait_ms == b.max_wait_ms
 }
