@@ -5,4 +5,5 @@ mod dispatch;
 mod failures;
 mod guarantees;
 mod lanes;
+mod operator_limits;
 mod reports;
