@@ -222,7 +222,9 @@ impl OperatorRegistry {
     /// when it has a `status_url` (found: `Sent` with its id, no other operator is called),
     /// and otherwise, or when it has no such message, sent the same message (same reference)
     /// once more; an operator honouring the reference answers that with its first id. Only
-    /// when that fails too does the next operator get the message.
+    /// when that fails too does the next operator get the message. When the operator's limits
+    /// refuse that repeat ([`OperatorError::Throttled`]), nobody else gets it now: `AllFailed`,
+    /// and the recipient's retry asks again.
     pub async fn send(
         &self,
         sms_type: SmsType,
@@ -238,6 +240,13 @@ impl OperatorRegistry {
                 tracing::warn!(operator = op.name(), reference = %sms.reference, error = %e, "operator answer in doubt; asking it again");
                 attempts.push((op.name().to_string(), e.to_string()));
                 result = self.resolve_in_doubt(&op, sms).await;
+                // Its limits refused the repeat: the operator may still have the message, so
+                // no other operator gets it now; the retry looks it up or repeats it first.
+                if let Err(e @ OperatorError::Throttled(_)) = &result {
+                    tracing::warn!(operator = op.name(), reference = %sms.reference, error = %e, "repeat of a send in doubt throttled; retrying later rather than failing over");
+                    attempts.push((op.name().to_string(), e.to_string()));
+                    return SendOutcome::AllFailed { attempts };
+                }
             }
             match result {
                 Ok(message_id) => {

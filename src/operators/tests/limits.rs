@@ -191,3 +191,31 @@ async fn a_send_that_would_wait_too_long_goes_to_the_next_operator() {
         ("closed", 1, 5, 6)
     );
 }
+
+#[tokio::test]
+async fn a_send_in_doubt_whose_repeat_is_throttled_is_not_failed_over() {
+    let (sa, sb) = (MockServer::start().await, server("opB", 200).await);
+    // 2xx without a message id: in doubt.
+    Mock::given(method("POST"))
+        .and(path("/send"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .mount(&sa)
+        .await;
+    let reg = OperatorRegistry::from_config(
+        &[
+            limited("opA", &sa, Some(1), 0),
+            limited("opB", &sb, None, 500),
+        ],
+        &[],
+    )
+    .unwrap();
+    match reg.send(SmsType::Normal, &[], &sms()).await {
+        SendOutcome::AllFailed { attempts } => {
+            let ops: Vec<_> = attempts.iter().map(|(o, _)| o.as_str()).collect();
+            assert_eq!(ops, ["opA", "opA"], "{attempts:?}");
+            assert!(attempts[1].1.starts_with("throttled: "), "{attempts:?}");
+        }
+        other => panic!("expected AllFailed, got {other:?}"),
+    }
+    assert_eq!((received(&sa).await, received(&sb).await), (1, 0));
+}
