@@ -44,16 +44,19 @@ pub struct OperatorConfig {
     pub max_rps: Option<u32>,
     /// Longest wait for a send's token (the cap, or the slower rate after a 429); a send that
     /// would wait longer goes to the lane's next operator at once, as if this one were busy.
-    /// 0: never wait.
-    #[serde(default = "default_max_wait_ms")]
-    pub max_wait_ms: u64,
+    /// 0: never wait. Not given: [`OperatorConfig::DEFAULT_MAX_WAIT_MS`] with a `max_rps`, 0
+    /// without (an operator without a cap that a 429 slowed is skipped while it has no token,
+    /// and its leases need no room for waits); read it through
+    /// [`OperatorConfig::max_wait_ms`].
+    #[serde(default, rename = "max_wait_ms")]
+    pub max_wait_ms_given: Option<u64>,
 }
 
 impl OperatorConfig {
     /// `timeout_ms` when not given.
     pub const DEFAULT_TIMEOUT_MS: u64 = 2_000;
-    /// `max_wait_ms` when not given.
-    pub const DEFAULT_MAX_WAIT_MS: u64 = 500;
+    /// `max_wait_ms` of an operator with a `max_rps` when not given.
+    pub const DEFAULT_MAX_WAIT_MS: u64 = 1_000;
     /// Highest `max_rps` accepted.
     pub const MAX_RPS_LIMIT: u32 = 100_000;
     /// Highest `max_wait_ms` accepted.
@@ -71,8 +74,18 @@ impl OperatorConfig {
             breaker_open_ms: default_breaker_open_ms(),
             breaker_max_open_ms: default_breaker_max_open_ms(),
             max_rps: None,
-            max_wait_ms: default_max_wait_ms(),
+            max_wait_ms_given: None,
         }
+    }
+
+    /// The longest a send waits for its token: `max_wait_ms` as given, else
+    /// [`OperatorConfig::DEFAULT_MAX_WAIT_MS`] for an operator with a cap and 0 without.
+    pub fn max_wait_ms(&self) -> u64 {
+        self.max_wait_ms_given.unwrap_or(if self.max_rps.is_some() {
+            Self::DEFAULT_MAX_WAIT_MS
+        } else {
+            0
+        })
     }
 
     /// What one of a send's calls to this operator may hold a lease for, on average, for
@@ -81,7 +94,7 @@ impl OperatorConfig {
     /// `max_wait_ms`, because two of those calls (the send and its repeat in doubt) may first
     /// wait for a token and the two lookups never do.
     pub fn lease_call_ms(&self) -> u64 {
-        self.timeout_ms + self.max_wait_ms.div_ceil(2)
+        self.timeout_ms + self.max_wait_ms().div_ceil(2)
     }
 
     /// The same operator, declaring `status_url`.
@@ -105,9 +118,6 @@ fn default_breaker_open_ms() -> u64 {
 fn default_breaker_max_open_ms() -> u64 {
     30_000
 }
-fn default_max_wait_ms() -> u64 {
-    OperatorConfig::DEFAULT_MAX_WAIT_MS
-}
 
 impl fmt::Debug for OperatorConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -121,7 +131,7 @@ impl fmt::Debug for OperatorConfig {
             .field("breaker_open_ms", &self.breaker_open_ms)
             .field("breaker_max_open_ms", &self.breaker_max_open_ms)
             .field("max_rps", &self.max_rps)
-            .field("max_wait_ms", &self.max_wait_ms)
+            .field("max_wait_ms", &self.max_wait_ms())
             .finish()
     }
 }
@@ -231,7 +241,7 @@ fn read_list(r: &mut Reader, name: &str) -> Option<Vec<OperatorConfig>> {
                 OperatorConfig::MAX_RPS_LIMIT
             ));
         }
-        if op.max_wait_ms > OperatorConfig::MAX_WAIT_MS_LIMIT {
+        if op.max_wait_ms() > OperatorConfig::MAX_WAIT_MS_LIMIT {
             r.problem(format!(
                 "{name}: operator {:?} max_wait_ms must be between 0 and {}",
                 op.name,

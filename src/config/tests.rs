@@ -159,8 +159,12 @@ fn an_operator_cap_is_optional_and_bounded() {
     ])
     .unwrap();
     let ops = ok.operators.normal.as_ref().unwrap();
-    assert_eq!((ops[0].max_rps, ops[0].max_wait_ms), (Some(50), 0));
-    assert_eq!((ops[1].max_rps, ops[1].max_wait_ms), (None, 500));
+    assert_eq!((ops[0].max_rps, ops[0].max_wait_ms()), (Some(50), 0));
+    // Not given: a second with a cap, no wait without one.
+    assert_eq!((ops[1].max_rps, ops[1].max_wait_ms()), (None, 0));
+    let mut capped = ops[1].clone();
+    capped.max_rps = Some(10);
+    assert_eq!(capped.max_wait_ms(), 1_000);
 
     let bad = config(&[
         TOKEN,
@@ -220,4 +224,13 @@ fn the_lease_covers_the_waits_for_tokens() {
     assert!(err.contains("(55 s"), "{err}");
     // Longer waits need a longer lease.
     assert!(config(&[TOKEN, ("OPERATORS", &three(2_000))]).is_err());
+    // Without max_rps or max_wait_ms nothing waits: the lease is what it was (49 s here).
+    let plain = r#"[{"name":"a","url":"http://a/send","api_key":"k"},
+                    {"name":"b","url":"http://b/send","api_key":"k"},
+                    {"name":"c","url":"http://c/send","api_key":"k"}]"#;
+    assert!(config(&[TOKEN, ("OPERATORS", plain), ("DELIVERY_LEASE_SECS", "49")]).is_ok());
+    // A cap brings the default wait of a second: 2 x 3 x (8 s + 2 s) + 1 s.
+    let capped = plain.replace(r#""api_key":"k""#, r#""api_key":"k","max_rps":10"#);
+    assert!(config(&[TOKEN, ("OPERATORS", &capped)]).is_err());
+    assert!(config(&[TOKEN, ("OPERATORS", &capped), ("DELIVERY_LEASE_SECS", "61")]).is_ok());
 }

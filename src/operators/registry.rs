@@ -346,5 +346,5 @@ fn same_operator(a: &OperatorConfig, b: &OperatorConfig) -> bool {
         && a.breaker_open_ms == b.breaker_open_ms
         && a.breaker_max_open_ms == b.breaker_max_open_ms
         && a.max_rps == b.max_rps
-        && a.max_wait_ms == b.max_wait_ms
+        && a.max_wait_ms() == b.max_wait_ms()
 }

@@ -12,7 +12,7 @@ fn limited(name: &str, s: &MockServer, max_rps: Option<u32>, max_wait_ms: u64) -
     let mut c = config(name, s);
     c.breaker_failures = 2;
     c.max_rps = max_rps;
-    c.max_wait_ms = max_wait_ms;
+    c.max_wait_ms_given = Some(max_wait_ms);
     c
 }
 

@@ -51,11 +51,11 @@ pub struct ThrottleSettings {
 }
 
 impl Default for ThrottleSettings {
-    /// No cap; the configuration's default wait.
+    /// No cap and no wait, as configured for an operator without `max_rps` or `max_wait_ms`.
     fn default() -> Self {
         Self {
             max_rps: None,
-            max_wait: Duration::from_millis(OperatorConfig::DEFAULT_MAX_WAIT_MS),
+            max_wait: Duration::ZERO,
         }
     }
 }
@@ -64,7 +64,7 @@ impl From<&OperatorConfig> for ThrottleSettings {
     fn from(c: &OperatorConfig) -> Self {
         Self {
             max_rps: c.max_rps,
-            max_wait: Duration::from_millis(c.max_wait_ms),
+            max_wait: Duration::from_millis(c.max_wait_ms()),
         }
     }
 }
