@@ -69,6 +69,10 @@ struct MockOperatorArgs {
     /// Share of reports saying UNDELIV, 0.0-1.0.
     #[arg(long, default_value_t = 0.0, value_parser = rate)]
     undeliverable_rate: f64,
+    /// Sends answered per second at most; beyond, 429 with Retry-After: 1 (no limit when
+    /// unset).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    max_rps: Option<u32>,
 }
 
 fn rate(s: &str) -> Result<f64, String> {
@@ -153,6 +157,7 @@ async fn mock_operator(args: MockOperatorArgs) -> anyhow::Result<()> {
         dlr_key: args.dlr_key,
         dlr_delay: std::time::Duration::from_millis(args.dlr_delay_ms),
         undeliverable_rate: args.undeliverable_rate,
+        max_rps: args.max_rps,
         ..Default::default()
     });
     let stop = CancellationToken::new();

@@ -137,9 +137,10 @@ impl Config {
         let longest = lanes
             .iter()
             .map(|lane| match lane {
-                Some(ops) => delivery::minimum_lease(ops.iter().map(|o| o.timeout_ms)),
+                Some(ops) => delivery::minimum_lease(ops.iter().map(|o| o.lease_call_ms())),
                 None => delivery::minimum_lease(
-                    BUILTIN_MOCK_NAMES.map(|_| OperatorConfig::DEFAULT_TIMEOUT_MS),
+                    BUILTIN_MOCK_NAMES
+                        .map(|n| OperatorConfig::new(n, "", "".into()).lease_call_ms()),
                 ),
             })
             .max()
@@ -148,7 +149,8 @@ impl Config {
             r.problem(format!(
                 "DELIVERY_LEASE_SECS: {} s is shorter than the longest send a take may hold \
                  with these operators ({} s: {} rounds of {} calls of each operator at its \
-                 timeout_ms, plus 1 s); raise it or lower the operators' timeout_ms",
+                 timeout_ms, two of them after waiting max_wait_ms for a token, plus 1 s); \
+                 raise it or lower the operators' timeout_ms or max_wait_ms",
                 self.delivery.delivery_lease.as_secs(),
                 longest.as_secs_f64().ceil(),
                 delivery::ROUNDS_PER_TAKE,

@@ -1,5 +1,5 @@
-//! The upstream operators: each one's URL, key, timeout and breaker thresholds
-//! ([`OperatorConfig`]) and the two lanes' lists ([`OperatorsConfig`]).
+//! The upstream operators: each one's URL, key, timeout, breaker thresholds and throughput
+//! cap ([`OperatorConfig`]) and the two lanes' lists ([`OperatorsConfig`]).
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -37,11 +37,30 @@ pub struct OperatorConfig {
     /// Longest open interval of the breaker.
     #[serde(default = "default_breaker_max_open_ms")]
     pub breaker_max_open_ms: u64,
+    /// Sends per second this worker process makes to the operator at most (a token bucket,
+    /// burst `max(1, max_rps / 10)`); `None`: no cap. Per process: with N worker processes
+    /// the operator sees up to N times this.
+    #[serde(default)]
+    pub max_rps: Option<u32>,
+    /// Longest wait for a send's token (the cap, or the slower rate after a 429); a send that
+    /// would wait longer goes to the lane's next operator at once, as if this one were busy.
+    /// 0: never wait. Not given: [`OperatorConfig::DEFAULT_MAX_WAIT_MS`] with a `max_rps`, 0
+    /// without (an operator without a cap that a 429 slowed is skipped while it has no token,
+    /// and its leases need no room for waits); read it through
+    /// [`OperatorConfig::max_wait_ms`].
+    #[serde(default, rename = "max_wait_ms")]
+    pub max_wait_ms_given: Option<u64>,
 }
 
 impl OperatorConfig {
     /// `timeout_ms` when not given.
     pub const DEFAULT_TIMEOUT_MS: u64 = 2_000;
+    /// `max_wait_ms` of an operator with a `max_rps` when not given.
+    pub const DEFAULT_MAX_WAIT_MS: u64 = 1_000;
+    /// Highest `max_rps` accepted.
+    pub const MAX_RPS_LIMIT: u32 = 100_000;
+    /// Highest `max_wait_ms` accepted.
+    pub const MAX_WAIT_MS_LIMIT: u64 = 60_000;
 
     /// An operator with the default timeout and breaker settings.
     pub fn new(name: impl Into<String>, url: impl Into<String>, api_key: SecretString) -> Self {
@@ -54,7 +73,28 @@ impl OperatorConfig {
             breaker_failures: default_breaker_failures(),
             breaker_open_ms: default_breaker_open_ms(),
             breaker_max_open_ms: default_breaker_max_open_ms(),
+            max_rps: None,
+            max_wait_ms_given: None,
         }
+    }
+
+    /// The longest a send waits for its token: `max_wait_ms` as given, else
+    /// [`OperatorConfig::DEFAULT_MAX_WAIT_MS`] for an operator with a cap and 0 without.
+    pub fn max_wait_ms(&self) -> u64 {
+        self.max_wait_ms_given.unwrap_or(if self.max_rps.is_some() {
+            Self::DEFAULT_MAX_WAIT_MS
+        } else {
+            0
+        })
+    }
+
+    /// What one of a send's calls to this operator may hold a lease for, on average, for
+    /// `DELIVERY_LEASE_SECS`' check ([`super::delivery::minimum_lease`], which counts
+    /// [`super::delivery::CALLS_PER_OPERATOR`] calls per operator): its timeout, plus half of
+    /// `max_wait_ms`, because two of those calls (the send and its repeat in doubt) may first
+    /// wait for a token and the two lookups never do.
+    pub fn lease_call_ms(&self) -> u64 {
+        self.timeout_ms + self.max_wait_ms().div_ceil(2)
     }
 
     /// The same operator, declaring `status_url`.
@@ -90,6 +130,8 @@ impl fmt::Debug for OperatorConfig {
             .field("breaker_failures", &self.breaker_failures)
             .field("breaker_open_ms", &self.breaker_open_ms)
             .field("breaker_max_open_ms", &self.breaker_max_open_ms)
+            .field("max_rps", &self.max_rps)
+            .field("max_wait_ms", &self.max_wait_ms())
             .finish()
     }
 }
@@ -188,6 +230,22 @@ fn read_list(r: &mut Reader, name: &str) -> Option<Vec<OperatorConfig>> {
             r.problem(format!(
                 "{name}: operator {:?} breaker settings must be positive",
                 op.name
+            ));
+        }
+        if let Some(rps) = op.max_rps
+            && !(1..=OperatorConfig::MAX_RPS_LIMIT).contains(&rps)
+        {
+            r.problem(format!(
+                "{name}: operator {:?} max_rps must be between 1 and {} (leave it out for no cap)",
+                op.name,
+                OperatorConfig::MAX_RPS_LIMIT
+            ));
+        }
+        if op.max_wait_ms() > OperatorConfig::MAX_WAIT_MS_LIMIT {
+            r.problem(format!(
+                "{name}: operator {:?} max_wait_ms must be between 0 and {}",
+                op.name,
+                OperatorConfig::MAX_WAIT_MS_LIMIT
             ));
         }
     }

@@ -146,3 +146,91 @@ fn short_admin_token_is_refused() {
     let err = config(&[("ADMIN_TOKEN", "short")]).unwrap_err();
     assert!(err.to_string().contains("ADMIN_TOKEN: must be at least 16"));
 }
+
+#[test]
+fn an_operator_cap_is_optional_and_bounded() {
+    let ok = config(&[
+        TOKEN,
+        (
+            "OPERATORS",
+            r#"[{"name":"opA","url":"http://x/send","api_key":"k1","max_rps":50,"max_wait_ms":0},
+                {"name":"opB","url":"http://y/send","api_key":"k2"}]"#,
+        ),
+    ])
+    .unwrap();
+    let ops = ok.operators.normal.as_ref().unwrap();
+    assert_eq!((ops[0].max_rps, ops[0].max_wait_ms()), (Some(50), 0));
+    // Not given: a second with a cap, no wait without one.
+    assert_eq!((ops[1].max_rps, ops[1].max_wait_ms()), (None, 0));
+    let mut capped = ops[1].clone();
+    capped.max_rps = Some(10);
+    assert_eq!(capped.max_wait_ms(), 1_000);
+
+    let bad = config(&[
+        TOKEN,
+        (
+            "OPERATORS",
+            r#"[{"name":"opA","url":"http://x/send","api_key":"k1","max_rps":0},
+                {"name":"opB","url":"http://y/send","api_key":"k2","max_rps":100001,"max_wait_ms":60001}]"#,
+        ),
+    ])
+    .unwrap_err()
+    .to_string();
+    for problem in [
+        r#"OPERATORS: operator "opA" max_rps must be between 1 and 100000"#,
+        r#"OPERATORS: operator "opB" max_rps must be between 1 and 100000"#,
+        r#"OPERATORS: operator "opB" max_wait_ms must be between 0 and 60000"#,
+    ] {
+        assert!(bad.contains(problem), "{problem} missing from {bad}");
+    }
+    let negative = config(&[
+        TOKEN,
+        (
+            "OPERATORS",
+            r#"[{"name":"opA","url":"http://x/send","api_key":"k1","max_rps":-5}]"#,
+        ),
+    ])
+    .unwrap_err()
+    .to_string();
+    assert!(
+        negative.contains("OPERATORS: expected a JSON array"),
+        "{negative}"
+    );
+}
+
+#[test]
+fn the_lease_covers_the_waits_for_tokens() {
+    // Three operators at 2 s timeouts and 500 ms waits: 2 x 3 x (4 x 2 s + 2 x 0.5 s) + 1 s.
+    let three = |wait: u64| {
+        let op = |n: &str| {
+            format!(
+                r#"{{"name":"{n}","url":"http://{n}/send","api_key":"k","max_wait_ms":{wait}}}"#
+            )
+        };
+        format!("[{},{},{}]", op("a"), op("b"), op("c"))
+    };
+    assert!(config(&[TOKEN, ("OPERATORS", &three(500))]).is_ok());
+    let err = config(&[
+        TOKEN,
+        ("OPERATORS", &three(500)),
+        ("DELIVERY_LEASE_SECS", "54"),
+    ])
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("DELIVERY_LEASE_SECS: 54 s is shorter"),
+        "{err}"
+    );
+    assert!(err.contains("(55 s"), "{err}");
+    // Longer waits need a longer lease.
+    assert!(config(&[TOKEN, ("OPERATORS", &three(2_000))]).is_err());
+    // Without max_rps or max_wait_ms nothing waits: the lease is what it was (49 s here).
+    let plain = r#"[{"name":"a","url":"http://a/send","api_key":"k"},
+                    {"name":"b","url":"http://b/send","api_key":"k"},
+                    {"name":"c","url":"http://c/send","api_key":"k"}]"#;
+    assert!(config(&[TOKEN, ("OPERATORS", plain), ("DELIVERY_LEASE_SECS", "49")]).is_ok());
+    // A cap brings the default wait of a second: 2 x 3 x (8 s + 2 s) + 1 s.
+    let capped = plain.replace(r#""api_key":"k""#, r#""api_key":"k","max_rps":10"#);
+    assert!(config(&[TOKEN, ("OPERATORS", &capped)]).is_err());
+    assert!(config(&[TOKEN, ("OPERATORS", &capped), ("DELIVERY_LEASE_SECS", "61")]).is_ok());
+}

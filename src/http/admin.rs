@@ -29,7 +29,9 @@ pub struct DispatchState {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct OperatorsView {
     pub dispatch_paused: bool,
-    /// In the normal lane's order, then express-only operators. Counters are this process's.
+    /// In the normal lane's order, then express-only operators. Counters, and the limits'
+    /// state (`effective_rps`, `throttled`), are this process's: each worker process keeps
+    /// its own.
     pub operators: Vec<OperatorStatus>,
 }
 
@@ -66,7 +68,8 @@ pub async fn resume(State(state): State<AppState>, _: Admin) -> Result<Response,
     set(&state, false).await
 }
 
-/// Each operator's circuit state and counters, and whether dispatch is paused.
+/// Each operator's circuit state, its limits (`max_rps`, the rate allowed now, whether a 429
+/// has it slowed) and counters, and whether dispatch is paused.
 #[utoipa::path(get, path = "/admin/operators", tag = "admin",
     security(("admin_token" = [])),
     responses(

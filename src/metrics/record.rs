@@ -61,6 +61,7 @@ pub fn register_series(operators: &[String]) {
             "rate_limited",
             "permanent",
             "circuit_open",
+            "throttled",
         ] {
             OPERATOR_CALLS
                 .counter([operator.clone(), outcome.to_string()])
@@ -69,6 +70,11 @@ pub fn register_series(operators: &[String]) {
         OPERATOR_CIRCUIT_REJECTIONS
             .counter([operator.clone()])
             .increment(0);
+        for outcome in ["waited", "skipped"] {
+            OPERATOR_THROTTLED
+                .counter([operator.clone(), outcome.to_string()])
+                .increment(0);
+        }
     }
     dispatch_paused(false);
 }
@@ -197,7 +203,7 @@ pub fn queue_messages(lane: SmsType, messages: u32) {
 }
 
 /// Records one operator call (`outcome`: success, retryable, rate_limited, permanent,
-/// circuit_open).
+/// circuit_open, throttled).
 pub fn operator_call(operator: &str, outcome: &'static str, took: Option<Duration>) {
     let labels = || [operator.to_string(), outcome.to_string()];
     OPERATOR_CALLS.counter(labels()).increment(1);
@@ -226,6 +232,22 @@ pub fn circuit_state(operator: &str, state: f64) {
 pub fn circuit_rejected(operator: &str) {
     OPERATOR_CIRCUIT_REJECTIONS
         .counter([operator.to_string()])
+        .increment(1);
+}
+
+/// Sets the sends per second an operator is allowed now (its cap, or the slower rate after a
+/// 429); `None` (unlimited) is 0.
+pub fn operator_effective_rate(operator: &str, rps: Option<f64>) {
+    OPERATOR_EFFECTIVE_RPS
+        .gauge([operator.to_string()])
+        .set(rps.unwrap_or(0.0));
+}
+
+/// Records a send held by its operator's limits: `waited` for its token, or `skipped` (the
+/// wait would have passed `max_wait_ms`; the next operator was tried).
+pub fn operator_throttled(operator: &str, outcome: &'static str) {
+    OPERATOR_THROTTLED
+        .counter([operator.to_string(), outcome.to_string()])
         .increment(1);
 }
 

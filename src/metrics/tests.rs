@@ -84,6 +84,8 @@ fn a_scrape_serves_exactly_the_catalog() {
     operator_lookup("opA", "found");
     circuit_state("opA", 0.0);
     circuit_rejected("opA");
+    operator_effective_rate("opA", Some(50.0));
+    operator_throttled("opA", "waited");
     delivery_outcome(SmsType::Normal, "sent");
     accept_to_sent(SmsType::Normal, ms);
     record_lag(SmsType::Normal, ms);

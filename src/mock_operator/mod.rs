@@ -2,7 +2,9 @@
 //! `POST /send` with `{"to", "text", "reference"}` and a bearer key answers `{"message_id"}`
 //! after a configurable latency, fails transiently (503) or rejects permanently (400) at
 //! configurable rates, and posts delivery reports back after a delay. `GET /stats` returns
-//! what it received.
+//! what it received. With [`MockOperatorConfig::max_rps`] it limits its own rate as operators
+//! do: a send beyond that many in the current second is answered 429 with `Retry-After: 1`
+//! (`rate_limit.rs`).
 //!
 //! It honours the gateway's idempotency key: a send whose `reference` it has taken before is
 //! answered 200 with the first message id and neither delivered nor reported again (counted
@@ -37,9 +39,11 @@ use tokio_util::sync::CancellationToken;
 use crate::operators::wire::{MessageStatus, OperatorAccepted, OperatorSend, StatusQuery};
 
 mod memory;
+mod rate_limit;
 mod reports;
 
 use memory::Memory;
+use rate_limit::RateLimit;
 
 /// References a mock remembers by default (see [`MockOperatorConfig::remember`]).
 pub const REMEMBERED_REFERENCES: usize = 1_000_000;
@@ -73,6 +77,9 @@ pub struct MockOperatorConfig {
     /// References remembered for deduplication and `GET /status`, oldest forgotten first;
     /// 0 remembers none (every send is a new message).
     pub remember: usize,
+    /// Sends answered per second (fixed one-second windows); the ones beyond are answered
+    /// 429 with `Retry-After: 1` and not taken. `None`: no limit.
+    pub max_rps: Option<u32>,
 }
 
 impl Default for MockOperatorConfig {
@@ -90,6 +97,7 @@ impl Default for MockOperatorConfig {
             dlr_tries: 8,
             dlr_retry_delay: Duration::from_secs(2),
             remember: REMEMBERED_REFERENCES,
+            max_rps: None,
         }
     }
 }
@@ -119,6 +127,8 @@ pub struct MockStats {
     pub lookups_found: AtomicU64,
     /// Delivery reports abandoned: every try failed, or the mock stopped first.
     pub reports_given_up: AtomicU64,
+    /// Sends answered 429 (over `max_rps`).
+    pub rate_limited: AtomicU64,
 }
 
 /// Snapshot of [`MockStats`].
@@ -139,6 +149,8 @@ pub struct MockStatsSnapshot {
     pub lookups_found: u64,
     #[serde(default)]
     pub reports_given_up: u64,
+    #[serde(default)]
+    pub rate_limited: u64,
 }
 
 impl MockStats {
@@ -157,6 +169,7 @@ impl MockStats {
             lookups: g(&self.lookups),
             lookups_found: g(&self.lookups_found),
             reports_given_up: g(&self.reports_given_up),
+            rate_limited: g(&self.rate_limited),
         }
     }
 }
@@ -167,6 +180,7 @@ pub struct MockOperator {
     config: Arc<MockOperatorConfig>,
     stats: Arc<MockStats>,
     memory: Arc<Mutex<Memory>>,
+    rate_limit: Option<Arc<RateLimit>>,
     /// Fired when [`MockOperator::serve`]'s `stop` fires: pending reports are abandoned.
     stopped: CancellationToken,
     http: reqwest::Client,
@@ -177,6 +191,7 @@ impl MockOperator {
     pub fn new(config: MockOperatorConfig) -> Self {
         Self {
             memory: Arc::new(Mutex::new(Memory::new(config.remember))),
+            rate_limit: config.max_rps.map(|n| Arc::new(RateLimit::new(n))),
             config: Arc::new(config),
             stats: Arc::new(MockStats::default()),
             stopped: CancellationToken::new(),
@@ -260,6 +275,13 @@ async fn send(
     stats.received.fetch_add(1, Ordering::Relaxed);
     if !op.authorized(&headers) {
         return (StatusCode::UNAUTHORIZED, "bad operator key").into_response();
+    }
+    if let Some(limit) = &op.rate_limit
+        && !limit.admit()
+    {
+        stats.rate_limited.fetch_add(1, Ordering::Relaxed);
+        let retry_after = [(axum::http::header::RETRY_AFTER, "1")];
+        return (StatusCode::TOO_MANY_REQUESTS, retry_after, "slow down").into_response();
     }
     let Ok(Json(msg)) = body else {
         stats.rejected.fetch_add(1, Ordering::Relaxed);

@@ -2,11 +2,13 @@
 //! and metrics.
 //!
 //! Policy: `consecutive_failures(failures, open intervals)`. After `failures` consecutive
-//! transient failures ([`OperatorError::Retryable`], [`OperatorError::InDoubt`],
-//! [`OperatorError::RateLimited`]) the breaker
+//! transient failures ([`OperatorError::Retryable`], [`OperatorError::InDoubt`]) the breaker
 //! opens for `open`; the interval doubles on every re-open up to `max_open` and starts over once
 //! a call succeeds. A permanent rejection counts as a success: the operator answered, the
-//! message was bad. When the interval has passed, the next call finds the breaker half open and
+//! message was bad. So does a 429 ([`OperatorError::RateLimited`]): the operator is up and
+//! asks to be called less often, which its [`super::throttle::Throttle`] sees to; counted as
+//! a failure, a burst of 429s would open the breaker and push the whole load onto the next
+//! operator. When the interval has passed, the next call finds the breaker half open and
 //! goes through (failsafe lets every call through while half open, not only one probe); a
 //! success closes it, a transient failure re-opens it.
 //!
@@ -190,8 +192,8 @@ impl CircuitBreaker {
     }
 
     /// Runs `call` unless the breaker is open ([`OperatorError::CircuitOpen`], `call` is never
-    /// polled). Retryable and rate-limited errors count as failures; success and permanent
-    /// errors count as successes.
+    /// polled). Retryable and in-doubt errors count as failures; success, permanent and
+    /// rate-limited errors count as successes.
     pub async fn call<T, F>(&self, call: F) -> Result<T, OperatorError>
     where
         F: Future<Output = Result<T, OperatorError>>,
@@ -217,10 +219,7 @@ impl CircuitBreaker {
 
 /// Whether an error counts against the operator's health.
 fn trips_breaker(e: &OperatorError) -> bool {
-    matches!(
-        e,
-        OperatorError::Retryable(_) | OperatorError::InDoubt(_) | OperatorError::RateLimited(_)
-    )
+    matches!(e, OperatorError::Retryable(_) | OperatorError::InDoubt(_))
 }
 
 #[cfg(test)]
@@ -262,12 +261,23 @@ mod tests {
                 .await;
             assert!(matches!(r, Err(OperatorError::Permanent(_))));
         }
+        for _ in 0..5 {
+            let r: Result<(), _> = b
+                .call(async {
+                    Err(OperatorError::RateLimited {
+                        reason: "slow down".into(),
+                        retry_after: None,
+                    })
+                })
+                .await;
+            assert!(matches!(r, Err(OperatorError::RateLimited { .. })));
+        }
         assert_eq!(b.state(), CircuitState::Closed);
         for _ in 0..2 {
             let r: Result<(), _> = b
-                .call(async { Err(OperatorError::RateLimited("slow down".into())) })
+                .call(async { Err(OperatorError::Retryable("503".into())) })
                 .await;
-            assert!(matches!(r, Err(OperatorError::RateLimited(_))));
+            assert!(matches!(r, Err(OperatorError::Retryable(_))));
         }
         assert_eq!(b.state(), CircuitState::Open);
         let r = b.call(async { Ok::<_, OperatorError>(1) }).await;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::bail;
 use secrecy::{ExposeSecret, SecretString};
 
+use super::throttle::ThrottleSettings;
 use super::{
     BreakerSettings, GuardedOperator, HttpOperator, OperatorError, OperatorStatus, OutboundSms,
     SmsOperator,
@@ -101,6 +102,7 @@ impl OperatorRegistry {
             all.push(Arc::new(GuardedOperator::new(
                 Arc::new(HttpOperator::new(config, client.clone())),
                 &BreakerSettings::from(config),
+                &ThrottleSettings::from(config),
                 &config.api_key,
                 lanes_of(&config.name),
             )));
@@ -109,7 +111,7 @@ impl OperatorRegistry {
     }
 
     /// For tests: the normal lane is `normal` in that order, each operator with its breaker
-    /// settings and delivery-report key; the express lane is `express_names` in that order
+    /// settings and delivery-report key (and no cap); the express lane is `express_names` in that order
     /// (each must be in `normal`), or the normal order when `express_names` is empty.
     ///
     /// # Panics
@@ -143,7 +145,13 @@ impl OperatorRegistry {
                 if express_names.iter().any(|e| e == op.name()) {
                     lanes.push(SmsType::Express);
                 }
-                Arc::new(GuardedOperator::new(op, &settings, &key, lanes))
+                Arc::new(GuardedOperator::new(
+                    op,
+                    &settings,
+                    &ThrottleSettings::default(),
+                    &key,
+                    lanes,
+                ))
             })
             .collect();
         Self::assemble(all, &names, &express_names)
@@ -206,15 +214,17 @@ impl OperatorRegistry {
     }
 
     /// Tries the routed operators in order: `Sent` on the first success; a permanent error
-    /// stops (`Rejected`, no failover); retryable, rate-limited and circuit-open move on to the
-    /// next. `AllFailed` when none accepted it (with no attempts if nothing was routed).
+    /// stops (`Rejected`, no failover); retryable, rate-limited (429), throttled (its limits
+    /// would make the send wait too long) and circuit-open move on to the next. `AllFailed` when none accepted it (with no attempts if nothing was routed).
     ///
     /// A failure in doubt ([`OperatorError::is_in_doubt`]: the operator may have the message)
     /// does not move on at once: the operator is first looked up by the message's reference
     /// when it has a `status_url` (found: `Sent` with its id, no other operator is called),
     /// and otherwise, or when it has no such message, sent the same message (same reference)
     /// once more; an operator honouring the reference answers that with its first id. Only
-    /// when that fails too does the next operator get the message.
+    /// when that fails too does the next operator get the message. When the operator's limits
+    /// refuse that repeat ([`OperatorError::Throttled`]), nobody else gets it now: `AllFailed`,
+    /// and the recipient's retry asks again.
     pub async fn send(
         &self,
         sms_type: SmsType,
@@ -230,6 +240,13 @@ impl OperatorRegistry {
                 tracing::warn!(operator = op.name(), reference = %sms.reference, error = %e, "operator answer in doubt; asking it again");
                 attempts.push((op.name().to_string(), e.to_string()));
                 result = self.resolve_in_doubt(&op, sms).await;
+                // Its limits refused the repeat: the operator may still have the message, so
+                // no other operator gets it now; the retry looks it up or repeats it first.
+                if let Err(e @ OperatorError::Throttled(_)) = &result {
+                    tracing::warn!(operator = op.name(), reference = %sms.reference, error = %e, "repeat of a send in doubt throttled; retrying later rather than failing over");
+                    attempts.push((op.name().to_string(), e.to_string()));
+                    return SendOutcome::AllFailed { attempts };
+                }
             }
             match result {
                 Ok(message_id) => {
@@ -328,4 +345,6 @@ fn same_operator(a: &OperatorConfig, b: &OperatorConfig) -> bool {
         && a.breaker_failures == b.breaker_failures
         && a.breaker_open_ms == b.breaker_open_ms
         && a.breaker_max_open_ms == b.breaker_max_open_ms
+        && a.max_rps == b.max_rps
+        && a.max_wait_ms() == b.max_wait_ms()
 }

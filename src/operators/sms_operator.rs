@@ -36,12 +36,24 @@ pub enum OperatorError {
     /// failover.
     #[error("permanent: {0}")]
     Permanent(String),
-    /// 429: treat as transient.
-    #[error("rate limited: {0}")]
-    RateLimited(String),
+    /// 429: the operator did not take the message and asks to be called less often. Fails
+    /// over like [`OperatorError::Retryable`], but slows the operator down
+    /// ([`super::throttle::Throttle::on_rate_limited`]) instead of counting against its
+    /// breaker.
+    #[error("rate limited: {reason}")]
+    RateLimited {
+        /// The answer.
+        reason: String,
+        /// Its `Retry-After`, when it gave one in seconds.
+        retry_after: Option<std::time::Duration>,
+    },
     /// The operator's circuit breaker is open; not called.
     #[error("circuit open")]
     CircuitOpen,
+    /// Not called: the send's token under the operator's limits (`max_rps`, or the slower
+    /// rate after a 429) would have come later than its `max_wait_ms`.
+    #[error("throttled: {0}")]
+    Throttled(String),
     /// A lookup was asked of an operator that declares no `status_url`.
     #[error("no status_url")]
     NoStatusUrl,

@@ -94,7 +94,7 @@ pub static QUEUE_DEAD_LETTERED: Family<1> = counter(
 pub static OPERATOR_CALLS: Family<2> = counter(
     "smsgw_operator_calls_total",
     OPERATOR_OUTCOME,
-    "Sends asked of an operator, by operator and outcome",
+    "Sends asked of an operator, by operator and outcome (rate_limited: answered 429)",
 );
 pub static OPERATOR_CALL_DURATION: Family<2> = histogram(
     "smsgw_operator_call_duration_seconds",
@@ -117,6 +117,19 @@ pub static OPERATOR_CIRCUIT_REJECTIONS: Family<1> = counter(
     "smsgw_operator_circuit_rejections_total",
     ["operator"],
     "Sends refused by an operator's open circuit breaker",
+);
+pub static OPERATOR_EFFECTIVE_RPS: Family<1> = gauge(
+    "smsgw_operator_effective_rps",
+    ["operator"],
+    "Sends per second this process allows an operator now: its max_rps, or the slower rate \
+     after a 429 (0: unlimited)",
+);
+pub static OPERATOR_THROTTLED: Family<2> = counter(
+    "smsgw_operator_throttled_total",
+    OPERATOR_OUTCOME,
+    "Sends held by an operator's limits (max_rps, or the slower rate after a 429), by \
+     operator and outcome: waited (for a token), skipped (the wait would pass max_wait_ms; \
+     the next operator was tried)",
 );
 
 // Delivery

@@ -88,6 +88,8 @@ pub static CATALOG: &[Section] = &[
             &OPERATOR_CALL_DURATION,
             &OPERATOR_CIRCUIT_STATE,
             &OPERATOR_CIRCUIT_REJECTIONS,
+            &OPERATOR_EFFECTIVE_RPS,
+            &OPERATOR_THROTTLED,
             &OPERATOR_LOOKUPS,
         ],
     },

@@ -81,6 +81,32 @@ async fn failure_rates_answer_5xx_and_4xx() {
 }
 
 #[tokio::test]
+async fn above_max_rps_it_answers_429_with_retry_after_and_takes_nothing() {
+    let (url, stats, stop) = start(MockOperatorConfig {
+        latency: Duration::ZERO,
+        max_rps: Some(3),
+        ..Default::default()
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for i in 0..5 {
+        let mut m = msg();
+        m.reference = format!("r{i}");
+        let r = http.post(format!("{url}/send")).json(&m).send().await;
+        let r = r.unwrap();
+        if r.status() == 429 {
+            assert_eq!(r.headers()["retry-after"], "1");
+        }
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 200, 429, 429]);
+    let s = stats.snapshot();
+    assert_eq!((s.received, s.accepted, s.rate_limited), (5, 3, 2));
+    stop.cancel();
+}
+
+#[tokio::test]
 async fn reports_delivery_back() {
     let receiver = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let dlr_url = format!("http://{}/dlr/mock", receiver.local_addr().unwrap());

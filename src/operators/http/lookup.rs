@@ -36,12 +36,13 @@ impl HttpOperator {
             .await
             .map_err(transport)?;
         let status = response.status();
+        let retry_after = super::retry_after(response.headers());
         let body = response.bytes().await.map_err(transport)?;
         if status == reqwest::StatusCode::NOT_FOUND {
             return Ok(None);
         }
         if !status.is_success() {
-            return Err(classify(status, &body));
+            return Err(classify(status, retry_after, &body));
         }
         match serde_json::from_slice::<MessageStatus>(&body) {
             Ok(m) if !m.message_id.trim().is_empty() => Ok(Some(m.message_id)),

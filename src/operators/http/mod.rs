@@ -6,8 +6,9 @@
 //! Answers are classified for failover: 2xx with a usable id is a success; 401, 403, 408, 5xx
 //! and refused connections are [`OperatorError::Retryable`]; a timeout, a connection lost once
 //! the request was on its way, and a 2xx without a usable id are [`OperatorError::InDoubt`]
-//! (the operator may have the message); 429 is [`OperatorError::RateLimited`]; any other 4xx
-//! is [`OperatorError::Permanent`]. Neither the text nor the phone number is ever logged or
+//! (the operator may have the message); 429 is [`OperatorError::RateLimited`], with its
+//! `Retry-After` when given in seconds ([`retry_after`]); any other 4xx is
+//! [`OperatorError::Permanent`]. Neither the text nor the phone number is ever logged or
 //! put in an error.
 
 use std::time::Duration;
@@ -83,6 +84,7 @@ impl HttpOperator {
         }
         let response = request.send().await.map_err(|e| self.transport_error(e))?;
         let status = response.status();
+        let retry_after = retry_after(response.headers());
         let body = response.bytes().await.map_err(|e| {
             // The operator answered: unless it said 2xx, it did not take the message.
             let e = self.transport_error(e);
@@ -105,7 +107,7 @@ impl HttpOperator {
                 ))),
             };
         }
-        Err(classify(status, &body))
+        Err(classify(status, retry_after, &body))
     }
 
     /// A failure before or while reading the answer. A refused or failed connection means the
@@ -129,14 +131,30 @@ impl HttpOperator {
     }
 }
 
-/// A non-2xx answer (to a send or a lookup).
-fn classify(status: reqwest::StatusCode, body: &[u8]) -> OperatorError {
+/// The `Retry-After` of an answer in seconds (`Retry-After: 3`), bounded by
+/// [`super::throttle::RETRY_AFTER_LIMIT`]; the HTTP-date form and anything unreadable count as
+/// none (the operator is slowed all the same).
+pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    let secs: u64 = value.trim().parse().ok()?;
+    Some(Duration::from_secs(secs).min(super::throttle::RETRY_AFTER_LIMIT))
+}
+
+/// A non-2xx answer (to a send or a lookup), with its `Retry-After` ([`retry_after`]).
+fn classify(
+    status: reqwest::StatusCode,
+    retry_after: Option<Duration>,
+    body: &[u8],
+) -> OperatorError {
     let reason = format!("{status}: {}", snippet(body));
     match status.as_u16() {
         // 401/403: our key for this operator is wrong or revoked. That says nothing about
         // the message, so it fails over (and trips this operator's breaker).
         401 | 403 | 408 => OperatorError::Retryable(reason),
-        429 => OperatorError::RateLimited(reason),
+        429 => OperatorError::RateLimited {
+            reason,
+            retry_after,
+        },
         400..=499 => OperatorError::Permanent(reason),
         _ => OperatorError::Retryable(reason),
     }

@@ -83,8 +83,26 @@ async fn status_codes_are_classified() {
     let (op, _s) = operator_answering(ResponseTemplate::new(429), 2_000).await;
     assert!(matches!(
         op.send(&sms()).await,
-        Err(OperatorError::RateLimited(_))
+        Err(OperatorError::RateLimited {
+            retry_after: None,
+            ..
+        })
     ));
+    // Retry-After in seconds is kept, bounded; the date form counts as none.
+    for (header, expected) in [
+        ("3", Some(Duration::from_secs(3))),
+        ("86400", Some(Duration::from_secs(60))),
+        ("Wed, 21 Oct 2026 07:28:00 GMT", None),
+    ] {
+        let answer = ResponseTemplate::new(429).insert_header("Retry-After", header);
+        let (op, _s) = operator_answering(answer, 2_000).await;
+        match op.send(&sms()).await {
+            Err(OperatorError::RateLimited { retry_after, .. }) => {
+                assert_eq!(retry_after, expected, "{header}")
+            }
+            other => panic!("expected RateLimited, got {other:?}"),
+        }
+    }
     let (op, _s) = operator_answering(ResponseTemplate::new(408), 2_000).await;
     assert!(matches!(
         op.send(&sms()).await,

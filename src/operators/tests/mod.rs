@@ -1,7 +1,9 @@
 //! The registry's routing and failover, and the guarded call's breaker, against wiremock
-//! operators; `in_doubt.rs`: sends in doubt and lookups by reference.
+//! operators; `in_doubt.rs`: sends in doubt and lookups by reference; `limits.rs`: the cap,
+//! 429s and `Retry-After`.
 
 mod in_doubt;
+mod limits;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -6,4 +6,5 @@ mod failures;
 mod fairness;
 mod guarantees;
 mod lanes;
+mod operator_limits;
 mod reports;
