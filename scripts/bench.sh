@@ -11,6 +11,11 @@
 #   B6     peak RSS (VmHWM) of the gateway during B1                    (target <= 100 MB)
 #   B7     three SIGKILLs during B3-shaped load (scripts/bench/crash.sh) (targets: 0 lost, <= 50
 #          repeated operator calls per kill, 0 duplicates delivered after the operator's dedupe)
+#   B8     fairness: 100 customers at 20/s in all behind one customer's 200,000 normal bulk
+#          (scripts/bench/tenants.sh)                                  (targets: their p99 <= 1 s,
+#          the bulk >= 90 % of its rate alone)
+#   B9     limits: a customer limited to 100 requests/s sending 300/s beside 99 others
+#          (targets: within 5 % of its limit accepted, the others' p99 within noise)
 #
 # It builds release binaries, uses DATABASE_URL / AMQP_URL from scripts/services.sh, creates a
 # fresh database (and exchange/queues) per gateway it starts, starts and stops the gateway
@@ -31,7 +36,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-ONLY=",${BENCH_ONLY:-C1,C2,B1,B2,B3,B4,B5,B6,B7},"
+ONLY=",${BENCH_ONLY:-C1,C2,B1,B2,B3,B4,B5,B6,B7,B8,B9},"
 want() { [[ "$ONLY" == *",$1,"* ]]; }
 dur() { echo "${BENCH_DURATION:-$1}"; }
 say() { echo "bench: $*" >&2; }
@@ -327,6 +332,10 @@ fi
 # --- B7: crashes under load ------------------------------------------------------------------
 # shellcheck source=scripts/bench/crash.sh
 want B7 && source "$ROOT/scripts/bench/crash.sh"
+
+# --- B8, B9: many customers at very uneven rates ---------------------------------------------
+# shellcheck source=scripts/bench/tenants.sh
+source "$ROOT/scripts/bench/tenants.sh"
 
 # --- summary --------------------------------------------------------------------------------
 COMMIT="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src migrations Cargo.toml Cargo.lock loadtest 2>/dev/null || echo '-dirty')"
