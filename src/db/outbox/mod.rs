@@ -100,7 +100,7 @@ pub async fn claim(
         "select id, request_id, sms_identifier, priority, traceparent, vtime, vstep, \
          recipients, after_id from outbox_events force index (idx_outbox_claim) \
          where status = 'pending' and priority = ? \
-         order by vtime, id limit ? for update skip locked",
+         order by vtime, recipients, id limit ? for update skip locked",
     )
     .bind(priority)
     .bind(limit)
