@@ -23,7 +23,7 @@ use crate::queue::Broker;
 use crate::state::{App, AppState};
 use crate::worker::WorkerPool;
 
-pub use samplers::{Samplers, spawn_samplers};
+pub use samplers::{KEY_GENERATION_POLL, Samplers, spawn_key_generation_poll, spawn_samplers};
 
 /// Which parts of the gateway a process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -216,6 +216,7 @@ pub async fn run(config: Config, role: Role, stop: CancellationToken) -> anyhow:
         });
     }
     if role.runs_api() {
+        spawn_key_generation_poll(state.clone(), &tracker, stop.clone());
         tracker.spawn(prune_idempotency_keys(state.clone(), stop.clone()));
         tracker.spawn(crate::reports::run_until_stopped(
             state.db.clone(),
