@@ -3,6 +3,7 @@
 //! tasks stop between units of work, and everything is awaited within `SHUTDOWN_TIMEOUT_SECS`.
 
 mod samplers;
+pub mod serve;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -202,18 +203,11 @@ pub async fn run(config: Config, role: Role, stop: CancellationToken) -> anyhow:
         };
         let drain_state = state.clone();
         let http_stop = stop.clone();
-        tracker.spawn(async move {
-            let shutdown = async move {
-                http_stop.cancelled().await;
-                drain_state.start_draining();
-            };
-            if let Err(e) = axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-            {
-                tracing::error!(error = %e, "HTTP server failed");
-            }
-        });
+        let limits = serve::Limits::of(&state.config.http);
+        tracker.spawn(serve::serve(listener, app, limits, async move {
+            http_stop.cancelled().await;
+            drain_state.start_draining();
+        }));
     }
     if role.runs_api() {
         spawn_key_generation_poll(state.clone(), &tracker, stop.clone());
