@@ -279,6 +279,11 @@ impl KeyCache {
         true
     }
 
+    /// The key generation last observed, `None` before the first poll.
+    pub fn observed_generation(&self) -> Option<u64> {
+        relock(&self.refused).generation
+    }
+
     /// How many refused keys are held.
     pub fn refused_len(&self) -> usize {
         relock(&self.refused).hashes.len()
