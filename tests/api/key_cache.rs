@@ -193,11 +193,12 @@ async fn a_rotated_key_is_refused_everywhere_at_once_and_its_successor_works() {
     );
 
     for router in [&app.router, &other] {
+        // The endpoints that check a cached key with a query first: a send would forget it.
         for (method, path) in [
-            ("POST", "/sms/send"),
             ("GET", "/balance"),
             ("GET", "/sms/history"),
             ("POST", "/sms/send"),
+            ("GET", "/balance"),
         ] {
             assert_eq!(status(router, method, path, &old).await, 401, "{path}");
         }
