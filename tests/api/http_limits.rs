@@ -155,12 +155,12 @@ async fn at_the_connection_cap_the_next_connection_waits_in_the_backlog_until_on
 async fn a_request_head_that_stalls_is_disconnected_after_the_header_timeout() {
     sms_gateway::metrics::install();
     let app = spawn_app().await;
-    let server = start(&app, limits(100, 400, 60_000)).await;
+    let server = start(&app, limits(100, 500, 60_000)).await;
 
     // A head sent in two parts within the timeout is served.
     let mut patient = TcpStream::connect(server.addr).await.unwrap();
     patient.write_all(&HEALTHZ[..10]).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
     patient.write_all(&HEALTHZ[10..]).await.unwrap();
     assert!(
         read_response(&mut patient, Duration::from_secs(5))
@@ -176,7 +176,7 @@ async fn a_request_head_that_stalls_is_disconnected_after_the_header_timeout() {
         .await
         .expect("a stalled request head is never disconnected");
     assert!(
-        closed >= Duration::from_millis(350),
+        closed >= Duration::from_millis(450),
         "closed before the header timeout: {closed:?}"
     );
     // A connection that sends nothing at all is held no longer.
@@ -203,11 +203,11 @@ async fn a_request_head_that_stalls_is_disconnected_after_the_header_timeout() {
 async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     sms_gateway::metrics::install();
     let app = spawn_app().await;
-    let server = start(&app, limits(100, 5_000, 500)).await;
+    let server = start(&app, limits(100, 5_000, 800)).await;
 
     let mut stream = served_connection(server.addr).await;
     // Keep-alive: a second request on the same connection within the idle timeout.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
     stream.write_all(HEALTHZ).await.unwrap();
     assert!(
         read_response(&mut stream, Duration::from_secs(5))
@@ -220,7 +220,7 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
         .await
         .expect("an idle keep-alive connection is never closed");
     assert!(
-        closed >= Duration::from_millis(450),
+        closed >= Duration::from_millis(750),
         "closed before the idle timeout: {closed:?}"
     );
     assert_eq!(
