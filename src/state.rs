@@ -355,7 +355,8 @@ mod tests {
             cache.observe_generation(7),
             "the first generation seen empties"
         );
-        cache.refuse(hash(1), relock(&cache.refused).epoch);
+        let epoch = relock(&cache.refused).epoch;
+        cache.refuse(hash(1), epoch);
         assert!(!cache.observe_generation(7));
         assert!(cache.is_refused(&hash(1)));
         assert!(cache.observe_generation(8));
