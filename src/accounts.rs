@@ -35,8 +35,8 @@ pub struct NewCustomer {
     pub balance: i64,
 }
 
-/// Creates a customer with an initial balance (booked as an `initial` ledger row). A taken
-/// name surfaces as a unique violation.
+/// Creates a customer with an initial balance (booked as an `initial` ledger row) and bumps
+/// the key generation in the same transaction. A taken name surfaces as a unique violation.
 pub async fn create_customer(
     tx: &mut Tx,
     name: &str,
@@ -44,6 +44,7 @@ pub async fn create_customer(
 ) -> Result<NewCustomer, sqlx::Error> {
     let key = new_api_key();
     let customer_id = db::customers::insert(tx, name, &key.hash, &key.hint).await?;
+    db::customers::bump_key_generation(tx).await?;
     let mut balance = 0;
     if initial_balance > 0 {
         let transaction_id = format!("initial:{customer_id}");
@@ -68,11 +69,15 @@ pub async fn create_customer(
     })
 }
 
-/// Replaces a customer's API key; the old one stops working at commit. `None` if unknown.
+/// Replaces a customer's API key and bumps the key generation in the same transaction; the
+/// old key stops working at commit. `None` if unknown.
 pub async fn rotate_api_key(tx: &mut Tx, customer_id: i64) -> Result<Option<String>, sqlx::Error> {
     let key = new_api_key();
-    let updated = db::customers::set_key(tx, customer_id, &key.hash, &key.hint).await?;
-    Ok(updated.then_some(key.key))
+    if !db::customers::set_key(tx, customer_id, &key.hash, &key.hint).await? {
+        return Ok(None);
+    }
+    db::customers::bump_key_generation(tx).await?;
+    Ok(Some(key.key))
 }
 
 #[cfg(test)]

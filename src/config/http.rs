@@ -1,4 +1,5 @@
-//! The HTTP API's settings: listen address, admin token, body and time limits.
+//! The HTTP API's settings: listen address, admin token, body and time limits, the
+//! connection limits of the server, and the API-key caches.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -22,6 +23,19 @@ pub struct HttpConfig {
     pub shutdown_timeout: Duration,
     /// `IDEMPOTENCY_TTL_SECS`: how long an `Idempotency-Key` and its response are kept.
     pub idempotency_ttl: Duration,
+    /// `HTTP_MAX_CONNECTIONS`: connections served at once; beyond it the server stops
+    /// accepting and new connections wait in the listen backlog.
+    pub max_connections: usize,
+    /// `HTTP_HEADER_TIMEOUT_MS`: a request whose first byte arrived must have its whole head
+    /// (request line and headers) within this, else its connection is closed.
+    pub header_timeout: Duration,
+    /// `HTTP_IDLE_TIMEOUT_SECS`: a keep-alive connection with no request for this long is
+    /// closed.
+    pub idle_timeout: Duration,
+    /// `NEGATIVE_KEY_CACHE_SIZE`: refused API-key hashes remembered (the oldest evicted).
+    pub negative_key_cache_size: usize,
+    /// `KEY_LOOKUP_CONCURRENCY`: API-key lookup queries at once for keys in neither cache.
+    pub key_lookup_concurrency: usize,
 }
 
 impl HttpConfig {
@@ -47,6 +61,11 @@ impl HttpConfig {
             request_timeout: r.millis("REQUEST_TIMEOUT_MS", 10_000, 100, 300_000),
             shutdown_timeout: r.secs("SHUTDOWN_TIMEOUT_SECS", 30, 1, 3_600),
             idempotency_ttl: r.secs("IDEMPOTENCY_TTL_SECS", 86_400, 60, 30 * 86_400),
+            max_connections: r.ranged("HTTP_MAX_CONNECTIONS", 10_000, 1, 1_000_000),
+            header_timeout: r.millis("HTTP_HEADER_TIMEOUT_MS", 10_000, 100, 300_000),
+            idle_timeout: r.secs("HTTP_IDLE_TIMEOUT_SECS", 60, 1, 3_600),
+            negative_key_cache_size: r.ranged("NEGATIVE_KEY_CACHE_SIZE", 100_000, 1, 10_000_000),
+            key_lookup_concurrency: r.ranged("KEY_LOOKUP_CONCURRENCY", 4, 1, 1_000),
         }
     }
 }

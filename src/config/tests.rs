@@ -234,3 +234,48 @@ fn the_lease_covers_the_waits_for_tokens() {
     assert!(config(&[TOKEN, ("OPERATORS", &capped)]).is_err());
     assert!(config(&[TOKEN, ("OPERATORS", &capped), ("DELIVERY_LEASE_SECS", "61")]).is_ok());
 }
+
+#[test]
+fn connection_limits_and_key_caches_have_defaults_and_ranges() {
+    let c = config(&[TOKEN]).unwrap();
+    assert_eq!(c.http.max_connections, 10_000);
+    assert_eq!(c.http.header_timeout.as_millis(), 10_000);
+    assert_eq!(c.http.idle_timeout.as_secs(), 60);
+    assert_eq!(c.http.negative_key_cache_size, 100_000);
+    assert_eq!(c.http.key_lookup_concurrency, 4);
+
+    let set = config(&[
+        TOKEN,
+        ("HTTP_MAX_CONNECTIONS", "3"),
+        ("HTTP_HEADER_TIMEOUT_MS", "250"),
+        ("HTTP_IDLE_TIMEOUT_SECS", "2"),
+        ("NEGATIVE_KEY_CACHE_SIZE", "10"),
+        ("KEY_LOOKUP_CONCURRENCY", "2"),
+    ])
+    .unwrap();
+    assert_eq!(set.http.max_connections, 3);
+    assert_eq!(set.http.header_timeout.as_millis(), 250);
+    assert_eq!(set.http.idle_timeout.as_secs(), 2);
+    assert_eq!(set.http.negative_key_cache_size, 10);
+    assert_eq!(set.http.key_lookup_concurrency, 2);
+
+    let err = config(&[
+        TOKEN,
+        ("HTTP_MAX_CONNECTIONS", "0"),
+        ("HTTP_HEADER_TIMEOUT_MS", "10"),
+        ("HTTP_IDLE_TIMEOUT_SECS", "0"),
+        ("NEGATIVE_KEY_CACHE_SIZE", "0"),
+        ("KEY_LOOKUP_CONCURRENCY", "many"),
+    ])
+    .unwrap_err()
+    .to_string();
+    for var in [
+        "HTTP_MAX_CONNECTIONS: must be between 1 and 1000000",
+        "HTTP_HEADER_TIMEOUT_MS: must be between 100 and 300000",
+        "HTTP_IDLE_TIMEOUT_SECS: must be between 1 and 3600",
+        "NEGATIVE_KEY_CACHE_SIZE: must be between 1 and 10000000",
+        "KEY_LOOKUP_CONCURRENCY",
+    ] {
+        assert!(err.contains(var), "{var} missing from {err}");
+    }
+}

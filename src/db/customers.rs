@@ -1,4 +1,5 @@
-//! Customers and their hashed API keys.
+//! Customers, their hashed API keys, and the generation of the keys (bumped by every key
+//! creation and rotation, polled by the API processes' negative key caches).
 
 use sqlx::{MySqlPool, Row};
 
@@ -84,4 +85,20 @@ pub async fn set_key(
             .rows_affected()
             == 1,
     )
+}
+
+/// Bumps the key generation in the transaction that creates or replaces a key: the API
+/// processes see the change (`key_generation`) and forget the keys they refused.
+pub async fn bump_key_generation(tx: &mut Tx) -> Result<(), sqlx::Error> {
+    sqlx::query("update api_key_generation set generation = generation + 1 where id = 1")
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// The current key generation (`None` if its row is missing).
+pub async fn key_generation(pool: &MySqlPool) -> Result<Option<u64>, sqlx::Error> {
+    sqlx::query_scalar("select generation from api_key_generation where id = 1")
+        .fetch_optional(pool)
+        .await
 }

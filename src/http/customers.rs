@@ -107,6 +107,8 @@ pub async fn create_customer(
     // The stored (replayable) response carries no key; the live one does.
     let stored =
         idempotency::commit(idem.as_ref(), &state.db, tx, StatusCode::CREATED, &body).await?;
+    // The new key may have been refused here before (crate::state::KeyCache).
+    state.key_cache.forget_refused();
     if stored.headers().contains_key(idempotency::REPLAYED_HEADER) {
         return Ok(stored);
     }
@@ -135,6 +137,7 @@ pub async fn rotate_api_key(
         return Err(ApiError::unknown_customer(customer_id));
     };
     tx.commit().await?;
+    state.key_cache.forget_refused();
     tracing::info!(customer.id = customer_id, "api key rotated");
     Ok(super::json_response(
         StatusCode::OK,

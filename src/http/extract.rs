@@ -101,17 +101,24 @@ impl FromRequestParts<AppState> for Caller {
         if is_admin(state, token) {
             return Ok(Caller::Admin);
         }
-        match db::customers::find_by_key_hash(&state.db, &sha256(token.as_bytes())).await? {
-            Some(id) => Ok(Caller::Customer(id)),
-            None => Err(ApiError::Unauthorized("unknown API key")),
-        }
+        // A key seen valid is checked now (no turn at the lookup gate); any other one is
+        // refused from the negative cache or looked up at the gate (crate::state::KeyCache).
+        let hash = sha256(token.as_bytes());
+        let keys = &state.key_cache;
+        let customer = match keys.get(&hash) {
+            Some(id) => keys.confirm(&state.db, &hash, id).await?.then_some(id),
+            None => keys.lookup(&state.db, &hash).await?,
+        };
+        customer
+            .map(Caller::Customer)
+            .ok_or(ApiError::Unauthorized("unknown API key"))
     }
 }
 
 /// The caller of `POST /sms/send`: a [`Caller`], except that a customer key this process has
 /// seen valid is taken from the key cache ([`crate::state::KeyCache`]) without a query. Its
 /// hash is then in `unverified`, for the handler to check, normally inside the acceptance
-/// transaction.
+/// transaction. Other keys are refused from the negative cache or looked up at the gate.
 #[derive(Debug, Clone, Copy)]
 pub struct Sender {
     pub caller: Caller,
@@ -122,8 +129,7 @@ impl Sender {
     /// Checks an unverified key now (one query): 401 if it is no longer the customer's key.
     pub async fn verify(&mut self, state: &AppState) -> Result<(), ApiError> {
         if let (Caller::Customer(id), Some(hash)) = (self.caller, self.unverified) {
-            if db::customers::find_by_key_hash(&state.db, &hash).await? != Some(id) {
-                state.key_cache.remove(&hash);
+            if !state.key_cache.confirm(&state.db, &hash, id).await? {
                 return Err(ApiError::Unauthorized("unknown API key"));
             }
             self.unverified = None;
@@ -150,14 +156,11 @@ impl FromRequestParts<AppState> for Sender {
                 unverified: Some(hash),
             });
         }
-        match db::customers::find_by_key_hash(&state.db, &hash).await? {
-            Some(id) => {
-                state.key_cache.insert(hash, id);
-                Ok(Sender {
-                    caller: Caller::Customer(id),
-                    unverified: None,
-                })
-            }
+        match state.key_cache.lookup(&state.db, &hash).await? {
+            Some(id) => Ok(Sender {
+                caller: Caller::Customer(id),
+                unverified: None,
+            }),
             None => Err(ApiError::Unauthorized("unknown API key")),
         }
     }

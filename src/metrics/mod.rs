@@ -3,7 +3,8 @@
 //!
 //! - [`catalog`]: every metric declared once (name, kind, unit, help, labels, buckets); it is
 //!   also `deploy/metrics.txt`, which a unit test keeps equal to it.
-//! - [`record`]: the recorder functions the layers call where they know the event.
+//! - [`record`]: the recorder functions the layers call where they know the event
+//!   ([`limits`]: those of the HTTP connection limits and the API-key caches).
 //!
 //! Every name has the `smsgw_` prefix, counters end in `_total`, durations are in seconds;
 //! docs/OPERATIONS.md says what to watch. Gauges that would cost a query per read (outbox
@@ -12,6 +13,7 @@
 
 pub mod catalog;
 mod family;
+pub mod limits;
 pub mod record;
 
 use std::sync::OnceLock;
@@ -19,6 +21,7 @@ use std::sync::OnceLock;
 use metrics::{describe_counter, describe_gauge, describe_histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
+pub use limits::*;
 pub use record::*;
 
 use catalog::Kind;

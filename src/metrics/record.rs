@@ -45,6 +45,15 @@ pub fn register_series(operators: &[String]) {
         .increment(0);
     CREDITS_REFUNDED.counter::<&str>([]).increment(0);
     CREDITS_ADDED.counter::<&str>([]).increment(0);
+    for reason in [super::HttpTimeout::Header, super::HttpTimeout::Idle] {
+        HTTP_CONNECTIONS_CLOSED
+            .counter([reason.as_str()])
+            .increment(0);
+    }
+    API_KEY_NEGATIVE_CACHE_HITS.counter::<&str>([]).increment(0);
+    // Gauges moved up and down by the server and the key gate: registered, never reset.
+    HTTP_CONNECTIONS_OPEN.gauge::<&str>([]).increment(0.0);
+    API_KEY_LOOKUPS_WAITING.gauge::<&str>([]).increment(0.0);
     for operator in operators {
         DELIVERY_UNUSABLE_MESSAGE_IDS
             .counter([operator.clone()])

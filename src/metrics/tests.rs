@@ -101,6 +101,11 @@ fn a_scrape_serves_exactly_the_catalog() {
     dispatch_paused(true);
     db_pool(1, 2);
     db_pool_max(3);
+    http_connections_max(3);
+    http_connections_open(1.0);
+    http_connection_timed_out(HttpTimeout::Header);
+    api_key_negative_cache_hit();
+    api_key_lookups_waiting(1.0);
 
     let scrape = render();
     let served = scraped_families(&scrape);

@@ -3,6 +3,7 @@
 //! tasks stop between units of work, and everything is awaited within `SHUTDOWN_TIMEOUT_SECS`.
 
 mod samplers;
+pub mod serve;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,7 +24,7 @@ use crate::queue::Broker;
 use crate::state::{App, AppState};
 use crate::worker::WorkerPool;
 
-pub use samplers::{Samplers, spawn_samplers};
+pub use samplers::{KEY_GENERATION_POLL, Samplers, spawn_key_generation_poll, spawn_samplers};
 
 /// Which parts of the gateway a process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -202,20 +203,14 @@ pub async fn run(config: Config, role: Role, stop: CancellationToken) -> anyhow:
         };
         let drain_state = state.clone();
         let http_stop = stop.clone();
-        tracker.spawn(async move {
-            let shutdown = async move {
-                http_stop.cancelled().await;
-                drain_state.start_draining();
-            };
-            if let Err(e) = axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-            {
-                tracing::error!(error = %e, "HTTP server failed");
-            }
-        });
+        let limits = serve::Limits::of(&state.config.http);
+        tracker.spawn(serve::serve(listener, app, limits, async move {
+            http_stop.cancelled().await;
+            drain_state.start_draining();
+        }));
     }
     if role.runs_api() {
+        spawn_key_generation_poll(state.clone(), &tracker, stop.clone());
         tracker.spawn(prune_idempotency_keys(state.clone(), stop.clone()));
         tracker.spawn(crate::reports::run_until_stopped(
             state.db.clone(),

@@ -1,5 +1,7 @@
 //! The samplers: gauges that would cost a query per read (database pool use, outbox backlog,
-//! queue depth), read every few seconds by one task and set through [`crate::metrics`].
+//! queue depth), read every few seconds by one task and set through [`crate::metrics`]; and
+//! the poll of the API-key generation, which keeps the negative key cache in step with key
+//! creations and rotations in other processes.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +14,11 @@ use crate::config::AmqpConfig;
 use crate::domain::SmsType;
 use crate::metrics;
 use crate::queue::{Broker, topology};
+use crate::state::AppState;
+
+/// How often an API process reads the key generation: a key created or rotated by another
+/// process is accepted here at most this long (plus a query) after its commit.
+pub const KEY_GENERATION_POLL: Duration = Duration::from_millis(500);
 
 /// What the samplers read.
 pub struct Samplers {
@@ -48,6 +55,40 @@ pub fn spawn_samplers(samplers: Samplers, tracker: &TaskTracker, stop: Cancellat
             tokio::select! {
                 _ = stop.cancelled() => return,
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+    });
+}
+
+/// Every [`KEY_GENERATION_POLL`]: reads the API-key generation and, when it changed (or on
+/// the first read), empties this process's refused keys ([`crate::state::KeyCache`]). While
+/// the database cannot be read the refused keys are kept; the first read afterwards sees any
+/// change made meanwhile.
+pub fn spawn_key_generation_poll(state: AppState, tracker: &TaskTracker, stop: CancellationToken) {
+    tracker.spawn(async move {
+        let mut missing_logged = false;
+        loop {
+            match crate::db::customers::key_generation(&state.db).await {
+                Ok(Some(generation)) => {
+                    if state.key_cache.observe_generation(generation) {
+                        tracing::debug!(generation, "API-key generation changed; refused keys forgotten");
+                    }
+                }
+                Ok(None) => {
+                    // No generation to follow: refusals are remembered for one poll only.
+                    state.key_cache.forget_refused();
+                    if !missing_logged {
+                        missing_logged = true;
+                        tracing::warn!(
+                            "the api_key_generation row is missing; refused API keys are forgotten every poll"
+                        );
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "cannot read the API-key generation"),
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(KEY_GENERATION_POLL) => {}
             }
         }
     });

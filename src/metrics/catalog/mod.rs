@@ -41,6 +41,16 @@ pub static CATALOG: &[Section] = &[
         families: &[&HTTP_REQUESTS, &HTTP_REQUEST_DURATION],
     },
     Section {
+        title: "HTTP connections and API keys",
+        families: &[
+            &HTTP_CONNECTIONS_OPEN,
+            &HTTP_CONNECTIONS_MAX,
+            &HTTP_CONNECTIONS_CLOSED,
+            &API_KEY_NEGATIVE_CACHE_HITS,
+            &API_KEY_LOOKUPS_WAITING,
+        ],
+    },
+    Section {
         title: "Intake",
         families: &[
             &INTAKE_MESSAGES,

@@ -1,9 +1,9 @@
-//! Families of the request side: HTTP, intake and the ledger.
+//! Families of the request side: HTTP, its connections, API keys, intake and the ledger.
 
 use metrics::Unit;
 
 use super::{BATCH_BUCKETS, Family, LATENCY_BUCKETS};
-use crate::metrics::family::{counter, histogram};
+use crate::metrics::family::{counter, gauge, histogram};
 
 const HTTP: [&str; 3] = ["method", "route", "status"];
 
@@ -19,6 +19,33 @@ pub static HTTP_REQUEST_DURATION: Family<3> = histogram(
     LATENCY_BUCKETS,
     HTTP,
     "HTTP request latency, by method, route template and status",
+);
+
+// HTTP connections and API keys (abuse protections)
+pub static HTTP_CONNECTIONS_OPEN: Family<0> = gauge(
+    "smsgw_http_connections_open",
+    [],
+    "HTTP connections open (at smsgw_http_connections_max, new ones wait in the listen backlog)",
+);
+pub static HTTP_CONNECTIONS_MAX: Family<0> = gauge(
+    "smsgw_http_connections_max",
+    [],
+    "Most HTTP connections served at once (HTTP_MAX_CONNECTIONS)",
+);
+pub static HTTP_CONNECTIONS_CLOSED: Family<1> = counter(
+    "smsgw_http_connections_closed_total",
+    ["reason"],
+    "HTTP connections closed by the server for a timeout (header_timeout, idle_timeout)",
+);
+pub static API_KEY_NEGATIVE_CACHE_HITS: Family<0> = counter(
+    "smsgw_api_key_negative_cache_hits_total",
+    [],
+    "API keys refused from the negative key cache, without a database lookup",
+);
+pub static API_KEY_LOOKUPS_WAITING: Family<0> = gauge(
+    "smsgw_api_key_lookups_waiting",
+    [],
+    "API-key lookups waiting at the gate (KEY_LOOKUP_CONCURRENCY queries at once)",
 );
 
 // Intake
