@@ -23,8 +23,9 @@ b8_flood() { # id: a gateway with X's bulk queued and dispatch paused, its opera
   B8_OP_PID=$!
   for _ in $(seq 1 40); do b8_stats >/dev/null 2>&1 && break; sleep 0.25; done
   b8_stats >/dev/null || { say "$1: the operator did not start"; exit 1; }
-  grep -v '^#' "$RES/keys-$1.txt" | head -1 >"$RES/$1-x.txt"
-  grep -v '^#' "$RES/keys-$1.txt" | sed -n '2,101p' >"$RES/$1-others.txt"
+  # (awk, not head: under pipefail a reader that stops early fails its writer with SIGPIPE)
+  awk '!/^#/ && ++n == 1' "$RES/keys-$1.txt" >"$RES/$1-x.txt"
+  awk '!/^#/ && ++n >= 2 && n <= 101' "$RES/keys-$1.txt" >"$RES/$1-others.txt"
   B8_X=$(cut -f1 "$RES/$1-x.txt")
   say "$1: dispatch paused; queueing customer $B8_X's 200,000 normal messages (200 x 1,000)"
   "$LT_BIN" run --url "$GW_URL" --keys "$RES/$1-x.txt" --concurrency 8 --requests 200 --duration 600 \
@@ -70,8 +71,8 @@ fi
 
 if want B9; then
   start_gateway B9 api
-  grep -v '^#' "$RES/keys-B9.txt" | head -1 >"$RES/B9-hot.txt"
-  grep -v '^#' "$RES/keys-B9.txt" | sed -n '2,100p' >"$RES/B9-others.txt"
+  awk '!/^#/ && ++n == 1' "$RES/keys-B9.txt" >"$RES/B9-hot.txt"
+  awk '!/^#/ && ++n >= 2 && n <= 100' "$RES/keys-B9.txt" >"$RES/B9-others.txt"
   hot=$(cut -f1 "$RES/B9-hot.txt")
   curl -fsS -X PUT -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' \
     -d '{"max_requests_per_sec": 100}' "$GW_URL/admin/customers/$hot/limits" >/dev/null
