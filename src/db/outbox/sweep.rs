@@ -63,8 +63,9 @@ pub struct Waiting {
     pub sms_type: SmsType,
     /// Untouched for longer than the sweep's threshold.
     pub old: bool,
-    /// Its request has an outbox row with work to publish (not merely kept while a slice is
-    /// out).
+    /// Its request has an outbox row with work to publish, or kept while a slice is out
+    /// (`published`) for less than the sweep's threshold: a slice takes seconds, so a row
+    /// kept longer means its queue message was lost.
     pub queued: bool,
 }
 
@@ -87,13 +88,15 @@ pub async fn waiting_after(
         "select w.id, w.request_id, w.sms_identifier, w.sms_type, \
          cast(w.updated_at < now(6) - interval ? second as signed), \
          cast(exists (select 1 from outbox_events o where o.request_id = w.request_id \
-                      and o.status <> 'published') as signed) \
+                      and (o.status <> 'published' \
+                           or o.next_run_at > now(6) - interval ? second)) as signed) \
          from (select id, request_id, sms_identifier, sms_type, updated_at \
                from sms_status force index (idx_sms_status_lease) \
                where status = ? and locked_until is null and id > ? \
                order by id limit ?) w \
          order by w.id",
     )
+    .bind(older_than_secs)
     .bind(older_than_secs)
     .bind(status)
     .bind(after_id)

@@ -52,6 +52,34 @@ async fn a_message_purged_after_its_publish_is_requeued_and_delivered_once() {
 }
 
 #[tokio::test]
+async fn a_slice_purged_while_its_request_waits_for_it_is_requeued_and_delivered_once() {
+    let op = mock("opA", 0.0, 0.0).await;
+    let app = app_with(&op).await;
+    let (_, key) = app.create_customer("acme", 1_000).await;
+    app.spawn_publishers();
+    // Two slices: while the first is out, the request's row is kept ("published").
+    let recipients: Vec<String> = (0..100).map(|i| format!("+98912{i:07}")).collect();
+    let sms = app
+        .send_ok(&key, json!({"text": "hi", "recipients": recipients}))
+        .await;
+    let queue = app.state.config.amqp.queue_normal.clone();
+    wait_for_depth(&app, &queue, 1).await;
+    assert_eq!(app.outbox_statuses().await, ["published"]);
+    // The broker loses the first slice: the kept row alone must not hide the request.
+    assert_eq!(app.drain_queue(&queue).await.len(), 1);
+
+    app.spawn_workers();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while app.sent_recipients_of(&sms).await < 100 {
+        assert!(Instant::now() < deadline, "the request was never delivered whole");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(op.stats.snapshot().accepted, 100, "each recipient sent once");
+    app.finish().await;
+}
+
+#[tokio::test]
 async fn dead_letters_are_listed_and_replayed_through_the_outbox() {
     let op = mock("opA", 0.0, 0.0).await;
     let app = app_with(&op).await;
