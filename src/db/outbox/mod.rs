@@ -163,7 +163,9 @@ pub async fn keep_published(
         .push_bind(slice)
         .push(", recipients = greatest(recipients - ")
         .push_bind(slice)
-        .push(", 0), next_run_at = now(6), claimed_by = null, claimed_at = null where claimed_by = ")
+        .push(
+            ", 0), next_run_at = now(6), claimed_by = null, claimed_at = null where claimed_by = ",
+        )
         .push_bind(owner.to_string())
         .push(" and id in ");
     })

@@ -71,11 +71,18 @@ async fn a_slice_purged_while_its_request_waits_for_it_is_requeued_and_delivered
     app.spawn_workers();
     let deadline = Instant::now() + Duration::from_secs(20);
     while app.sent_recipients_of(&sms).await < 100 {
-        assert!(Instant::now() < deadline, "the request was never delivered whole");
+        assert!(
+            Instant::now() < deadline,
+            "the request was never delivered whole"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(op.stats.snapshot().accepted, 100, "each recipient sent once");
+    assert_eq!(
+        op.stats.snapshot().accepted,
+        100,
+        "each recipient sent once"
+    );
     app.finish().await;
 }
 
