@@ -163,7 +163,8 @@ say "customer $CUSTOMER_ID created and topped up"
 # - whether a phone number is assigned in its country (libphonenumber's metadata), whether two
 #   recipients are the same number after normalization, how many segments a text takes
 #   (GSM 03.38), which operator names are configured, whether a balance covers a send, and
-#   which names are free, which cursors this API issued (they are opaque), and that JSON
+#   which names are free, which cursors this API issued (they are opaque), that a detail's
+#   `recipient` filter is a phone number, and that JSON
 #   integers come without a fraction (`100.0` is refused): so schema-valid data may get a 400
 #   (or 402) on the operations below;
 #   every other check, and schema-invalid data getting a 4xx, stays in force for them;
@@ -172,7 +173,9 @@ say "customer $CUSTOMER_ID created and topped up"
 write_config() {
   local file="$1" admin="$2"
   {
-    for path in /sms/send /sms/history /balance /balance/add /admin/customers; do
+    for path in /sms/send /sms/history /balance /balance/add /admin/customers \
+      "/sms/{sms_identifier}" "/sms/{sms_identifier}/recipients/{recipient}/events" \
+      "/admin/customers/{customer_id}/limits"; do
       cat <<TOML
 [[operations]]
 include-path = "$path"

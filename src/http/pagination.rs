@@ -56,9 +56,9 @@ pub fn encode(last_id: i64) -> String {
     URL_SAFE_NO_PAD.encode(format!("v1:{last_id}"))
 }
 
-/// Decodes a cursor into "ids below this".
+/// Decodes a cursor into "ids below this". An empty `cursor=` is no cursor (the first page).
 pub fn decode(cursor: Option<&str>) -> Result<Option<i64>, ApiError> {
-    let Some(cursor) = cursor else {
+    let Some(cursor) = cursor.filter(|c| !c.is_empty()) else {
         return Ok(None);
     };
     URL_SAFE_NO_PAD
@@ -90,6 +90,11 @@ mod tests {
     fn cursors_round_trip_and_garbage_is_refused() {
         assert_eq!(decode(Some(&encode(42))).unwrap(), Some(42));
         assert_eq!(decode(None).unwrap(), None);
+        assert_eq!(
+            decode(Some("")).unwrap(),
+            None,
+            "an empty cursor= is the first page"
+        );
         assert!(decode(Some("42")).is_err());
         assert!(decode(Some(&URL_SAFE_NO_PAD.encode("v1:-5"))).is_err());
     }
