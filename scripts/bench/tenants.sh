@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # B8 and B9 of `make bench` (sourced by scripts/bench.sh, which defines start_gateway, lt_run,
 # result, sql, jget...): many customers at very uneven rates.
 #
