@@ -41,24 +41,6 @@ pub async fn find_by_key_hash(
         .transpose()
 }
 
-/// The current key hashes of `ids` (absent: no such customer), for checking keys that were
-/// taken from the key cache inside an acceptance transaction.
-pub async fn key_hashes(
-    tx: &mut Tx,
-    ids: &[i64],
-) -> Result<std::collections::HashMap<i64, Vec<u8>>, sqlx::Error> {
-    let mut hashes = std::collections::HashMap::with_capacity(ids.len());
-    for chunk in super::batch::key_chunks(ids) {
-        let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
-            "select id, api_key_hash from customers where id in ",
-        );
-        super::batch::push_in_list(&mut qb, chunk);
-        let rows: Vec<(i64, Vec<u8>)> = qb.build_query_as().fetch_all(&mut **tx).await?;
-        hashes.extend(rows);
-    }
-    Ok(hashes)
-}
-
 /// Whether a customer exists.
 pub async fn exists(pool: &MySqlPool, id: i64) -> Result<bool, sqlx::Error> {
     Ok(sqlx::query("select 1 from customers where id = ?")

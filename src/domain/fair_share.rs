@@ -25,6 +25,11 @@ pub fn vstep(weight: i32) -> i64 {
     SCALE / i64::from(weight.clamp(*WEIGHTS.start(), *WEIGHTS.end()))
 }
 
+/// Virtual time per recipient for a customer of the default weight.
+pub fn default_vstep() -> i64 {
+    vstep(DEFAULT_WEIGHT)
+}
+
 /// The virtual start and finish of `recipients` recipients queued by a customer whose queued
 /// work ends at `vfinish`, when the lane's clock reads `clock`.
 pub fn tag(clock: i64, vfinish: i64, recipients: usize, vstep: i64) -> (i64, i64) {

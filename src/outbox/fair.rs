@@ -11,7 +11,6 @@
 //! waiting rows that are due pending at the lane's clock.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use lapin::Channel;
@@ -40,8 +39,6 @@ pub fn full_wait(lane: SmsType) -> Duration {
 /// One lane's state in this process.
 #[derive(Debug)]
 struct Lane {
-    /// The lane's clock as last read.
-    clock: AtomicI64,
     /// Moving average of the recipients of the slices claimed here.
     recipients: Mutex<f64>,
 }
@@ -49,7 +46,6 @@ struct Lane {
 impl Default for Lane {
     fn default() -> Self {
         Self {
-            clock: AtomicI64::new(0),
             recipients: Mutex::new(1.0),
         }
     }
@@ -68,11 +64,6 @@ impl FairLanes {
             SmsType::Express => &self.express,
             SmsType::Normal => &self.normal,
         }
-    }
-
-    /// The lane's clock as this process knows it.
-    pub fn clock(&self, lane: SmsType) -> i64 {
-        self.lane(lane).clock.load(Ordering::Relaxed)
     }
 
     /// How many rows a publisher may claim now so that about `ready_recipients` recipients
@@ -125,7 +116,6 @@ impl FairLanes {
         let known = clocks::clocks(db).await?;
         for lane in [SmsType::Express, SmsType::Normal] {
             let clock = known.of(lane);
-            self.lane(lane).clock.store(clock, Ordering::Relaxed);
             if repo::promote_due(db, lane.priority(), clock, 1_000).await? > 0 {
                 super::wake(lane);
             }

@@ -16,7 +16,7 @@ pub struct QueueMessage {
     /// what the next slice's place is computed from.
     #[serde(default)]
     pub vtime: i64,
-    #[serde(default = "default_vstep")]
+    #[serde(default = "crate::domain::fair_share::default_vstep")]
     pub vstep: i64,
     /// The request's outbox row was kept (`published`) for the slices after this one: the
     /// worker makes it pending for the next slice, or deletes it after the last.
@@ -32,12 +32,8 @@ impl QueueMessage {
             request_id,
             after_id: 0,
             vtime: 0,
-            vstep: default_vstep(),
+            vstep: crate::domain::fair_share::default_vstep(),
             kept: false,
         }
     }
-}
-
-fn default_vstep() -> i64 {
-    crate::domain::fair_share::vstep(crate::domain::fair_share::DEFAULT_WEIGHT)
 }

@@ -134,7 +134,7 @@ pub async fn deliver_request(
         request_id,
         after_id: 0,
         vtime: 0,
-        vstep: crate::domain::fair_share::vstep(crate::domain::fair_share::DEFAULT_WEIGHT),
+        vstep: crate::domain::fair_share::default_vstep(),
         kept: false,
     };
     let mut total = DeliverySummary::default();

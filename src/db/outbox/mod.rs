@@ -22,7 +22,7 @@ pub async fn insert(
         priority,
         traceparent,
         vtime: 0,
-        vstep: crate::domain::fair_share::vstep(crate::domain::fair_share::DEFAULT_WEIGHT),
+        vstep: crate::domain::fair_share::default_vstep(),
         recipients: 1,
     };
     insert_many(tx, &[row]).await
