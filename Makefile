@@ -3,10 +3,10 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 
-.PHONY: help run test lint fmt unit bench openapi migrate build release clean postman validate-deploy loadtest-smoke fuzz
+.PHONY: help run test lint fmt unit bench bench-costs openapi migrate build release clean postman validate-deploy loadtest-smoke fuzz
 
 help: ## List targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 run: ## Build, start the gateway on :8080 and send a first SMS end to end (Ctrl-C stops)
 	@scripts/run.sh
@@ -43,6 +43,9 @@ fmt: ## Format the code
 
 bench: ## Benchmarks of docs/BENCHMARKS.md (long; needs the services)
 	@scripts/bench.sh
+
+bench-costs: ## What one delivered SMS costs the database, statement by statement (own MariaDB with performance_schema; a few minutes)
+	@scripts/bench/costs.sh
 
 openapi: ## Accept the current OpenAPI document as the snapshot
 	INSTA_UPDATE=always $(CARGO) nextest run --test api -E 'test(openapi_matches_the_snapshot)'

@@ -14,6 +14,7 @@ pub mod messages;
 pub mod outbox;
 pub mod reports;
 pub mod sent;
+pub mod slices;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! coalesced transactions (take, record SENT).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 use sqlx::MySqlPool;
@@ -13,6 +13,7 @@ use super::coalesce::Coalescer;
 use crate::db::delivery::{self as repo, OpenRecipient};
 use crate::db::retry_transient;
 use crate::db::sent::{self, Acceptance, RecordResult};
+use crate::db::slices::{self, Loaded, SliceKey};
 use crate::domain::SmsType;
 use crate::operators::OperatorRegistry;
 
@@ -42,6 +43,15 @@ pub struct DeliveryContext {
     /// Per lane (express, normal): its turns at the database and its coalesced
     /// transactions.
     lanes: [LaneBatches; 2],
+    /// Labels of slice loads (two messages may name the same request).
+    loads: AtomicI64,
+}
+
+/// A slice to load, labelled for the coalescer.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct LoadInput {
+    token: i64,
+    key: SliceKey,
 }
 
 /// What the take of one id gave.
@@ -66,6 +76,9 @@ impl Take {
 pub(super) struct LaneBatches {
     /// Turns at the database (`WORKERS_NORMAL_DB` for normal; none, so no wait, for express).
     turns: Option<Arc<Semaphore>>,
+    /// The requests and open recipients of every message starting at once, read together
+    /// (two statements per run, not two per message); each run takes a turn.
+    load: Coalescer<LoadInput, (i64, Option<Loaded>), sqlx::Error>,
     /// Recipients taken for every message in progress at once (see [`super::coalesce`]);
     /// each run takes a turn.
     pub(super) claim: Coalescer<i64, Take, sqlx::Error>,
@@ -86,8 +99,28 @@ impl LaneBatches {
         let claim_db = db.clone();
         let record_db = db.clone();
         let claim_turns = turns.clone();
+        let load_db = db.clone();
+        let load_turns = turns.clone();
         Self {
             turns,
+            load: Coalescer::start(
+                slices::MAX_SLICES,
+                move |inputs: Vec<LoadInput>| {
+                    let db = load_db.clone();
+                    let turns = load_turns.clone();
+                    async move {
+                        let _turn = take_turn(turns).await;
+                        let keys: Vec<SliceKey> = inputs.iter().map(|i| i.key).collect();
+                        let loaded = retry_transient(TRIES, || {
+                            slices::load(&db, &keys, crate::domain::fair_share::SLICE + 1)
+                        })
+                        .await?;
+                        Ok(inputs.iter().map(|i| i.token).zip(loaded).collect())
+                    }
+                },
+                |i| i.token,
+                |(token, _)| *token,
+            ),
             claim: Coalescer::start(
                 COALESCE_MAX,
                 move |ids: Vec<i64>| {
@@ -173,6 +206,7 @@ impl DeliveryContext {
             max_attempts,
             paused: AtomicBool::new(false),
             lanes,
+            loads: AtomicI64::new(0),
         }
     }
 
@@ -192,6 +226,23 @@ impl DeliveryContext {
             SmsType::Express => &self.lanes[0],
             SmsType::Normal => &self.lanes[1],
         }
+    }
+
+    /// The request and first open recipients (up to a slice and one more) of the slice
+    /// `key` consumed from `lane`'s queue, read with those of the lane's other messages
+    /// starting at once; `None` when the request does not exist.
+    pub(super) async fn load(
+        &self,
+        lane: SmsType,
+        key: SliceKey,
+    ) -> Result<Option<Loaded>, super::DeliveryError> {
+        let token = self.loads.fetch_add(1, Ordering::Relaxed);
+        let mut out = self
+            .batches(lane)
+            .load
+            .call(vec![LoadInput { token, key }])
+            .await?;
+        Ok(out.pop().and_then(|(_, loaded)| loaded))
     }
 
     /// Waits for a turn at the database when `lane` is normal; express never waits. Without

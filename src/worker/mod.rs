@@ -299,7 +299,11 @@ async fn handle(
             }
         };
         tracing::Span::current().record("sms.id", msg.sms_identifier.as_str());
-        match deliver_unless_stopped(pool, &Slice::from(&msg), stop).await {
+        let slice = Slice {
+            lane: Some(lane),
+            ..Slice::from(&msg)
+        };
+        match deliver_unless_stopped(pool, &slice, stop).await {
             Ok(_) => {
                 queue(lane, QueueEvent::Acked);
                 if let Err(e) = delivery.acker.ack(BasicAckOptions::default()).await {

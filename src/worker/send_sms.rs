@@ -14,7 +14,7 @@ use super::context::{DeliveryContext, Take};
 use super::recipient::{Plan, RecipientOutcome, deliver_recipient};
 use crate::batching::BatchError;
 use crate::db::delivery::{self as repo, NextSlice};
-use crate::db::messages;
+use crate::db::slices::{self, Loaded, SliceKey};
 pub use crate::domain::fair_share::SLICE;
 use crate::metrics::DeliveryStage;
 
@@ -103,6 +103,9 @@ pub struct Slice {
     pub vstep: i64,
     /// The request's outbox row was kept for the slices after this one.
     pub kept: bool,
+    /// The lane whose queue it came from (its reads are then coalesced with that lane's
+    /// other messages); `None` for a direct call.
+    pub lane: Option<crate::domain::SmsType>,
 }
 
 impl From<&crate::outbox::QueueMessage> for Slice {
@@ -113,6 +116,7 @@ impl From<&crate::outbox::QueueMessage> for Slice {
             vtime: m.vtime,
             vstep: m.vstep,
             kept: m.kept,
+            lane: None,
         }
     }
 }
@@ -136,6 +140,7 @@ pub async fn deliver_request(
         vtime: 0,
         vstep: crate::domain::fair_share::default_vstep(),
         kept: false,
+        lane: None,
     };
     let mut total = DeliverySummary::default();
     loop {
@@ -195,7 +200,22 @@ async fn deliver_one(
     let request_id = slice.request_id;
     let consumed = std::time::Instant::now();
     let consumed_at = Utc::now();
-    let Some(request) = messages::request_by_id(&ctx.db, request_id).await? else {
+    let key = SliceKey {
+        request_id,
+        after_id: slice.after_id,
+    };
+    let loaded = match slice.lane {
+        Some(lane) => ctx.load(lane, key).await?,
+        None => slices::load(&ctx.db, &[key], SLICE + 1)
+            .await?
+            .pop()
+            .flatten(),
+    };
+    let Some(Loaded {
+        request,
+        mut recipients,
+    }) = loaded
+    else {
         tracing::warn!(
             request.id = request_id,
             "queue message for an unknown request; dropping it"
@@ -203,10 +223,6 @@ async fn deliver_one(
         return Ok((DeliverySummary::default(), None));
     };
     let lane = request.sms_type;
-    let mut recipients = {
-        let _turn = ctx.db_turn(lane).await;
-        repo::open_recipients(&ctx.db, request_id, slice.after_id, SLICE + 1).await?
-    };
     let rest = (recipients.len() > SLICE).then(|| {
         recipients.truncate(SLICE);
         Rest {

@@ -262,6 +262,7 @@ macro_rules! request_columns {
          price_per_segment, cost, operators, expires_at, created_at"
     };
 }
+pub(crate) use request_columns;
 
 /// The request with this identifier, if it belongs to `customer_id`.
 pub async fn find_request(

@@ -8,3 +8,4 @@ mod guarantees;
 mod lanes;
 mod operator_limits;
 mod reports;
+mod slices;
