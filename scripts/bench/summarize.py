@@ -13,7 +13,7 @@ import json
 import os
 import sys
 
-ORDER = ["C1", "C2", "B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9"]
+ORDER = ["C1", "C2", "B1", "B2", "B3", "B3-1", "B4", "B5", "B6", "B7", "B8", "B9"]
 HEADER = (
     "| scenario | figure | target | met | details | CPU (cores) |\n"
     "|---|---|---|---|---|---|\n"
@@ -45,6 +45,20 @@ def cpu_text(cpu):
     return ", ".join(parts)
 
 
+def per_sms_text(r):
+    """CPU ms per delivered SMS of every process measured, for end-to-end scenarios."""
+    sms = r.get("sms_per_s")
+    c = (r.get("cpu") or {}).get("cores") or {}
+    if not sms or sms <= 0:
+        return ""
+    parts = {k: c[k] for k in ("mariadbd", "rabbitmq", "gateway") if c.get(k) is not None}
+    if not parts:
+        return ""
+    total = sum(parts.values()) * 1000 / sms
+    each = ", ".join(f"{k} {v * 1000 / sms:.3f}" for k, v in parts.items())
+    return f"CPU per SMS {total:.3f} ms ({each})"
+
+
 def fmt_figure(r):
     try:
         v = float(r["figure"])
@@ -73,10 +87,14 @@ def main():
         met = {True: "met", False: "not met", None: "-"}[r["met"]]
         print(f"{sid:<9}{fmt_figure(r):<44}{r['target']:<16}{met:<9}")
         print(f"{'':<9}{r['details']}")
-        print(f"{'':<9}CPU: {cpu_text(r['cpu'])}")
+        cpu = cpu_text(r["cpu"])
+        per_sms = per_sms_text(r)
+        if per_sms:
+            cpu = f"{per_sms}; {cpu}"
+        print(f"{'':<9}CPU: {cpu}")
         rows.append(
             f"| {sid} | {fmt_figure(r)} | {r['target']} | {met} | "
-            f"{r['details'].replace('|', '/')} | {cpu_text(r['cpu'])} |\n"
+            f"{r['details'].replace('|', '/')} | {cpu} |\n"
         )
     out = os.path.join(res, "summary.md")
     with open(out, "w") as f:
