@@ -70,7 +70,8 @@ def label(text):
     verb = words[0].upper()
     low = [w.lower() for w in words]
     table = ""
-    for key in ("from", "into", "update", "join"):
+    keys = ("into", "from") if verb == "INSERT" else ("from", "into", "update", "join")
+    for key in keys:
         if key in low:
             i = low.index(key) + 1
             if i < len(words):

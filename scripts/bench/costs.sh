@@ -89,7 +89,9 @@ stop() { # pid
 ticks() { # pid -> utime+stime ticks
   awk '{ sub(/.*\) /, ""); split($0, f, " "); print f[12] + f[13] }' "/proc/$1/stat" 2>/dev/null || echo 0
 }
-beam_ticks() { local t=0 p; for p in $(pgrep -x beam.smp || true); do t=$((t + $(ticks "$p"))); done; echo "$t"; }
+# The machine's RabbitMQ node: the oldest beam.smp (tests may start and stop nodes of their own).
+BEAM_PID=$(pgrep -o -x beam.smp || true)
+beam_ticks() { if [[ -n "$BEAM_PID" ]]; then ticks "$BEAM_PID"; else echo 0; fi; }
 snapshot() { # name: digests and global status
   sql -e "select digest, count_star, sum_rows_examined, sum_rows_affected, sum_rows_sent, round(sum_timer_wait / 1e9, 1), \
     replace(replace(digest_text, '\n', ' '), '\t', ' ') from performance_schema.events_statements_summary_by_digest" >"$RES/$1-digests.tsv"
