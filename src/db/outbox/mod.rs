@@ -89,9 +89,22 @@ pub async fn claim(
     limit: u32,
     owner: &str,
 ) -> Result<Vec<ClaimedRow>, sqlx::Error> {
+    // An idle lane's publishers poll (express every 20 ms): one plain read of the claim
+    // index tells them there is nothing, instead of the four statements of an empty claim
+    // transaction (docs/BENCHMARKS.md "What one SMS costs"). A row committed just after
+    // is found by the next poll, or at once through `outbox::wake` in its own process.
+    let mut conn = pool.acquire().await?;
+    let any: Option<i64> = sqlx::query_scalar(
+        "select id from outbox_events force index (idx_outbox_claim)          where status = 'pending' and priority = ? limit 1",
+    )
+    .bind(priority)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if any.is_none() {
+        return Ok(Vec::new());
+    }
     // READ COMMITTED: the claim locks only the rows it takes, no gaps of the claim index, so
     // intake inserting new outbox rows never waits on (or deadlocks with) a publisher.
-    let mut conn = pool.acquire().await?;
     sqlx::query("set transaction isolation level read committed")
         .execute(&mut *conn)
         .await?;
