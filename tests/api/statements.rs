@@ -176,7 +176,7 @@ async fn batches_of_every_size_reuse_a_bounded_set_of_prepared_statements() {
     // Well over 2,000 statements ran; every text is a kind of statement times one of its
     // power-of-two sizes. A text that follows the row count would add hundreds.
     assert!(
-        prepared <= 140,
+        prepared <= 150,
         "{prepared} statements prepared: some text depends on its batch size"
     );
     eprintln!("{prepared} statement texts prepared");
