@@ -95,9 +95,10 @@ pub async fn add(tx: &mut Tx, increments: &[(Key, Counts)]) -> Result<(), sqlx::
         );
         let last = chunk[chunk.len() - 1].0;
         let padding = (last, Counts::default());
-        let padded = chunk
-            .iter()
-            .chain(std::iter::repeat_n(&padding, chunk.len().next_power_of_two() - chunk.len()));
+        let padded = chunk.iter().chain(std::iter::repeat_n(
+            &padding,
+            chunk.len().next_power_of_two() - chunk.len(),
+        ));
         qb.push_values(padded, |mut b, (key, c)| {
             b.push_bind(key.customer_id)
                 .push_bind(key.day)

@@ -265,8 +265,7 @@ pub async fn accept_many(
                     balance_after: *balance,
                     vtime,
                     vstep,
-                    accepted_at: chrono::DateTime::from_timestamp_micros(now)
-                        .unwrap_or_default(),
+                    accepted_at: chrono::DateTime::from_timestamp_micros(now).unwrap_or_default(),
                 });
                 outcomes.push(None);
             }

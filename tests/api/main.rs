@@ -3,6 +3,7 @@
 mod admin;
 mod balance;
 mod crash;
+mod daily_reports;
 mod delivery;
 mod detail_paging;
 mod helpers;

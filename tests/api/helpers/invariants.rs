@@ -36,18 +36,29 @@ impl TestApp {
 
     /// The daily counters (`daily_counts`, slots summed), zero lines left out.
     pub async fn daily_counters(&self) -> DailyCounts {
-        let rows: Vec<(i64, NaiveDate, String, i64, i64, i64, i64, i64, i64, i64, i64)> =
-            sqlx::query_as(
-                "select user_id, day, sms_type, cast(sum(requests) as signed), \
+        let rows: Vec<(
+            i64,
+            NaiveDate,
+            String,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+        )> = sqlx::query_as(
+            "select user_id, day, sms_type, cast(sum(requests) as signed), \
                  cast(sum(recipients) as signed), cast(sum(segments) as signed), \
                  cast(sum(cost) as signed), cast(sum(delivered) as signed), \
                  cast(sum(undelivered) as signed), cast(sum(failed) as signed), \
                  cast(sum(refunded) as signed) \
                  from daily_counts group by user_id, day, sms_type",
-            )
-            .fetch_all(&self.db)
-            .await
-            .unwrap();
+        )
+        .fetch_all(&self.db)
+        .await
+        .unwrap();
         rows.into_iter()
             .map(|(u, d, t, a, b, c, e, f, g, h, i)| ((u, d, t), [a, b, c, e, f, g, h, i]))
             .filter(|(_, v)| v.iter().any(|n| *n != 0))
