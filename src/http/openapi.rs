@@ -32,6 +32,7 @@ use crate::domain;
         balance::get_balance,
         sms::send::send,
         sms::history::history,
+        sms::history_csv::history_csv,
         sms::detail::get_sms,
         sms::events::recipient_events,
         reports::daily_report,

@@ -8,6 +8,7 @@ mod delivery;
 mod detail_paging;
 mod helpers;
 mod history;
+mod history_csv;
 mod http_limits;
 mod idempotency;
 mod key_cache;
