@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::NaiveDate;
+use sqlx::Row;
 
 use super::TestApp;
 
@@ -23,6 +24,11 @@ pub enum OutboxAtFinish {
     Drained,
 }
 
+/// `(customer, UTC day, type)` of a row whose first three columns are those.
+fn line_key(row: &sqlx::mysql::MySqlRow) -> (i64, NaiveDate, String) {
+    (row.get(0), row.get(1), row.get(2))
+}
+
 /// Daily counts by `(customer, UTC day, type)`: requests, recipients, segments, cost,
 /// delivered, undelivered, failed, refunded.
 pub type DailyCounts = BTreeMap<(i64, NaiveDate, String), [i64; 8]>;
@@ -36,32 +42,20 @@ impl TestApp {
 
     /// The daily counters (`daily_counts`, slots summed), zero lines left out.
     pub async fn daily_counters(&self) -> DailyCounts {
-        let rows: Vec<(
-            i64,
-            NaiveDate,
-            String,
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-        )> = sqlx::query_as(
+        let rows = sqlx::query(
             "select user_id, day, sms_type, cast(sum(requests) as signed), \
-                 cast(sum(recipients) as signed), cast(sum(segments) as signed), \
-                 cast(sum(cost) as signed), cast(sum(delivered) as signed), \
-                 cast(sum(undelivered) as signed), cast(sum(failed) as signed), \
-                 cast(sum(refunded) as signed) \
-                 from daily_counts group by user_id, day, sms_type",
+             cast(sum(recipients) as signed), cast(sum(segments) as signed), \
+             cast(sum(cost) as signed), cast(sum(delivered) as signed), \
+             cast(sum(undelivered) as signed), cast(sum(failed) as signed), \
+             cast(sum(refunded) as signed) \
+             from daily_counts group by user_id, day, sms_type",
         )
         .fetch_all(&self.db)
         .await
         .unwrap();
-        rows.into_iter()
-            .map(|(u, d, t, a, b, c, e, f, g, h, i)| ((u, d, t), [a, b, c, e, f, g, h, i]))
-            .filter(|(_, v)| v.iter().any(|n| *n != 0))
+        rows.iter()
+            .map(|r| (line_key(r), std::array::from_fn(|i| r.get::<i64, _>(i + 3))))
+            .filter(|(_, v): &(_, [i64; 8])| v.iter().any(|n| *n != 0))
             .collect()
     }
 
@@ -71,19 +65,19 @@ impl TestApp {
     /// their request's).
     pub async fn recount_daily(&self) -> DailyCounts {
         let mut out = DailyCounts::new();
-        let requests: Vec<(i64, NaiveDate, String, i64, i64)> = sqlx::query_as(
+        let requests = sqlx::query(
             "select user_id, date(created_at), sms_type, count(*), cast(sum(cost) as signed) \
              from sms_requests group by user_id, date(created_at), sms_type",
         )
         .fetch_all(&self.db)
         .await
         .unwrap();
-        for (u, d, t, n, cost) in requests {
-            let line = out.entry((u, d, t)).or_default();
-            line[0] += n;
-            line[3] += cost;
+        for r in &requests {
+            let line = out.entry(line_key(r)).or_default();
+            line[0] += r.get::<i64, _>(3);
+            line[3] += r.get::<i64, _>(4);
         }
-        let statuses: Vec<(i64, NaiveDate, String, i64, i64, i64, i64, i64)> = sqlx::query_as(
+        let statuses = sqlx::query(
             "select user_id, date(created_at), sms_type, count(*), cast(sum(segments) as signed), \
              cast(sum(status = 'DELIVERED') as signed), cast(sum(status = 'UNDELIVERED') as signed), \
              cast(sum(status = 'FAILED') as signed) \
@@ -92,13 +86,13 @@ impl TestApp {
         .fetch_all(&self.db)
         .await
         .unwrap();
-        for (u, d, t, n, segments, delivered, undelivered, failed) in statuses {
-            let line = out.entry((u, d, t)).or_default();
-            line[1] += n;
-            line[2] += segments;
-            line[4] += delivered;
-            line[5] += undelivered;
-            line[6] += failed;
+        for r in &statuses {
+            let line = out.entry(line_key(r)).or_default();
+            line[1] += r.get::<i64, _>(3);
+            line[2] += r.get::<i64, _>(4);
+            line[4] += r.get::<i64, _>(5);
+            line[5] += r.get::<i64, _>(6);
+            line[6] += r.get::<i64, _>(7);
         }
         let refunds: Vec<(i64, NaiveDate, String, i64)> = sqlx::query_as(
             "select r.user_id, date(r.created_at), r.sms_type, cast(sum(t.amount) as signed) \
