@@ -6,7 +6,7 @@ use http_body_util::BodyExt;
 use serde_json::json;
 use tower::ServiceExt;
 
-use crate::helpers::{ADMIN_TOKEN, spawn_app};
+use crate::helpers::{ADMIN_TOKEN, TestApp, spawn_app, spawn_app_with};
 
 /// The CSV's records, each split into fields (the test data quotes only where it says so).
 fn records(text: &str) -> Vec<Vec<String>> {
@@ -132,6 +132,90 @@ async fn the_csv_has_the_rows_and_filters_of_the_history() {
     app.finish().await;
 }
 
+/// Inserts 10^`digits` DELIVERED status rows in SQL (most of `customer`'s, about one in
+/// a thousand of `other`'s in between; recipient `+989120054321`, if there is one, has a
+/// provider that needs quoting).
+async fn insert_rows(app: &TestApp, customer: i64, other: i64, digits: usize) {
+    let digit = "(select 0 d union all select 1 union all select 2 union all select 3 \
+                 union all select 4 union all select 5 union all select 6 union all select 7 \
+                 union all select 8 union all select 9)";
+    let names = ["a", "b", "c", "e", "f"];
+    let n: Vec<String> = (0..digits)
+        .map(|i| format!("{} * {}.d", 10_i64.pow(i as u32), names[i]))
+        .collect();
+    let n = n.join(" + ");
+    let from: Vec<String> = names[..digits]
+        .iter()
+        .map(|t| format!("{digit} {t}"))
+        .collect();
+    let sql = format!(
+        "insert into sms_status (request_id, user_id, sms_identifier, recipient, status, \
+         sms_type, segments, provider) \
+         select 1 + ({n}) div 1000, if(({n}) % 997 = 5, ?, ?), \
+         '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b', concat('+98912', lpad({n}, 7, '0')), \
+         'DELIVERED', 'normal', 1, if(({n}) = 54321, 'op \"x\", y', 'opA') \
+         from {}",
+        from.join(", ")
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(other)
+        .bind(customer)
+        .execute(&app.db)
+        .await
+        .unwrap();
+}
+
+/// `Com_select` of the pool's only connection.
+async fn selects(app: &TestApp) -> i64 {
+    let (_, value): (String, String) = sqlx::query_as("show session status like 'Com_select'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    value.parse().unwrap()
+}
+
+fn csv_request(key: &str) -> Request<Body> {
+    Request::builder()
+        .uri("/sms/history.csv")
+        .header("authorization", format!("Bearer {key}"))
+        .body(Body::empty())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_download_the_client_leaves_reads_no_further_page() {
+    // One connection, so its session counters see every query of the download.
+    let app = spawn_app_with(&[("DB_MAX_CONNECTIONS", "1")]).await;
+    let (customer, key) = app.create_customer("acme", 0).await;
+    let (other, _) = app.create_customer("other", 0).await;
+    app.expect_daily_counts_untracked();
+    insert_rows(&app, customer, other, 4).await;
+
+    let resp = app.router.clone().oneshot(csv_request(&key)).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut body = resp.into_body();
+    // The header and the first page (whose writing read the second, ahead).
+    for _ in 0..2 {
+        body.frame().await.unwrap().unwrap();
+    }
+    let before = selects(&app).await;
+    drop(body);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        selects(&app).await,
+        before,
+        "pages read after the client left"
+    );
+
+    // The same download read to its end does read its ten pages.
+    let before = selects(&app).await;
+    let resp = app.router.clone().oneshot(csv_request(&key)).await.unwrap();
+    let text = resp.into_body().collect().await.unwrap().to_bytes();
+    assert!(text.len() > 900_000);
+    assert!(selects(&app).await - before >= 10);
+    app.finish().await;
+}
+
 #[tokio::test]
 async fn a_100000_row_history_streams_in_pages_newest_first_with_quoted_fields() {
     let app = spawn_app().await;
@@ -140,24 +224,7 @@ async fn a_100000_row_history_streams_in_pages_newest_first_with_quoted_fields()
     // Rows written in SQL (the test is about reading them): 100,000 of this customer, one
     // with a provider that needs quoting, and some of another customer's in between.
     app.expect_daily_counts_untracked();
-    let digits = "(select 0 d union all select 1 union all select 2 union all select 3 \
-                  union all select 4 union all select 5 union all select 6 union all select 7 \
-                  union all select 8 union all select 9)";
-    let n = "a.d + 10 * b.d + 100 * c.d + 1000 * e.d + 10000 * f.d";
-    let sql = format!(
-        "insert into sms_status (request_id, user_id, sms_identifier, recipient, status, \
-         sms_type, segments, provider) \
-         select 1 + ({n}) div 1000, if(({n}) % 997 = 5, ?, ?), \
-         '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b', concat('+98912', lpad({n}, 7, '0')), \
-         'DELIVERED', 'normal', 1, if(({n}) = 54321, 'op \"x\", y', 'opA') \
-         from {digits} a, {digits} b, {digits} c, {digits} e, {digits} f"
-    );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(other)
-        .bind(customer)
-        .execute(&app.db)
-        .await
-        .unwrap();
+    insert_rows(&app, customer, other, 5).await;
     let expected: Vec<String> =
         sqlx::query_scalar("select recipient from sms_status where user_id = ? order by id desc")
             .bind(customer)
@@ -166,12 +233,7 @@ async fn a_100000_row_history_streams_in_pages_newest_first_with_quoted_fields()
             .unwrap();
     assert!(expected.len() > 99_000, "{}", expected.len());
 
-    let req = Request::builder()
-        .uri("/sms/history.csv")
-        .header("authorization", format!("Bearer {key}"))
-        .body(Body::empty())
-        .unwrap();
-    let resp = app.router.clone().oneshot(req).await.unwrap();
+    let resp = app.router.clone().oneshot(csv_request(&key)).await.unwrap();
     assert_eq!(resp.status(), 200);
     // Read frame by frame: the body comes a page at a time, never as a whole.
     let mut body = resp.into_body();
