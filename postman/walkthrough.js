@@ -267,6 +267,42 @@ const items = [
     },
   },
   {
+    name: 'GET /sms/history.csv?sms_identifier -> text/csv, a header and both recipients',
+    path: '/sms/history.csv?sms_identifier={{smsId}}',
+    auth: customer,
+    test() {
+      pm.test('status is 200', () => pm.response.to.have.status(200));
+      pm.test('CSV', () => pm.expect(pm.response.headers.get('Content-Type')).to.match(/^text\/csv/));
+      const lines = pm.response.text().split('\r\n').filter((l) => l.length > 0);
+      pm.test('a header row and one row per recipient, DELIVERED', () => {
+        pm.expect(lines[0]).to.eql('sms_identifier,recipient,status,type,provider,segments,created_at,updated_at');
+        pm.expect(lines).to.have.length(3);
+        lines.slice(1).forEach((l) => pm.expect(l.split(',')[2]).to.eql('DELIVERED'));
+      });
+    },
+  },
+  {
+    name: 'GET /reports/daily (yesterday to tomorrow) -> the day\'s counts of the customer',
+    path: '/reports/daily?from={{reportFrom}}&to={{reportTo}}',
+    auth: customer,
+    pre() {
+      const day = (offset) => new Date(Date.now() + offset * 86400000).toISOString().slice(0, 10);
+      pm.collectionVariables.set('reportFrom', day(-1));
+      pm.collectionVariables.set('reportTo', day(1));
+    },
+    test() {
+      const b = json(200);
+      const price = Number(pm.variables.get('priceNormal'));
+      pm.test('the customer\'s own line: one request, its two recipients delivered', () => {
+        pm.expect(b.customer_id).to.eql(Number(pm.collectionVariables.get('customerId')));
+        pm.expect(b.lines).to.have.length(1);
+        pm.expect(b.lines[0]).to.include({ type: 'normal', requests: 1, recipients: 2, segments: 2, delivered: 2, in_progress: 0 });
+        pm.expect(b.lines[0].cost).to.eql(2 * price);
+        pm.expect(b.total.requests).to.eql(1);
+      });
+    },
+  },
+  {
     name: 'GET /balance (unknown key) -> 401',
     path: '/balance',
     auth: 'sk_unknown_{{$guid}}',

@@ -164,7 +164,8 @@ say "customer $CUSTOMER_ID created and topped up"
 #   recipients are the same number after normalization, how many segments a text takes
 #   (GSM 03.38), which operator names are configured, whether a balance covers a send, and
 #   which names are free, which cursors this API issued (they are opaque), that a detail's
-#   `recipient` filter is a phone number, and that JSON
+#   `recipient` filter is a phone number, that a daily report's `to` is not before its `from`
+#   and at most 366 days after it, and that JSON
 #   integers come without a fraction (`100.0` is refused): so schema-valid data may get a 400
 #   (or 402) on the operations below;
 #   every other check, and schema-invalid data getting a 4xx, stays in force for them;
@@ -173,7 +174,7 @@ say "customer $CUSTOMER_ID created and topped up"
 write_config() {
   local file="$1" admin="$2"
   {
-    for path in /sms/send /sms/history /balance /balance/add /admin/customers \
+    for path in /sms/send /sms/history /sms/history.csv /reports/daily /balance /balance/add /admin/customers \
       "/sms/{sms_identifier}" "/sms/{sms_identifier}/recipients/{recipient}/events" \
       "/admin/customers/{customer_id}/limits"; do
       cat <<TOML

@@ -1,10 +1,12 @@
 //! Delivery state in SQL: every transition is a conditional UPDATE on the current state, so
 //! a duplicate or redelivered queue message can never move a message twice, and a refund is
-//! written in the same transaction as its FAILED transition under a unique transaction id.
+//! written in the same transaction as its FAILED transition under a unique transaction id
+//! (and counted in the daily counters, `daily`, in that transaction too).
 
 use sqlx::{FromRow, MySqlPool};
 
 use super::batch;
+use super::daily;
 use super::ledger::{self, Entry, EntryType};
 use super::messages::RequestRow;
 use crate::domain::SmsType;
@@ -159,7 +161,7 @@ impl From<&OpenRecipient> for Taken {
 }
 
 /// SENDING (under `taken`'s attempt) -> FAILED and the refund of that recipient's charge, in
-/// one transaction. The refund's `transaction_id` is `refund:<status id>`: unique, so no retry,
+/// one transaction, counted on the request's day (`daily`, last: after the balance's lock). The refund's `transaction_id` is `refund:<status id>`: unique, so no retry,
 /// redelivery or second process can refund twice. Returns the credits refunded when this
 /// call failed it (0 for a free message), `None` when the recipient had already moved on.
 pub async fn fail_and_refund(
@@ -204,6 +206,13 @@ pub async fn fail_and_refund(
         )
         .await?;
     }
+    let key = daily::Key::of(request.customer_id, request.created_at, request.sms_type);
+    let counts = daily::Counts {
+        failed: 1,
+        refunded: amount.max(0),
+        ..daily::Counts::default()
+    };
+    daily::add(&mut tx, &[(key, counts)]).await?;
     tx.commit().await?;
     Ok(Some(amount.max(0)))
 }

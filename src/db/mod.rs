@@ -4,6 +4,7 @@
 
 pub mod batch;
 pub mod customers;
+pub mod daily;
 pub mod delivery;
 pub mod dispatch;
 pub mod fair_share;

@@ -1,9 +1,13 @@
 //! Delivery reports: an operator telling what became of a message it accepted, applied to
-//! the message it names by its id.
+//! the message it names by its id. A final report is counted in the daily counters
+//! (`daily`) of its request's day in the same transaction.
 
+use chrono::{DateTime, Utc};
 use sqlx::MySqlPool;
 
+use super::daily;
 use super::delivery::event;
+use crate::domain::SmsType;
 
 /// Outcome of a delivery report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,14 +30,17 @@ pub async fn apply_report(
     final_status: Option<&str>,
 ) -> Result<ReportOutcome, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let status_id: Option<i64> = sqlx::query_scalar(
-        "select id from sms_status where provider = ? and provider_message_id = ? for update",
+    // The row's customer, type and acceptance time name its daily counters: read with the
+    // lock, no query more.
+    let row: Option<(i64, i64, SmsType, DateTime<Utc>)> = sqlx::query_as(
+        "select id, user_id, sms_type, created_at from sms_status \
+         where provider = ? and provider_message_id = ? for update",
     )
     .bind(operator)
     .bind(message_id)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some(status_id) = status_id else {
+    let Some((status_id, customer_id, sms_type, accepted_at)) = row else {
         tx.rollback().await?;
         return Ok(ReportOutcome::UnknownMessage);
     };
@@ -58,6 +65,16 @@ pub async fn apply_report(
         report
     };
     event(&mut tx, status_id, shown, Some(&format!("report {report}"))).await?;
+    if applied {
+        let delivered = final_status == Some("DELIVERED");
+        let counts = daily::Counts {
+            delivered: i64::from(delivered),
+            undelivered: i64::from(!delivered),
+            ..daily::Counts::default()
+        };
+        let key = daily::Key::of(customer_id, accepted_at, sms_type);
+        daily::add(&mut tx, &[(key, counts)]).await?;
+    }
     tx.commit().await?;
     Ok(if applied {
         ReportOutcome::Applied

@@ -4,7 +4,20 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// The lane of a message: express is priced higher and never waits behind normal traffic.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Default,
+    Serialize,
+    Deserialize,
+    ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum SmsType {
     #[default]

@@ -13,6 +13,7 @@ pub mod health;
 pub mod idempotency;
 pub mod openapi;
 pub mod pagination;
+pub mod reports;
 pub mod responses;
 pub mod sms;
 
@@ -73,6 +74,7 @@ pub fn router(state: AppState) -> Router {
         .route("/balance/add", post(balance::add_balance))
         .route("/balance", get(balance::get_balance))
         .route("/dlr/{operator}", post(dlr::receive))
+        .route("/reports/daily", get(reports::daily_report))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

@@ -4,7 +4,9 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, balance, customer_limits, customers, dead_letters, dlr, error, health, sms};
+use super::{
+    admin, balance, customer_limits, customers, dead_letters, dlr, error, health, reports, sms,
+};
 use crate::domain;
 
 /// The whole API.
@@ -30,8 +32,10 @@ use crate::domain;
         balance::get_balance,
         sms::send::send,
         sms::history::history,
+        sms::history_csv::history_csv,
         sms::detail::get_sms,
         sms::events::recipient_events,
+        reports::daily_report,
         dlr::receive,
         health::healthz,
         health::readyz,
@@ -47,6 +51,7 @@ use crate::domain;
     tags(
         (name = "sms", description = "Sending and tracking messages"),
         (name = "balance", description = "Prepaid balance and its ledger"),
+        (name = "reports", description = "Daily counts per customer and type"),
         (name = "admin", description = "Customer management (admin token)"),
         (name = "delivery reports", description = "Operators reporting delivery"),
         (name = "operations", description = "Health and readiness"),

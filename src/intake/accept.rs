@@ -5,8 +5,9 @@
 //! (`FOR UPDATE`, in primary-key order, so concurrent transactions never deadlock on each
 //! other), checks keys taken from the key cache, decides each request in order against the
 //! running balance ([`charge_for`]), then charges with one conditional UPDATE and writes the
-//! ledger, request, status and outbox rows with multi-row statements (`db::batch`). The
-//! caller commits (docs/DESIGN.md).
+//! ledger, request, status and outbox rows with multi-row statements (`db::batch`), and adds
+//! them to the daily counters (`db::daily`, one statement). The caller commits
+//! (docs/DESIGN.md).
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -14,7 +15,7 @@ use uuid::Uuid;
 
 use super::DefaultLimits;
 use super::SendCommand;
-use crate::db::{Tx, fair_share as fair, ledger, messages, outbox};
+use crate::db::{Tx, daily, fair_share as fair, ledger, messages, outbox};
 use crate::domain::fair_share;
 use crate::domain::rate_limit::Rate;
 use crate::domain::{Encoding, PhoneNumber, SmsType};
@@ -157,6 +158,8 @@ struct Plan {
     /// Virtual start of its first slice, and virtual time per recipient (the fair order).
     vtime: i64,
     vstep: i64,
+    /// The database's clock when the balance was locked: its `created_at`.
+    accepted_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// Decides and writes `requests` inside `tx`, in order. `abandoned(i)` is asked once the
@@ -262,6 +265,7 @@ pub async fn accept_many(
                     balance_after: *balance,
                     vtime,
                     vstep,
+                    accepted_at: chrono::DateTime::from_timestamp_micros(now).unwrap_or_default(),
                 });
                 outcomes.push(None);
             }
@@ -337,6 +341,7 @@ async fn record(
                 operators: &p.operators,
                 validity_seconds: cmd.validity_seconds,
                 traceparent: cmd.traceparent.as_deref(),
+                created_at: p.accepted_at,
             }
         })
         .collect();
@@ -357,5 +362,21 @@ async fn record(
             }
         })
         .collect();
-    outbox::insert_many(tx, &outbox_rows).await
+    outbox::insert_many(tx, &outbox_rows).await?;
+    let counts: Vec<(daily::Key, daily::Counts)> = plans
+        .iter()
+        .map(|p| {
+            let cmd = requests[p.index].cmd;
+            let key = daily::Key::of(cmd.customer_id, p.accepted_at, cmd.sms_type);
+            let counts = daily::Counts {
+                requests: 1,
+                recipients: p.take as i64,
+                segments: p.take as i64 * i64::from(cmd.count.segments),
+                cost: p.cost,
+                ..daily::Counts::default()
+            };
+            (key, counts)
+        })
+        .collect();
+    daily::add(tx, &counts).await
 }

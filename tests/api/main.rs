@@ -3,10 +3,12 @@
 mod admin;
 mod balance;
 mod crash;
+mod daily_reports;
 mod delivery;
 mod detail_paging;
 mod helpers;
 mod history;
+mod history_csv;
 mod http_limits;
 mod idempotency;
 mod key_cache;

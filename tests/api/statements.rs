@@ -4,7 +4,8 @@
 
 use sms_gateway::db::ledger::{self, Entry, EntryType};
 use sms_gateway::db::sent::{self, Acceptance, Recorded};
-use sms_gateway::db::{delivery, fair_share, messages, outbox, slices};
+use sms_gateway::db::{daily, delivery, fair_share, messages, outbox, slices};
+use sms_gateway::domain::SmsType;
 
 use crate::helpers::spawn_app_with;
 
@@ -36,6 +37,7 @@ async fn batches_of_every_size_reuse_a_bounded_set_of_prepared_statements() {
                 operators: "",
                 validity_seconds: (i % 2 == 0).then_some(3_600),
                 traceparent: None,
+                created_at: chrono::Utc::now(),
             })
             .collect();
         let mut tx = app.db.begin().await.unwrap();
@@ -80,6 +82,14 @@ async fn batches_of_every_size_reuse_a_bounded_set_of_prepared_statements() {
             })
             .collect();
         outbox::insert_many(&mut tx, &rows).await.unwrap();
+        let counts: Vec<(daily::Key, daily::Counts)> = requests
+            .iter()
+            .map(|r| {
+                let key = daily::Key::of(r.customer_id, r.created_at, SmsType::Normal);
+                (key, counted(r))
+            })
+            .collect();
+        daily::add(&mut tx, &counts).await.unwrap();
         tx.rollback().await.unwrap();
     }
 
@@ -101,8 +111,13 @@ async fn batches_of_every_size_reuse_a_bounded_set_of_prepared_statements() {
             operators: "",
             validity_seconds: None,
             traceparent: None,
+            created_at: chrono::Utc::now(),
         };
         let request_id = messages::insert_request(&mut tx, &request).await.unwrap();
+        let key = daily::Key::of(users[0], request.created_at, SmsType::Normal);
+        daily::add(&mut tx, &[(key, counted(&request))])
+            .await
+            .unwrap();
         outbox::insert(&mut tx, request_id, &sms_id, 0, None)
             .await
             .unwrap();
@@ -180,9 +195,21 @@ async fn batches_of_every_size_reuse_a_bounded_set_of_prepared_statements() {
     // Well over 2,000 statements ran; every text is a kind of statement times one of its
     // power-of-two sizes. A text that follows the row count would add hundreds.
     assert!(
-        prepared <= 160,
+        prepared <= 170,
         "{prepared} statements prepared: some text depends on its batch size"
     );
     eprintln!("{prepared} statement texts prepared");
     app.finish().await;
+}
+
+/// What intake adds to the daily counters for `request`.
+fn counted(request: &messages::NewRequest<'_>) -> daily::Counts {
+    let recipients = request.recipients.len() as i64;
+    daily::Counts {
+        requests: 1,
+        recipients,
+        segments: recipients * i64::from(request.segments),
+        cost: request.cost,
+        ..daily::Counts::default()
+    }
 }

@@ -26,15 +26,19 @@ pub struct NewRequest<'a> {
     pub operators: &'a str,
     pub validity_seconds: Option<u32>,
     pub traceparent: Option<&'a str>,
+    /// When it was accepted (the database's clock, read by the acceptance): the request's
+    /// and its status rows' `created_at`, so both fall on the same UTC day, the day its
+    /// daily counters (`db::daily`) use.
+    pub created_at: DateTime<Utc>,
 }
 
 /// Writes the request row and one PENDING status row per recipient; returns the request id.
 pub async fn insert_request(tx: &mut Tx, req: &NewRequest<'_>) -> Result<i64, sqlx::Error> {
     let id = sqlx::query(
         "insert into sms_requests (sms_identifier, user_id, sms_type, body, encoding, segments, \
-         recipients, price_per_segment, cost, operators, expires_at, traceparent) \
+         recipients, price_per_segment, cost, operators, expires_at, traceparent, created_at) \
          values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, \
-         case when ? is null then null else now(6) + interval ? second end, ?)",
+         case when ? is null then null else now(6) + interval ? second end, ?, ?)",
     )
     .bind(req.sms_identifier)
     .bind(req.customer_id)
@@ -49,6 +53,7 @@ pub async fn insert_request(tx: &mut Tx, req: &NewRequest<'_>) -> Result<i64, sq
     .bind(req.validity_seconds)
     .bind(req.validity_seconds)
     .bind(req.traceparent)
+    .bind(req.created_at)
     .execute(&mut **tx)
     .await?
     .last_insert_id();
@@ -73,7 +78,8 @@ pub async fn insert_requests(
     for chunk in batch::insert_chunks(reqs) {
         let mut qb: QueryBuilder<MySql> = QueryBuilder::new(
             "insert into sms_requests (sms_identifier, user_id, sms_type, body, encoding, segments, \
-             recipients, price_per_segment, cost, operators, expires_at, traceparent) ",
+             recipients, price_per_segment, cost, operators, expires_at, traceparent, \
+             created_at) ",
         );
         qb.push_values(chunk, |mut b, req| {
             b.push_bind(req.sms_identifier)
@@ -92,7 +98,8 @@ pub async fn insert_requests(
                 .push_unseparated(" is null then null else now(6) + interval ")
                 .push_bind_unseparated(req.validity_seconds)
                 .push_unseparated(" second end")
-                .push_bind(req.traceparent);
+                .push_bind(req.traceparent)
+                .push_bind(req.created_at);
         });
         qb.build().execute(&mut **tx).await?;
     }
@@ -133,7 +140,7 @@ async fn insert_status_rows(
     for chunk in batch::insert_chunks(rows) {
         let mut qb: QueryBuilder<MySql> = QueryBuilder::new(
             "insert into sms_status (request_id, user_id, sms_identifier, recipient, status, \
-             sms_type, segments) ",
+             sms_type, segments, created_at) ",
         );
         qb.push_values(chunk, |mut b, (req, request_id, recipient)| {
             b.push_bind(*request_id)
@@ -142,7 +149,8 @@ async fn insert_status_rows(
                 .push_bind(*recipient)
                 .push("'PENDING'")
                 .push_bind(req.sms_type)
-                .push_bind(req.segments);
+                .push_bind(req.segments)
+                .push_bind(req.created_at);
         });
         qb.build().execute(&mut **tx).await?;
     }

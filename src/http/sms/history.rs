@@ -1,4 +1,6 @@
 //! `GET /sms/history`: the caller's messages, one row per recipient, filtered and paginated.
+//! Its filters ([`FilterParams`], [`parse_filter`]) are also those of `GET /sms/history.csv`
+//! (`history_csv`).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -85,9 +87,68 @@ pub struct HistoryResponse {
     pub next_cursor: Option<String>,
 }
 
+/// The filters of the history as given in the query string (of the list or the CSV).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FilterParams<'a> {
+    pub status: Option<&'a str>,
+    pub sms_type: Option<&'a str>,
+    pub sms_identifier: Option<&'a str>,
+    pub recipient: Option<&'a str>,
+    pub from: Option<&'a str>,
+    pub to: Option<&'a str>,
+}
+
+impl HistoryQuery {
+    fn filter_params(&self) -> FilterParams<'_> {
+        FilterParams {
+            status: self.status.as_deref(),
+            sms_type: self.sms_type.as_deref(),
+            sms_identifier: self.sms_identifier.as_deref(),
+            recipient: self.recipient.as_deref(),
+            from: self.from.as_deref(),
+            to: self.to.as_deref(),
+        }
+    }
+}
+
 /// An empty filter is no filter.
-fn non_empty(value: &Option<String>) -> Option<&str> {
-    value.as_deref().filter(|v| !v.is_empty())
+fn non_empty(value: Option<&str>) -> Option<&str> {
+    value.filter(|v| !v.is_empty())
+}
+
+/// Validates and normalizes the history's filters (400 naming every bad one); the result
+/// starts at the newest row (`before_id` unset).
+pub fn parse_filter(state: &AppState, q: FilterParams<'_>) -> Result<HistoryFilter, ApiError> {
+    let mut errors = FieldErrors::default();
+    let status = errors.parse("status", non_empty(q.status), |s| {
+        s.parse::<SmsStatus>().map(SmsStatus::as_str)
+    });
+    let sms_type = errors.parse("type", non_empty(q.sms_type), |s| {
+        s.parse::<SmsType>().map(SmsType::as_str)
+    });
+    let sms_identifier = errors.parse("sms_identifier", non_empty(q.sms_identifier), |s| {
+        Uuid::try_parse(s.trim())
+            .map(|u| u.to_string())
+            .map_err(|_| "must be a UUID".to_string())
+    });
+    let country = state.config.intake.default_country.as_ref();
+    let recipient = errors.parse("recipient", non_empty(q.recipient), |s| {
+        PhoneNumber::parse(s, country)
+            .map(PhoneNumber::into_string)
+            .map_err(|e| e.to_string())
+    });
+    let from = errors.parse("from", q.from, parse_time);
+    let to = errors.parse("to", q.to, parse_time);
+    errors.finish()?;
+    Ok(HistoryFilter {
+        status,
+        sms_type,
+        sms_identifier,
+        recipient,
+        from,
+        to,
+        before_id: None,
+    })
 }
 
 fn parse_time(value: &str) -> Result<DateTime<Utc>, String> {
@@ -113,36 +174,11 @@ pub async fn history(
         query: q,
     }: ForCustomer<HistoryQuery>,
 ) -> Result<Response, ApiError> {
-    let mut errors = FieldErrors::default();
-    let status = errors.parse("status", non_empty(&q.status), |s| {
-        s.parse::<SmsStatus>().map(SmsStatus::as_str)
-    });
-    let sms_type = errors.parse("type", non_empty(&q.sms_type), |s| {
-        s.parse::<SmsType>().map(SmsType::as_str)
-    });
-    let sms_identifier = errors.parse("sms_identifier", non_empty(&q.sms_identifier), |s| {
-        Uuid::try_parse(s.trim())
-            .map(|u| u.to_string())
-            .map_err(|_| "must be a UUID".to_string())
-    });
-    let country = state.config.intake.default_country.as_ref();
-    let recipient = errors.parse("recipient", non_empty(&q.recipient), |s| {
-        PhoneNumber::parse(s, country)
-            .map(PhoneNumber::into_string)
-            .map_err(|e| e.to_string())
-    });
-    let from = errors.parse("from", q.from.as_deref(), parse_time);
-    let to = errors.parse("to", q.to.as_deref(), parse_time);
-    errors.finish()?;
+    let filter = parse_filter(&state, q.filter_params())?;
     let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
     let filter = HistoryFilter {
-        status,
-        sms_type,
-        sms_identifier,
-        recipient,
-        from,
-        to,
         before_id: page.before,
+        ..filter
     };
     let rows = repo::history(&state.db, customer_id, &filter, page.fetch()).await?;
     let (rows, next_cursor) = page.split(rows, |r| r.id);

@@ -1,9 +1,11 @@
-//! The SMS resource: sending (`send`), the per-recipient history (`history`), one request's
-//! detail (`detail`) and one recipient's timeline (`events`), with their routes.
+//! The SMS resource: sending (`send`), the per-recipient history (`history`, and all of it as
+//! CSV: `history_csv`), one request's detail (`detail`) and one recipient's timeline
+//! (`events`), with their routes.
 
 pub mod detail;
 pub mod events;
 pub mod history;
+pub mod history_csv;
 pub mod send;
 
 use axum::Router;
@@ -20,6 +22,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/sms/send", post(send::send))
         .route("/sms/history", get(history::history))
+        .route("/sms/history.csv", get(history_csv::history_csv))
         .route("/sms/{sms_identifier}", get(detail::get_sms))
         .route(
             "/sms/{sms_identifier}/recipients/{recipient}/events",

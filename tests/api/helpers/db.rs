@@ -378,6 +378,16 @@ impl TestApp {
         .execute(&mut *tx)
         .await
         .unwrap();
+        // Counted as intake counts it, in the same transaction.
+        sqlx::query(
+            "insert into daily_counts (user_id, day, sms_type, slot, requests) \
+             select user_id, date(created_at), sms_type, 0, 1 from sms_requests \
+             where sms_identifier = ? on duplicate key update requests = requests + 1",
+        )
+        .bind(sms_id)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
         tx
     }
 

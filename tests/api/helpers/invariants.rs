@@ -1,7 +1,12 @@
 //! The end-of-test checks `finish()` runs: the ledger invariant, the contract's states with
-//! refunds one to one with FAILED recipients, and what the test left in the outbox.
+//! refunds one to one with FAILED recipients, the daily counters equal to a recount of the
+//! rows they count, and what the test left in the outbox.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
+
+use chrono::NaiveDate;
+use sqlx::Row;
 
 use super::TestApp;
 
@@ -19,7 +24,106 @@ pub enum OutboxAtFinish {
     Drained,
 }
 
+/// `(customer, UTC day, type)` of a row whose first three columns are those.
+fn line_key(row: &sqlx::mysql::MySqlRow) -> (i64, NaiveDate, String) {
+    (row.get(0), row.get(1), row.get(2))
+}
+
+/// Daily counts by `(customer, UTC day, type)`: requests, recipients, segments, cost,
+/// delivered, undelivered, failed, refunded.
+pub type DailyCounts = BTreeMap<(i64, NaiveDate, String), [i64; 8]>;
+
 impl TestApp {
+    /// This test writes status or request rows behind the gateway's back (in SQL), so the
+    /// daily counters are not expected to match them at `finish()`.
+    pub fn expect_daily_counts_untracked(&self) {
+        *self.daily_counts_tracked.lock().unwrap() = false;
+    }
+
+    /// The daily counters (`daily_counts`, slots summed), zero lines left out.
+    pub async fn daily_counters(&self) -> DailyCounts {
+        let rows = sqlx::query(
+            "select user_id, day, sms_type, cast(sum(requests) as signed), \
+             cast(sum(recipients) as signed), cast(sum(segments) as signed), \
+             cast(sum(cost) as signed), cast(sum(delivered) as signed), \
+             cast(sum(undelivered) as signed), cast(sum(failed) as signed), \
+             cast(sum(refunded) as signed) \
+             from daily_counts group by user_id, day, sms_type",
+        )
+        .fetch_all(&self.db)
+        .await
+        .unwrap();
+        rows.iter()
+            .map(|r| (line_key(r), std::array::from_fn(|i| r.get::<i64, _>(i + 3))))
+            .filter(|(_, v): &(_, [i64; 8])| v.iter().any(|n| *n != 0))
+            .collect()
+    }
+
+    /// The same counts recounted from the rows themselves: requests and cost from
+    /// `sms_requests`, recipients, segments and final states from `sms_status` (by its own
+    /// customer, day of `created_at` and type), refunds from the ledger's refund rows (by
+    /// their request's).
+    pub async fn recount_daily(&self) -> DailyCounts {
+        let mut out = DailyCounts::new();
+        let requests = sqlx::query(
+            "select user_id, date(created_at), sms_type, count(*), cast(sum(cost) as signed) \
+             from sms_requests group by user_id, date(created_at), sms_type",
+        )
+        .fetch_all(&self.db)
+        .await
+        .unwrap();
+        for r in &requests {
+            let line = out.entry(line_key(r)).or_default();
+            line[0] += r.get::<i64, _>(3);
+            line[3] += r.get::<i64, _>(4);
+        }
+        let statuses = sqlx::query(
+            "select user_id, date(created_at), sms_type, count(*), cast(sum(segments) as signed), \
+             cast(sum(status = 'DELIVERED') as signed), cast(sum(status = 'UNDELIVERED') as signed), \
+             cast(sum(status = 'FAILED') as signed) \
+             from sms_status group by user_id, date(created_at), sms_type",
+        )
+        .fetch_all(&self.db)
+        .await
+        .unwrap();
+        for r in &statuses {
+            let line = out.entry(line_key(r)).or_default();
+            line[1] += r.get::<i64, _>(3);
+            line[2] += r.get::<i64, _>(4);
+            line[4] += r.get::<i64, _>(5);
+            line[5] += r.get::<i64, _>(6);
+            line[6] += r.get::<i64, _>(7);
+        }
+        let refunds: Vec<(i64, NaiveDate, String, i64)> = sqlx::query_as(
+            "select r.user_id, date(r.created_at), r.sms_type, cast(sum(t.amount) as signed) \
+             from user_transactions t join sms_requests r on r.sms_identifier = t.sms_identifier \
+             where t.transaction_type = 'refund' group by r.user_id, date(r.created_at), r.sms_type",
+        )
+        .fetch_all(&self.db)
+        .await
+        .unwrap();
+        for (u, d, t, refunded) in refunds {
+            out.entry((u, d, t)).or_default()[7] += refunded;
+        }
+        out.retain(|_, v| v.iter().any(|n| *n != 0));
+        out
+    }
+
+    /// The daily counters equal a recount of the rows they count (unless the test said it
+    /// writes rows behind the gateway's back).
+    pub async fn assert_daily_counts_match(&self) {
+        if !*self.daily_counts_tracked.lock().unwrap() {
+            return;
+        }
+        let counters = self.daily_counters().await;
+        let recount = self.recount_daily().await;
+        assert_eq!(
+            counters, recount,
+            "daily counters (left) differ from a recount of the rows (right); each line is \
+             requests, recipients, segments, cost, delivered, undelivered, failed, refunded"
+        );
+    }
+
     /// The outbox drains to empty by the end of this test (a publisher runs).
     pub fn expect_outbox_drained(&self) {
         *self.outbox_at_finish.lock().unwrap() = OutboxAtFinish::Drained;

@@ -29,6 +29,7 @@ use sqlx::{Executor, MySqlPool};
 use tokio_util::sync::CancellationToken;
 
 pub use db::{add_attempt, database_exists};
+pub use invariants::DailyCounts;
 use invariants::OutboxAtFinish;
 pub use pipeline::{
     Mock, app_with_operators, delivering_app, mock, operators_json, spawn_mock_operator,
@@ -50,6 +51,8 @@ pub struct TestApp {
     /// Exchange and queues of this test (removed at the end), when it uses the broker.
     amqp_names: Option<[String; 3]>,
     outbox_at_finish: Mutex<OutboxAtFinish>,
+    /// Whether `finish()` compares the daily counters with a recount of the rows.
+    daily_counts_tracked: Mutex<bool>,
     cleaned: bool,
 }
 
@@ -124,6 +127,7 @@ pub async fn spawn_app_on(services: Services, vars: &[(&str, &str)]) -> TestApp 
         db_name,
         amqp_names: None,
         outbox_at_finish: Mutex::new(OutboxAtFinish::Claimed(0)),
+        daily_counts_tracked: Mutex::new(true),
         cleaned: false,
     }
 }
@@ -157,12 +161,14 @@ impl TestApp {
         &self.db_name
     }
 
-    /// End-of-test checks (outbox, ledger invariant, states and refunds), then drops the
+    /// End-of-test checks (outbox, ledger invariant, states and refunds, daily counters),
+    /// then drops the
     /// database and the test's queues.
     pub async fn finish(mut self) {
         self.assert_outbox_as_expected().await;
         self.assert_ledger_invariant().await;
         self.assert_states_allowed().await;
+        self.assert_daily_counts_match().await;
         self.stop.cancel();
         self.db.close().await;
         drop_database(&self.services.database_server_url, &self.db_name).await;
