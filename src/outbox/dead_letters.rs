@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::MySqlPool;
 use utoipa::ToSchema;
 
-use super::QueueMessage;
+use super::QueueBody;
 use crate::config::AmqpConfig;
 use crate::db::outbox as repo;
 use crate::queue::topology;
@@ -22,8 +22,11 @@ pub const MAX_LIMIT: u32 = 1_000;
 /// One message of the dead-letter queue.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct DeadLetter {
-    /// The request it names, when the body decodes.
+    /// The request it names, when the body decodes (the first, when it carries several).
     pub sms_identifier: Option<String>,
+    /// Every request it names, in order: one, or several small requests' slices published
+    /// together.
+    pub sms_identifiers: Vec<String>,
     /// Why the broker dead-lettered it (`rejected`, `expired`, `maxlen`, ...), from `x-death`.
     pub reason: Option<String>,
     /// The queue it was dead-lettered from, from `x-death`.
@@ -67,28 +70,46 @@ pub async fn replay(
     let mut left = Vec::new();
     let mut first_error = None;
     for m in messages {
-        let request = match serde_json::from_slice::<QueueMessage>(&m.delivery.data) {
-            Ok(q) if first_error.is_none() => match repo::request_of(db, &q.sms_identifier).await {
-                Ok(r) => r,
-                Err(e) => {
-                    first_error = Some(e);
-                    None
+        // Every request the message names; a message naming an unknown one stays.
+        let mut requests = Vec::new();
+        match QueueBody::parse(&m.delivery.data) {
+            Ok(slices) if first_error.is_none() => {
+                for q in &slices {
+                    match repo::request_of(db, &q.sms_identifier).await {
+                        Ok(Some(r)) => requests.push(r),
+                        Ok(None) => {
+                            requests.clear();
+                            break;
+                        }
+                        Err(e) => {
+                            first_error = Some(e);
+                            requests.clear();
+                            break;
+                        }
+                    }
                 }
-            },
-            _ => None,
-        };
-        let Some(request) = request else {
+            }
+            _ => {}
+        }
+        if requests.is_empty() {
             left.push(m);
             continue;
-        };
-        if let Err(e) = repo::requeue(db, std::slice::from_ref(&request)).await {
+        }
+        if let Err(e) = repo::requeue(db, &requests).await {
             first_error = Some(e);
             left.push(m);
             continue;
         }
         m.delivery.acker.ack(BasicAckOptions::default()).await?;
         report.replayed += 1;
-        super::wake(request.sms_type);
+        for lane in [
+            crate::domain::SmsType::Express,
+            crate::domain::SmsType::Normal,
+        ] {
+            if requests.iter().any(|r| r.sms_type == lane) {
+                super::wake(lane);
+            }
+        }
     }
     report.skipped = left.len() as u64;
     give_back(&left).await?;
@@ -152,10 +173,12 @@ fn describe(m: &BasicGetMessage) -> DeadLetter {
         Some(AMQPValue::LongUInt(n)) => Some(i64::from(n)),
         _ => None,
     };
+    let sms_identifiers: Vec<String> = QueueBody::parse(&m.delivery.data)
+        .map(|slices| slices.into_iter().map(|q| q.sms_identifier).collect())
+        .unwrap_or_default();
     DeadLetter {
-        sms_identifier: serde_json::from_slice::<QueueMessage>(&m.delivery.data)
-            .ok()
-            .map(|q| q.sms_identifier),
+        sms_identifier: sms_identifiers.first().cloned(),
+        sms_identifiers,
         reason: text(field("reason")),
         queue: text(field("queue")),
         count,

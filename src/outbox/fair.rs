@@ -5,7 +5,8 @@
 //!
 //! Per lane, a publisher claims only as many rows as leave about
 //! `QUEUE_READY_RECIPIENTS` recipients ready in the queue (ready messages, by a passive
-//! declare, times the average recipients of the slices this process claimed lately); what
+//! declare, times the average recipients of the messages this process published lately, a
+//! message carrying one slice or several small requests' slices); what
 //! consumers have prefetched is in service and not counted. Every [`TICK`] each process also
 //! raises the lanes' clocks to the smallest start time of their work in the outbox, and makes
 //! waiting rows that are due pending at the lane's clock.
@@ -36,17 +37,17 @@ pub fn full_wait(lane: SmsType) -> Duration {
     }
 }
 
-/// One lane's state in this process.
+/// One lane's state in this process: moving averages of the messages published here.
 #[derive(Debug)]
 struct Lane {
-    /// Moving average of the recipients of the slices claimed here.
-    recipients: Mutex<f64>,
+    /// (recipients, rows) per message.
+    per_message: Mutex<(f64, f64)>,
 }
 
 impl Default for Lane {
     fn default() -> Self {
         Self {
-            recipients: Mutex::new(1.0),
+            per_message: Mutex::new((1.0, 1.0)),
         }
     }
 }
@@ -79,19 +80,27 @@ impl FairLanes {
         let Ok(ready) = topology::depth(channel, amqp, lane).await else {
             return batch;
         };
-        let per_message = *self.lane(lane).recipients.lock().expect("not poisoned");
-        room_for(amqp.ready_recipients, per_message, ready, batch)
+        let (recipients, rows) = *self.lane(lane).per_message.lock().expect("not poisoned");
+        let messages = room_for(amqp.ready_recipients, recipients, ready, batch);
+        // Claims count rows; a message carries `rows` of them on average.
+        ((f64::from(messages) * rows.max(1.0)).ceil() as u32).min(batch)
     }
 
-    /// Notes what a claim took: the average recipients per slice.
-    pub fn claimed(&self, lane: SmsType, rows: &[ClaimedRow]) {
-        if rows.is_empty() {
+    /// Notes what a claim published: the average recipients and rows per message.
+    pub fn claimed(&self, lane: SmsType, messages: &[Vec<&ClaimedRow>]) {
+        if messages.is_empty() {
             return;
         }
-        let slice = |r: &ClaimedRow| r.recipients.clamp(1, SLICE as i64) as f64;
-        let mean = rows.iter().map(slice).sum::<f64>() / rows.len() as f64;
-        let mut avg = self.lane(lane).recipients.lock().expect("not poisoned");
-        *avg = 0.8 * *avg + 0.2 * mean;
+        let slice = |r: &&ClaimedRow| r.recipients.clamp(1, SLICE as i64) as f64;
+        let n = messages.len() as f64;
+        let recipients = messages
+            .iter()
+            .map(|m| m.iter().map(slice).sum::<f64>())
+            .sum::<f64>()
+            / n;
+        let rows = messages.iter().map(Vec::len).sum::<usize>() as f64 / n;
+        let mut avg = self.lane(lane).per_message.lock().expect("not poisoned");
+        *avg = (0.8 * avg.0 + 0.2 * recipients, 0.8 * avg.1 + 0.2 * rows);
     }
 
     /// Every [`TICK`] until `stop`: raises the lanes' clocks to the smallest start time of

@@ -9,21 +9,20 @@
 pub mod dead_letters;
 pub mod fair;
 mod message;
+pub mod publish;
 pub mod stranded;
 
-pub use message::QueueMessage;
+pub use message::{QueueBody, QueueMessage};
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
-use lapin::types::{AMQPValue, FieldTable};
-use lapin::{BasicProperties, Channel};
-use lapin::{Confirmation, PublisherConfirm};
+use lapin::Channel;
+use lapin::Confirmation;
+use lapin::options::ConfirmSelectOptions;
 use sqlx::MySqlPool;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::Instrument;
 
 use crate::backoff::{Backoff, Jitter, sleep_or_stop};
 use crate::config::{AmqpConfig, DeliveryConfig};
@@ -237,42 +236,45 @@ impl PublisherPool {
         if rows.is_empty() {
             return Ok(PublishRound::default());
         }
-        self.fair.claimed(lane, &rows);
-        let mut confirms = Vec::with_capacity(rows.len());
+        let groups = publish::group(&rows);
+        self.fair.claimed(lane, &groups);
+        let mut confirms = Vec::with_capacity(groups.len());
         let mut failed = Vec::new();
         // The publishes and their confirms share one bound (AMQP_CONFIRM_TIMEOUT_MS): a
         // blocked connection (a broker alarm) or a lost confirm gives the rows back for a
         // retry instead of holding them, and the lane, indefinitely.
         let deadline = tokio::time::Instant::now() + self.amqp.confirm_timeout;
-        for row in &rows {
-            match tokio::time::timeout_at(deadline, self.publish(channel, lane, row)).await {
-                Ok(Ok(confirm)) => confirms.push((row.id, confirm)),
+        for group in &groups {
+            let ids: Vec<i64> = group.iter().map(|r| r.id).collect();
+            let publishing = publish::publish(channel, &self.amqp, lane, group);
+            match tokio::time::timeout_at(deadline, publishing).await {
+                Ok(Ok(confirm)) => confirms.push((ids, confirm)),
                 Ok(Err(e)) => {
-                    tracing::warn!(sms.id = %row.sms_identifier, error = %e, "publish failed");
-                    failed.push(row.id);
+                    tracing::warn!(sms.id = %group[0].sms_identifier, error = %e, "publish failed");
+                    failed.extend(ids);
                 }
-                Err(_) => failed.push(row.id),
+                Err(_) => failed.extend(ids),
             }
         }
-        let mut published = Vec::with_capacity(confirms.len());
-        for (id, confirm) in confirms {
+        let mut published = Vec::with_capacity(rows.len());
+        for (ids, confirm) in confirms {
             let Ok(confirmation) = tokio::time::timeout_at(deadline, confirm).await else {
-                failed.push(id);
+                failed.extend(ids);
                 continue;
             };
             match confirmation {
-                Ok(Confirmation::Ack(None)) => published.push(id),
+                Ok(Confirmation::Ack(None)) => published.extend(ids),
                 Ok(Confirmation::Ack(Some(_))) => {
                     tracing::error!(lane = %lane, "message returned unroutable: is the queue bound?");
-                    failed.push(id);
+                    failed.extend(ids);
                 }
                 Ok(other) => {
                     tracing::warn!(lane = %lane, confirmation = ?other, "broker did not confirm");
-                    failed.push(id);
+                    failed.extend(ids);
                 }
                 Err(e) => {
                     tracing::warn!(lane = %lane, error = %e, "confirm failed");
-                    failed.push(id);
+                    failed.extend(ids);
                 }
             }
         }
@@ -308,54 +310,6 @@ impl PublisherPool {
             released: failed.len(),
             full: false,
         })
-    }
-
-    async fn publish(
-        &self,
-        channel: &Channel,
-        lane: SmsType,
-        row: &ClaimedRow,
-    ) -> Result<PublisherConfirm, lapin::Error> {
-        let body = serde_json::to_vec(&QueueMessage {
-            sms_identifier: row.sms_identifier.clone(),
-            request_id: row.request_id,
-            after_id: row.after_id,
-            vtime: row.vtime,
-            vstep: row.vstep,
-            kept: keeps_row(row),
-        })
-        .expect("queue message serializes");
-        // A producer span in the accepting request's trace; the consumer continues from it.
-        let span = tracing::info_span!(
-            "outbox.publish",
-            otel.kind = "producer",
-            sms.id = %row.sms_identifier,
-            messaging.destination = %lane,
-        );
-        crate::telemetry::set_parent(&span, row.traceparent.as_deref());
-        let traceparent = crate::telemetry::traceparent(&span).or_else(|| row.traceparent.clone());
-        let mut headers = FieldTable::default();
-        if let Some(tp) = traceparent {
-            headers.insert(TRACEPARENT_HEADER.into(), AMQPValue::LongString(tp.into()));
-        }
-        let properties = BasicProperties::default()
-            .with_delivery_mode(2)
-            .with_content_type("application/json".into())
-            .with_message_id(row.sms_identifier.as_str().into())
-            .with_headers(headers);
-        channel
-            .basic_publish(
-                self.amqp.exchange.as_str().into(),
-                topology::routing_key(lane).into(),
-                BasicPublishOptions {
-                    mandatory: true,
-                    ..Default::default()
-                },
-                &body,
-                properties,
-            )
-            .instrument(span)
-            .await
     }
 
     /// Returns expired leases to the pending state, every half lease.

@@ -7,6 +7,7 @@
 
 mod coalesce;
 mod context;
+mod message;
 mod recipient;
 pub mod send_sms;
 
@@ -28,7 +29,7 @@ use crate::backoff::{Backoff, Jitter, sleep_or_stop};
 use crate::config::{AmqpConfig, DeliveryConfig};
 use crate::domain::SmsType;
 use crate::operators::OperatorRegistry;
-use crate::outbox::{QueueMessage, TRACEPARENT_HEADER};
+use crate::outbox::{QueueBody, TRACEPARENT_HEADER};
 use crate::queue::{Broker, topology};
 
 pub use context::DeliveryContext;
@@ -286,8 +287,8 @@ async fn handle(
     );
     crate::telemetry::set_parent(&span, header_str(&delivery, TRACEPARENT_HEADER).as_deref());
     async move {
-        let msg: QueueMessage = match serde_json::from_slice(&delivery.data) {
-            Ok(m) => m,
+        let slices = match QueueBody::parse(&delivery.data) {
+            Ok(slices) => slices,
             Err(e) => {
                 tracing::error!(error = %e, "poison message; dead-lettering it");
                 queue(lane, QueueEvent::DeadLettered);
@@ -298,16 +299,13 @@ async fn handle(
                 return;
             }
         };
-        tracing::Span::current().record("sms.id", msg.sms_identifier.as_str());
-        let slice = Slice {
-            lane: Some(lane),
-            ..Slice::from(&msg)
-        };
-        match deliver_unless_stopped(pool, &slice, stop).await {
-            Ok(_) => {
+        let sms_id = slices[0].sms_identifier.as_str();
+        tracing::Span::current().record("sms.id", sms_id);
+        match message::deliver_all(pool, lane, &slices, stop).await {
+            Ok(()) => {
                 queue(lane, QueueEvent::Acked);
                 if let Err(e) = delivery.acker.ack(BasicAckOptions::default()).await {
-                    tracing::warn!(sms.id = %msg.sms_identifier, error = %e, "ack failed; the message will be redelivered and skipped");
+                    tracing::warn!(sms.id = %sms_id, error = %e, "ack failed; the message will be redelivered and skipped");
                 }
             }
             Err(e) => {
@@ -315,7 +313,7 @@ async fn handle(
                 // pauses first, which keeps a failing database from a busy loop of
                 // redeliveries; a stop ends that pause too.
                 if !matches!(e, DeliveryError::Paused) {
-                    tracing::warn!(sms.id = %msg.sms_identifier, error = %e, "delivery failed on the database; requeueing after a pause");
+                    tracing::warn!(sms.id = %sms_id, slices = slices.len(), error = %e, "delivery failed on the database; requeueing after a pause");
                     let pause = Backoff::constant(Duration::from_secs(2))
                         .with_jitter(Jitter::between(0.25, 1.0))
                         .next_delay();

@@ -6,9 +6,16 @@ use std::time::Duration;
 use serde_json::json;
 use sms_gateway::db::outbox as repo;
 use sms_gateway::domain::SmsType;
-use sms_gateway::outbox::QueueMessage;
+use sms_gateway::outbox::{QueueBody, QueueMessage};
 
 use crate::helpers::spawn_app_with_broker;
+
+/// The slices the queue messages carry, in order.
+fn slices(msgs: &[lapin::message::BasicGetMessage]) -> Vec<QueueMessage> {
+    msgs.iter()
+        .flat_map(|m| QueueBody::parse(&m.delivery.data).expect("a queue message"))
+        .collect()
+}
 
 #[tokio::test]
 async fn accepted_requests_reach_their_lane_queue_persistently() {
@@ -42,21 +49,25 @@ async fn accepted_requests_reach_their_lane_queue_persistently() {
     let cfg = &app.state.config.amqp;
     let normal = app.drain_queue(&cfg.queue_normal).await;
     let express_msgs = app.drain_queue(&cfg.queue_express).await;
-    assert_eq!(
-        normal.len(),
-        3,
-        "one message per request, not per recipient"
-    );
+    // One slice per request, not per recipient; small requests claimed together share a
+    // message.
+    assert_eq!(normal.len(), 1, "the three small requests share a message");
     assert_eq!(express_msgs.len(), 1);
-    let got: HashSet<String> = normal
+    let normal_slices = slices(&normal);
+    assert_eq!(normal_slices.len(), 3);
+    let got: HashSet<String> = normal_slices
         .iter()
-        .map(|m| {
-            serde_json::from_slice::<QueueMessage>(&m.delivery.data)
-                .unwrap()
-                .sms_identifier
-        })
+        .map(|m| m.sms_identifier.clone())
         .collect();
     assert_eq!(got, normal_ids);
+    // Each slice is in its own request's trace.
+    for m in &normal_slices[1..] {
+        let own = m
+            .traceparent
+            .as_deref()
+            .expect("a shared slice has its trace context");
+        assert_eq!(own.split('-').nth(1), tp.split('-').nth(1));
+    }
     let props = &normal[0].delivery.properties;
     assert_eq!(props.delivery_mode(), &Some(2), "persistent");
     let headers = props.headers().as_ref().expect("headers");
@@ -155,7 +166,7 @@ async fn rows_of_a_dead_publisher_are_reaped_and_published() {
     app.spawn_publishers();
     app.wait_for_empty_outbox().await;
     let msgs = app.drain_queue(&app.state.config.amqp.queue_normal).await;
-    assert_eq!(msgs.len(), 5);
+    assert_eq!(slices(&msgs).len(), 5);
     // The dead publisher waking up cannot delete rows it no longer owns.
     let ids: Vec<i64> = claimed.iter().map(|r| r.id).collect();
     assert_eq!(
@@ -186,12 +197,9 @@ async fn a_publish_round_stops_cleanly_with_nothing_left_claimed() {
     let empty = pool.publish_once(&channel, SmsType::Express).await.unwrap();
     assert_eq!(empty.claimed, 0);
     assert_eq!(app.claimed_outbox_rows().await, 0);
-    assert_eq!(
-        app.drain_queue(&app.state.config.amqp.queue_express)
-            .await
-            .len(),
-        4
-    );
+    let msgs = app.drain_queue(&app.state.config.amqp.queue_express).await;
+    assert_eq!(msgs.len(), 1, "one message for the four small requests");
+    assert_eq!(slices(&msgs).len(), 4);
     app.finish().await;
 }
 

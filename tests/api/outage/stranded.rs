@@ -17,10 +17,11 @@ async fn app_with(op: &crate::helpers::Mock) -> TestApp {
     .await
 }
 
-/// Waits until the lane's queue holds `n` messages.
+/// Waits until the lane's queue holds `n` messages (it may not be declared yet: the
+/// publishers declare it when they start).
 async fn wait_for_depth(app: &TestApp, queue: &str, n: u32) {
     let deadline = Instant::now() + Duration::from_secs(10);
-    while app.queue_depth(queue).await != n {
+    while app.try_queue_depth(queue).await.ok() != Some(n) {
         assert!(Instant::now() < deadline, "{queue} never held {n} messages");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -91,13 +92,17 @@ async fn dead_letters_are_listed_and_replayed_through_the_outbox() {
     let op = mock("opA", 0.0, 0.0).await;
     let app = app_with(&op).await;
     let (_, key) = app.create_customer("acme", 100).await;
-    app.spawn_publishers();
+    // Two small requests, claimed together: they share one queue message.
     let sms = app
         .send_ok(
             &key,
             json!({"text": "hi", "recipients": ["+989121234567", "+989121234568"]}),
         )
         .await;
+    let sms2 = app
+        .send_ok(&key, json!({"text": "hi", "recipients": ["+989121234569"]}))
+        .await;
+    app.spawn_publishers();
     app.wait_for_empty_outbox().await;
     let cfg = app.state.config.amqp.clone();
     // An unreadable message too.
@@ -140,6 +145,10 @@ async fn dead_letters_are_listed_and_replayed_through_the_outbox() {
     let items = listed.body["items"].as_array().unwrap();
     assert_eq!(items.len(), 2);
     assert_eq!(items[0]["sms_identifier"], sms.as_str());
+    assert_eq!(
+        items[0]["sms_identifiers"],
+        json!([sms.as_str(), sms2.as_str()])
+    );
     assert_eq!(items[0]["reason"], "rejected");
     assert_eq!(items[0]["queue"], cfg.queue_normal.as_str());
     assert!(items[1]["sms_identifier"].is_null());
@@ -164,10 +173,11 @@ async fn dead_letters_are_listed_and_replayed_through_the_outbox() {
 
     app.spawn_workers();
     app.wait_for_status(&key, &sms, &["SENT"]).await;
+    app.wait_for_status(&key, &sms2, &["SENT"]).await;
     assert_eq!(
         op.stats.snapshot().accepted,
-        2,
-        "the replayed request was sent once"
+        3,
+        "both replayed requests were sent once"
     );
     app.finish().await;
 }
