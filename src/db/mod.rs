@@ -13,6 +13,7 @@ pub mod ledger;
 pub mod messages;
 pub mod outbox;
 pub mod reports;
+pub mod senders;
 pub mod sent;
 
 use std::str::FromStr;

@@ -31,6 +31,8 @@ pub struct Accepted {
     pub cost: i64,
     /// Balance after the charge.
     pub balance: i64,
+    /// The sender id it goes out from: the one asked for, else the customer's default.
+    pub sender: Option<String>,
 }
 
 /// The result of [`accept`].
@@ -47,6 +49,8 @@ pub enum Outcome {
     /// [`SendCommand::api_key_hash`] is no longer the customer's key (rotated since it was
     /// cached). Nothing was written.
     UnknownKey,
+    /// [`SendCommand::from`] is not one of the customer's sender ids. Nothing was written.
+    UnknownSender,
     /// The customer is over one of its rate limits. Nothing was written.
     RateLimited {
         limit: Limit,
@@ -154,6 +158,7 @@ struct Plan {
     transaction_id: String,
     description: String,
     operators: String,
+    sender: Option<String>,
     /// Virtual start of its first slice, and virtual time per recipient (the fair order).
     vtime: i64,
     vstep: i64,
@@ -200,6 +205,16 @@ pub async fn accept_many(
         let (Some(account), Some(setting)) = (balances.get_mut(&cmd.customer_id), setting) else {
             outcomes.push(Some(Outcome::UnknownCustomer));
             continue;
+        };
+        // The sender is checked against the senders read with the settings, in this
+        // transaction: an admin's change applies to the next request in every process.
+        let sender = match &cmd.from {
+            None => setting.senders.default.clone(),
+            Some(from) if setting.senders.contains(from.as_str()) => Some(from.to_string()),
+            Some(_) => {
+                outcomes.push(Some(Outcome::UnknownSender));
+                continue;
+            }
         };
         let (requests_rate, recipients_rate) = limits_of(setting, cmd.default_limits);
         let now = account.now_us;
@@ -256,6 +271,7 @@ pub async fn accept_many(
                         .map(|p| p.as_str().to_string())
                         .collect(),
                     operators: cmd.operators.join(","),
+                    sender,
                     sms_id,
                     take,
                     cost,
@@ -286,6 +302,7 @@ pub async fn accept_many(
             encoding: cmd.count.encoding,
             cost: p.cost,
             balance: p.balance_after,
+            sender: p.sender,
         }));
     }
     Ok(outcomes)
@@ -337,6 +354,8 @@ async fn record(
                 operators: &p.operators,
                 validity_seconds: cmd.validity_seconds,
                 traceparent: cmd.traceparent.as_deref(),
+                sender: p.sender.as_deref(),
+                client_reference: cmd.reference.as_deref(),
             }
         })
         .collect();

@@ -4,7 +4,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use crate::config::IntakeConfig;
-use crate::domain::{self, PhoneNumber, SegmentCount, SmsType};
+use crate::domain::{self, PhoneNumber, SegmentCount, SenderId, SmsType};
 
 /// Field -> problem, as returned in a problem's `errors` member.
 pub use crate::domain::FieldErrors;
@@ -21,6 +21,10 @@ pub struct SendInput<'a> {
     pub allow_partial: bool,
     pub validity_seconds: Option<i64>,
     pub operators: Option<&'a [String]>,
+    /// The sender id asked for (`from`); absent: the customer's default.
+    pub from: Option<&'a str>,
+    /// The customer's reference of the request.
+    pub reference: Option<&'a str>,
 }
 
 /// A validated request, ready to be accepted.
@@ -35,6 +39,11 @@ pub struct SendCommand {
     pub validity_seconds: Option<u32>,
     /// Operator preference; empty means the configured order.
     pub operators: Vec<String>,
+    /// The sender id asked for, well-formed; whether it is the customer's is checked in the
+    /// acceptance transaction. `None`: the customer's default sender, if it has one.
+    pub from: Option<SenderId>,
+    /// The customer's reference of the request (`reference`), checked.
+    pub reference: Option<String>,
     /// W3C traceparent of the request, carried to the delivery path.
     pub traceparent: Option<String>,
     /// SHA-256 of the API key the caller presented, when it was taken from the key cache
@@ -132,6 +141,13 @@ pub fn validate(
         }
     }
 
+    let from = errors.parse("from", input.from, SenderId::parse);
+    if let Some(reference) = input.reference
+        && let Err(e) = domain::sender_id::check_reference(reference)
+    {
+        errors.add("reference", e);
+    }
+
     let validity_seconds = match input.validity_seconds {
         None => None,
         Some(v) => {
@@ -202,6 +218,8 @@ pub fn validate(
         allow_partial: input.allow_partial,
         validity_seconds,
         operators,
+        from,
+        reference: input.reference.map(str::to_string),
         traceparent: None,
         api_key_hash: None,
         default_limits: DefaultLimits::of(config),

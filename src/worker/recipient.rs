@@ -73,6 +73,7 @@ pub(super) async fn deliver_recipient(
         to: recipient.recipient.clone(),
         text: request.body.clone(),
         reference: crate::operators::wire::reference(&request.sms_identifier, recipient.id),
+        from: request.sender.clone(),
     };
     // A recipient taken again may have reached an operator on its last attempt (the worker
     // died or lost its lease after the call): an operator that can be asked is asked first.

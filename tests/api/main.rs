@@ -17,6 +17,7 @@ mod openapi;
 mod outage;
 mod outbox;
 mod send;
+mod senders;
 mod statements;
 mod test_app;
 mod timezone;

@@ -36,6 +36,8 @@ async fn batches_of_every_size_reuse_a_bounded_set_of_prepared_statements() {
                 operators: "",
                 validity_seconds: (i % 2 == 0).then_some(3_600),
                 traceparent: None,
+                sender: None,
+                client_reference: None,
             })
             .collect();
         let mut tx = app.db.begin().await.unwrap();
@@ -101,6 +103,8 @@ async fn batches_of_every_size_reuse_a_bounded_set_of_prepared_statements() {
             operators: "",
             validity_seconds: None,
             traceparent: None,
+            sender: None,
+            client_reference: None,
         };
         let request_id = messages::insert_request(&mut tx, &request).await.unwrap();
         outbox::insert(&mut tx, request_id, &sms_id, 0, None)

@@ -80,6 +80,8 @@ impl Shared {
             allow_partial: false,
             validity_seconds: None,
             operators: None,
+            from: None,
+            reference: None,
         };
         let body = serde_json::to_vec(&body).expect("request serializes");
         self.counters.requests.fetch_add(1, Ordering::Relaxed);

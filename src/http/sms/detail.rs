@@ -68,6 +68,9 @@ pub struct RecipientStatus {
     pub failure_reason: Option<String>,
     /// Operator calls made for it.
     pub attempts: i32,
+    /// The caller's reference of this recipient: its own, or the request's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Oldest first, starting with PENDING at acceptance; at most the newest 50.
@@ -92,6 +95,12 @@ pub struct SmsDetail {
     pub cost: i64,
     /// Requested operator order, if any.
     pub operators: Vec<String>,
+    /// The sender id it goes out from (absent: none, the operator's own).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// The caller's reference of the request, as given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
     pub expires_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     /// Recipients per current state, over all the request's recipients (on every page).
@@ -169,6 +178,7 @@ pub async fn get_sms(
                 provider_message_id: s.provider_message_id,
                 failure_reason: s.failure_reason,
                 attempts: s.attempts,
+                reference: s.client_reference,
                 created_at: s.created_at,
                 updated_at: s.updated_at,
                 events: timeline,
@@ -188,6 +198,8 @@ pub async fn get_sms(
             recipients: request.recipients,
             cost: request.cost,
             operators,
+            from: request.sender,
+            reference: request.client_reference,
             expires_at: request.expires_at,
             created_at: request.created_at,
             counts,

@@ -51,6 +51,18 @@ pub struct SendRequest {
     /// operator, several fail over in the given order.
     #[serde(default)]
     pub operators: Option<Vec<String>>,
+    /// The sender id the recipients see: one of the customer's senders (`GET /senders`); a
+    /// number (3-15 digits, optional leading `+`) or 1-11 letters, digits, space, `.`, `-`,
+    /// `_`, `&` with at least one letter. Absent: the customer's default sender, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "ACME", min_length = 1, max_length = 16)]
+    pub from: Option<String>,
+    /// The caller's own reference of the request (1-64 characters, no control characters),
+    /// returned wherever the request appears and filterable in the history. Never sent to
+    /// operators.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "order-4821", min_length = 1, max_length = 64)]
+    pub reference: Option<String>,
 }
 
 /// A recipient left out of a partially accepted request.
@@ -80,6 +92,12 @@ pub struct SendResponse {
     pub cost: i64,
     /// Balance after the charge.
     pub balance: i64,
+    /// The sender id it goes out from (`from`, or the customer's default; absent: none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// The caller's reference of the request, as given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
     /// Accepted recipients, normalized (present when `allow_partial` was set).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub accepted: Option<Vec<String>>,
@@ -157,6 +175,8 @@ async fn accept_send(
             allow_partial: req.allow_partial,
             validity_seconds: req.validity_seconds,
             operators: req.operators.as_deref(),
+            from: req.from.as_deref(),
+            reference: req.reference.as_deref(),
         },
         &config.intake,
         |t| config.operators.names_for(t),
@@ -237,6 +257,9 @@ async fn accept_send(
             Err(ApiError::Unauthorized("unknown API key"))
         }
         Outcome::UnknownCustomer => Err(ApiError::unknown_customer(customer_id)),
+        Outcome::UnknownSender => Err(ApiError::UnknownSender(
+            req.from.clone().unwrap_or_default(),
+        )),
         Outcome::RateLimited {
             limit,
             per_second,
@@ -266,6 +289,8 @@ async fn accept_send(
         sms_type,
         cost: accepted.cost,
         balance: accepted.balance,
+        from: accepted.sender.clone(),
+        reference: req.reference.clone(),
         accepted: allow_partial.then(|| {
             accepted
                 .accepted

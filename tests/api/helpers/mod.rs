@@ -29,6 +29,7 @@ use sqlx::{Executor, MySqlPool};
 use tokio_util::sync::CancellationToken;
 
 pub use db::{add_attempt, database_exists};
+pub use http::TestResponse;
 use invariants::OutboxAtFinish;
 pub use pipeline::{
     Mock, app_with_operators, delivering_app, mock, operators_json, spawn_mock_operator,
