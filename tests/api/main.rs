@@ -16,6 +16,7 @@ mod observability;
 mod openapi;
 mod outage;
 mod outbox;
+mod references;
 mod send;
 mod senders;
 mod statements;
