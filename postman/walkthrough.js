@@ -345,6 +345,29 @@ const items = [
     },
   },
   {
+    name: 'POST /sms/send (personalized messages) -> 202, each charged its own segments',
+    method: 'POST',
+    path: '/sms/send',
+    auth: customer,
+    body: {
+      messages: [
+        { to: '+989121234567', text: 'Hello Sara, order 4821 has shipped', reference: 'order-4821' },
+        { to: '+989127654321', text: 'سلام علی، سفارش ۴۸۲۲ ارسال شد', reference: 'order-4822' },
+      ],
+    },
+    test() {
+      const b = json(202);
+      const price = Number(pm.variables.get('priceNormal'));
+      pm.test('two messages, each with its segments and cost', () => {
+        pm.expect(b.recipients).to.eql(2);
+        pm.expect(b.messages.map((m) => m.reference)).to.eql(['order-4821', 'order-4822']);
+        pm.expect(b.messages[1].encoding).to.eql('UCS-2');
+        pm.expect(b.cost).to.eql(b.messages.reduce((sum, m) => sum + m.cost, 0));
+        pm.expect(b.cost).to.eql(b.segments * price);
+      });
+    },
+  },
+  {
     name: 'POST /sms/send (from a sender not the customer\'s) -> 403 unknown-sender',
     method: 'POST',
     path: '/sms/send',

@@ -71,7 +71,10 @@ pub(super) async fn deliver_recipient(
     }
     let sms = OutboundSms {
         to: recipient.recipient.clone(),
-        text: request.body.clone(),
+        text: recipient
+            .body
+            .clone()
+            .unwrap_or_else(|| request.body.clone()),
         reference: crate::operators::wire::reference(&request.sms_identifier, recipient.id),
         from: request.sender.clone(),
     };

@@ -16,6 +16,7 @@ mod observability;
 mod openapi;
 mod outage;
 mod outbox;
+mod personalized;
 mod references;
 mod send;
 mod senders;

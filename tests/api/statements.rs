@@ -38,6 +38,7 @@ async fn batches_of_every_size_reuse_a_bounded_set_of_prepared_statements() {
                 traceparent: None,
                 sender: None,
                 client_reference: None,
+                personal: &[],
             })
             .collect();
         let mut tx = app.db.begin().await.unwrap();
@@ -105,6 +106,7 @@ async fn batches_of_every_size_reuse_a_bounded_set_of_prepared_statements() {
             traceparent: None,
             sender: None,
             client_reference: None,
+            personal: &[],
         };
         let request_id = messages::insert_request(&mut tx, &request).await.unwrap();
         outbox::insert(&mut tx, request_id, &sms_id, 0, None)

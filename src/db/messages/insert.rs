@@ -23,7 +23,27 @@ pub struct NewRequest<'a> {
     pub sender: Option<&'a str>,
     /// The customer's reference of the request (`reference`), if any.
     pub client_reference: Option<&'a str>,
+    /// Personalized bulk: each recipient's own text, at the recipient's index; empty when
+    /// every recipient gets `body` (its status rows then store no text).
+    pub personal: &'a [RecipientText<'a>],
 }
+
+/// A recipient's own text in a personalized request.
+#[derive(Debug, Clone, Copy)]
+pub struct RecipientText<'a> {
+    pub body: &'a str,
+    pub segments: u32,
+    /// Its own reference; `None`: the request's.
+    pub client_reference: Option<&'a str>,
+}
+
+/// One status row to write: its request, the request's id, the recipient and its own text.
+type StatusRowOf<'r, 'a> = (
+    &'r NewRequest<'a>,
+    i64,
+    &'r str,
+    Option<&'r RecipientText<'a>>,
+);
 
 /// Writes the request row and one PENDING status row per recipient; returns the request id.
 pub async fn insert_request(tx: &mut Tx, req: &NewRequest<'_>) -> Result<i64, sqlx::Error> {
@@ -54,10 +74,11 @@ pub async fn insert_request(tx: &mut Tx, req: &NewRequest<'_>) -> Result<i64, sq
     .last_insert_id();
     let request_id = i64::try_from(id).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
 
-    let rows: Vec<(&NewRequest<'_>, i64, &str)> = req
+    let rows: Vec<StatusRowOf<'_, '_>> = req
         .recipients
         .iter()
-        .map(|r| (req, request_id, r.as_str()))
+        .enumerate()
+        .map(|(i, r)| (req, request_id, r.as_str(), req.personal.get(i)))
         .collect();
     insert_status_rows(tx, &rows).await?;
     Ok(request_id)
@@ -118,10 +139,15 @@ pub async fn insert_requests(
         })
         .collect::<Result<_, _>>()?;
 
-    let rows: Vec<(&NewRequest<'_>, i64, &str)> = reqs
+    let rows: Vec<StatusRowOf<'_, '_>> = reqs
         .iter()
         .zip(&ids)
-        .flat_map(|(req, id)| req.recipients.iter().map(move |r| (req, *id, r.as_str())))
+        .flat_map(|(req, id)| {
+            req.recipients
+                .iter()
+                .enumerate()
+                .map(move |(i, r)| (req, *id, r.as_str(), req.personal.get(i)))
+        })
         .collect();
     insert_status_rows(tx, &rows).await?;
     Ok(ids)
@@ -129,25 +155,26 @@ pub async fn insert_requests(
 
 /// One PENDING status row per `(request, request id, recipient)`, in multi-row inserts of
 /// power-of-two sizes (see [`batch::insert_chunks`]).
-async fn insert_status_rows(
-    tx: &mut Tx,
-    rows: &[(&NewRequest<'_>, i64, &str)],
-) -> Result<(), sqlx::Error> {
+async fn insert_status_rows(tx: &mut Tx, rows: &[StatusRowOf<'_, '_>]) -> Result<(), sqlx::Error> {
     for chunk in batch::insert_chunks(rows) {
         let mut qb: QueryBuilder<MySql> = QueryBuilder::new(
             "insert into sms_status (request_id, user_id, sms_identifier, recipient, status, \
-             sms_type, segments, sender, client_reference) ",
+             sms_type, segments, sender, client_reference, body) ",
         );
-        qb.push_values(chunk, |mut b, (req, request_id, recipient)| {
+        qb.push_values(chunk, |mut b, (req, request_id, recipient, own)| {
             b.push_bind(*request_id)
                 .push_bind(req.customer_id)
                 .push_bind(req.sms_identifier)
                 .push_bind(*recipient)
                 .push("'PENDING'")
                 .push_bind(req.sms_type)
-                .push_bind(req.segments)
+                .push_bind(own.map_or(req.segments, |o| o.segments))
                 .push_bind(req.sender)
-                .push_bind(req.client_reference);
+                .push_bind(
+                    own.and_then(|o| o.client_reference)
+                        .or(req.client_reference),
+                )
+                .push_bind(own.map(|o| o.body));
         });
         qb.build().execute(&mut **tx).await?;
     }

@@ -4,7 +4,7 @@
 mod insert;
 mod timeline;
 
-pub use self::insert::{NewRequest, insert_request, insert_requests};
+pub use self::insert::{NewRequest, RecipientText, insert_request, insert_requests};
 pub use self::timeline::{EventRow, events_page, newest_events};
 
 use chrono::{DateTime, Utc};
@@ -44,6 +44,8 @@ pub struct StatusRow {
     pub sender: Option<String>,
     /// The customer's reference of the recipient, or of its request.
     pub client_reference: Option<String>,
+    /// Its own text (personalized bulk); `None`: the request's.
+    pub body: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -52,7 +54,8 @@ pub struct StatusRow {
 macro_rules! status_columns {
     () => {
         "id, sms_identifier, recipient, status, sms_type, provider, provider_message_id, \
-         failure_reason, segments, attempts, sender, client_reference, created_at, updated_at"
+         failure_reason, segments, attempts, sender, client_reference, body, created_at, \
+         updated_at"
     };
 }
 const STATUS_COLUMNS: &str = status_columns!();

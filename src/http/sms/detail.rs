@@ -71,6 +71,12 @@ pub struct RecipientStatus {
     /// The caller's reference of this recipient: its own, or the request's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
+    /// Its own text, in a personalized request (`messages`); absent: the request's `text`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// Its own segments, in a personalized request (the request's `segments` are their sum).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segments: Option<i32>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Oldest first, starting with PENDING at acceptance; at most the newest 50.
@@ -86,6 +92,8 @@ pub struct SmsDetail {
     pub sms_identifier: String,
     #[serde(rename = "type")]
     pub sms_type: SmsType,
+    /// The text of every recipient; empty in a personalized request, whose recipients show
+    /// their own.
     pub text: String,
     pub encoding: String,
     pub segments: i32,
@@ -179,6 +187,8 @@ pub async fn get_sms(
                 failure_reason: s.failure_reason,
                 attempts: s.attempts,
                 reference: s.client_reference,
+                segments: s.body.is_some().then_some(s.segments),
+                text: s.body,
                 created_at: s.created_at,
                 updated_at: s.updated_at,
                 events: timeline,
