@@ -339,6 +339,89 @@ const items = [
     },
   },
   {
+    name: 'POST /admin/customers/{{customerId}}/senders (ACME, default) -> 201',
+    method: 'POST',
+    path: '/admin/customers/{{customerId}}/senders',
+    body: { sender: 'ACME', default: true },
+    test() {
+      const b = json(201);
+      pm.test('ACME is the default', () => pm.expect(b.senders[0]).to.include({ sender: 'ACME', default: true }));
+    },
+  },
+  {
+    name: 'GET /senders -> the customer\'s own sender ids',
+    path: '/senders',
+    auth: customer,
+    test() {
+      const b = json(200);
+      pm.test('ACME, the default', () => pm.expect(b.senders.map((s) => s.sender)).to.eql(['ACME']));
+    },
+  },
+  {
+    name: 'POST /sms/send (from ACME, with a reference) -> 202 from and reference answered',
+    method: 'POST',
+    path: '/sms/send',
+    auth: customer,
+    body: { text: 'From ACME', recipients: ['+989121234567'], from: 'ACME', reference: 'postman-order-1' },
+    test() {
+      const b = json(202);
+      pm.test('from and reference', () => pm.expect(b).to.include({ from: 'ACME', reference: 'postman-order-1' }));
+    },
+  },
+  {
+    name: 'GET /sms/history?reference=postman-order-1 -> that request\'s row',
+    path: '/sms/history?reference=postman-order-1',
+    auth: customer,
+    test() {
+      const b = json(200);
+      pm.test('one row, from ACME', () => {
+        pm.expect(b.items).to.have.length(1);
+        pm.expect(b.items[0]).to.include({ from: 'ACME', reference: 'postman-order-1' });
+      });
+    },
+  },
+  {
+    name: 'POST /sms/send (personalized messages) -> 202, each charged its own segments',
+    method: 'POST',
+    path: '/sms/send',
+    auth: customer,
+    body: {
+      messages: [
+        { to: '+989121234567', text: 'Hello Sara, order 4821 has shipped', reference: 'order-4821' },
+        { to: '+989127654321', text: 'سلام علی، سفارش ۴۸۲۲ ارسال شد', reference: 'order-4822' },
+      ],
+    },
+    test() {
+      const b = json(202);
+      const price = Number(pm.variables.get('priceNormal'));
+      pm.test('two messages, each with its segments and cost', () => {
+        pm.expect(b.recipients).to.eql(2);
+        pm.expect(b.messages.map((m) => m.reference)).to.eql(['order-4821', 'order-4822']);
+        pm.expect(b.messages[1].encoding).to.eql('UCS-2');
+        pm.expect(b.cost).to.eql(b.messages.reduce((sum, m) => sum + m.cost, 0));
+        pm.expect(b.cost).to.eql(b.segments * price);
+      });
+    },
+  },
+  {
+    name: 'POST /sms/send (from a sender not the customer\'s) -> 403 unknown-sender',
+    method: 'POST',
+    path: '/sms/send',
+    auth: customer,
+    body: { text: 'Not my name', recipients: ['+989121234567'], from: 'GLOBEX' },
+    test() {
+      problem(403, 'unknown-sender');
+    },
+  },
+  {
+    name: 'DELETE /admin/customers/{{customerId}}/senders/ACME -> 200, none left',
+    method: 'DELETE',
+    path: '/admin/customers/{{customerId}}/senders/ACME',
+    test() {
+      pm.test('no senders', () => pm.expect(json(200).senders).to.eql([]));
+    },
+  },
+  {
     name: 'POST /sms/send (empty text, bad number, bad type) -> 400 problem+json',
     method: 'POST',
     path: '/sms/send',

@@ -165,7 +165,8 @@ say "customer $CUSTOMER_ID created and topped up"
 #   (GSM 03.38), which operator names are configured, whether a balance covers a send, and
 #   which names are free, which cursors this API issued (they are opaque), that a detail's
 #   `recipient` filter is a phone number, that a daily report's `to` is not before its `from`
-#   and at most 366 days after it, and that JSON
+#   and at most 366 days after it, which strings are sender ids (and which sender ids a
+#   customer has: a send's `from` may get a 403), and that JSON
 #   integers come without a fraction (`100.0` is refused): so schema-valid data may get a 400
 #   (or 402) on the operations below;
 #   every other check, and schema-invalid data getting a 4xx, stays in force for them;
@@ -176,7 +177,9 @@ write_config() {
   {
     for path in /sms/send /sms/history /sms/history.csv /reports/daily /balance /balance/add /admin/customers \
       "/sms/{sms_identifier}" "/sms/{sms_identifier}/recipients/{recipient}/events" \
-      "/admin/customers/{customer_id}/limits"; do
+      "/admin/customers/{customer_id}/limits" /senders "/admin/customers/{customer_id}/senders" \
+      "/admin/customers/{customer_id}/senders/{sender}" \
+      "/admin/customers/{customer_id}/senders/{sender}/default"; do
       cat <<TOML
 [[operations]]
 include-path = "$path"

@@ -17,8 +17,9 @@
 
 use sqlx::{Encode, MySql, QueryBuilder, Type};
 
-/// The most rows (or IN-list values) one statement carries: at 7 placeholders per row this
-/// stays far below MySQL's 65,535 placeholders per statement.
+/// The most rows (or IN-list values) one statement carries: at up to 15 placeholders per row
+/// (a request row; a status row has 9) this stays far below MySQL's 65,535 placeholders per
+/// statement.
 pub const MAX_ROWS: usize = 1_024;
 
 /// Splits `items` into chunks whose lengths are powers of two no larger than [`MAX_ROWS`],

@@ -18,6 +18,8 @@ pub struct OpenRecipient {
     pub recipient: String,
     /// Operator rounds made so far (before this worker takes it).
     pub attempts: i32,
+    /// Its own text (personalized bulk); `None`: the request's.
+    pub body: Option<String>,
 }
 
 /// The first `limit` recipients of a request after status row `after_id` that are PENDING,
@@ -31,7 +33,7 @@ pub async fn open_recipients(
     limit: usize,
 ) -> Result<Vec<OpenRecipient>, sqlx::Error> {
     sqlx::query_as(
-        "select id, recipient, attempts from sms_status where request_id = ? and id > ? and \
+        "select id, recipient, attempts, body from sms_status where request_id = ? and id > ? and \
          (status = 'PENDING' or (status = 'SENDING' and (locked_until is null or locked_until < now(6)))) \
          order by id limit ?",
     )
@@ -97,7 +99,7 @@ pub async fn claim_many(
         });
     }
     let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
-        "select id, recipient, attempts + 1 as attempts from sms_status force index (primary) \
+        "select id, recipient, attempts + 1 as attempts, body from sms_status force index (primary) \
          where id in ",
     );
     batch::push_in_list(&mut qb, ids);
@@ -190,7 +192,13 @@ pub async fn fail_and_refund(
         return Ok(None);
     }
     event(&mut tx, status_id, "FAILED", Some(reason)).await?;
-    let amount = i64::from(request.segments) * request.price_per_segment;
+    // The recipient's own segments: a personalized request's recipients differ (its request
+    // row holds their total). Failures only; the row is the one just updated.
+    let segments: i32 = sqlx::query_scalar("select segments from sms_status where id = ?")
+        .bind(status_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let amount = i64::from(segments) * request.price_per_segment;
     if amount > 0 {
         let transaction_id = format!("refund:{status_id}");
         ledger::credit(

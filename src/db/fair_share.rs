@@ -61,30 +61,76 @@ pub struct Settings {
     /// Its own limits (`None`: the configured default; 0: unlimited).
     pub max_requests_per_sec: Option<i32>,
     pub max_recipients_per_sec: Option<i32>,
+    /// Its sender ids (`super::senders`), the default one first when it has one.
+    pub senders: Senders,
 }
 
-/// The settings of `ids` (absent: no such customer). Read without locking.
+/// A customer's sender ids, as acceptance reads them with its settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Senders {
+    /// The one used when a send names no sender.
+    pub default: Option<String>,
+    /// All of them, the default included.
+    pub all: Vec<String>,
+}
+
+impl Senders {
+    /// From the subquery's `group_concat`: comma separated, the default marked with a leading
+    /// `*` (neither character can be part of a sender id).
+    fn parse(list: Option<&str>) -> Self {
+        let mut senders = Self::default();
+        for item in list
+            .unwrap_or_default()
+            .split(',')
+            .filter(|s| !s.is_empty())
+        {
+            let sender = match item.strip_prefix('*') {
+                Some(default) => {
+                    senders.default = Some(default.to_string());
+                    default
+                }
+                None => item,
+            };
+            senders.all.push(sender.to_string());
+        }
+        senders
+    }
+
+    pub fn contains(&self, sender: &str) -> bool {
+        self.all.iter().any(|s| s == sender)
+    }
+}
+
+/// The settings of `ids` (absent: no such customer). Read without locking, in one statement
+/// with the customers' sender ids (a subquery on `customer_senders`' primary key; at most
+/// `senders::MAX_PER_CUSTOMER` of them, so the `group_concat` stays within its 1,024 bytes).
 pub async fn settings(tx: &mut Tx, ids: &[i64]) -> Result<HashMap<i64, Settings>, sqlx::Error> {
     let mut out = HashMap::with_capacity(ids.len());
     for chunk in batch::key_chunks(ids) {
         let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
-            "select id, api_key_hash, weight, max_requests_per_sec, max_recipients_per_sec \
+            "select id, api_key_hash, weight, max_requests_per_sec, max_recipients_per_sec, \
+             (select group_concat(if(s.is_default = 1, concat('*', s.sender), s.sender) \
+             separator ',') from customer_senders s where s.customer_id = customers.id) \
              from customers force index (primary) where id in ",
         );
         batch::push_in_list(&mut qb, chunk);
-        type Row = (i64, Vec<u8>, i32, Option<i32>, Option<i32>);
+        type Row = (i64, Vec<u8>, i32, Option<i32>, Option<i32>, Option<String>);
         let rows: Vec<Row> = qb.build_query_as().fetch_all(&mut **tx).await?;
-        out.extend(rows.into_iter().map(|(id, api_key_hash, weight, rq, rc)| {
-            (
-                id,
-                Settings {
-                    api_key_hash,
-                    weight,
-                    max_requests_per_sec: rq,
-                    max_recipients_per_sec: rc,
-                },
-            )
-        }));
+        out.extend(
+            rows.into_iter()
+                .map(|(id, api_key_hash, weight, rq, rc, senders)| {
+                    (
+                        id,
+                        Settings {
+                            api_key_hash,
+                            weight,
+                            max_requests_per_sec: rq,
+                            max_recipients_per_sec: rc,
+                            senders: Senders::parse(senders.as_deref()),
+                        },
+                    )
+                }),
+        );
     }
     Ok(out)
 }

@@ -14,6 +14,7 @@ pub mod ledger;
 pub mod messages;
 pub mod outbox;
 pub mod reports;
+pub mod senders;
 pub mod sent;
 pub mod slices;
 

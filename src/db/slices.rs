@@ -35,6 +35,7 @@ struct KeyedRecipient {
     id: i64,
     recipient: String,
     attempts: i32,
+    body: Option<String>,
 }
 
 /// For each key, in order: its request (`None` when there is none) with the first `limit`
@@ -90,7 +91,7 @@ pub async fn load(
                 qb.push(" union all ");
             }
             qb.push(format!(
-                "(select {slot} as k, id, recipient, attempts from sms_status "
+                "(select {slot} as k, id, recipient, attempts, body from sms_status "
             ))
             .push("where request_id = ")
             .push_bind(request_id)
@@ -113,6 +114,7 @@ pub async fn load(
                     id: row.id,
                     recipient: row.recipient,
                     attempts: row.attempts,
+                    body: row.body,
                 });
             }
         }

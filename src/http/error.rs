@@ -72,6 +72,9 @@ pub enum ApiError {
     /// 403: valid credentials that may not do this.
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// 403: a send's `from` is not one of the customer's sender ids; nothing was charged.
+    #[error("unknown sender")]
+    UnknownSender(String),
     /// 404.
     #[error("not found: {0}")]
     NotFound(String),
@@ -150,7 +153,7 @@ impl ApiError {
         match self {
             Self::Validation { .. } | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::UnknownSender(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::InsufficientBalance { .. } => StatusCode::PAYMENT_REQUIRED,
@@ -171,6 +174,7 @@ impl ApiError {
             Self::BadRequest(_) => ("bad-request", "Malformed request"),
             Self::Unauthorized(_) => ("unauthorized", "Missing or unknown credentials"),
             Self::Forbidden(_) => ("forbidden", "Not allowed"),
+            Self::UnknownSender(_) => ("unknown-sender", "Sender not allowed"),
             Self::NotFound(_) => ("not-found", "Not found"),
             Self::Conflict(_) => ("conflict", "Conflict"),
             Self::InsufficientBalance { .. } => ("insufficient-balance", "Insufficient balance"),
@@ -199,6 +203,9 @@ impl ApiError {
                 "over this customer's limit of {per_second} {limit} a second; nothing was charged"
             ),
             Self::Unauthorized(d) => (*d).to_string(),
+            Self::UnknownSender(s) => format!(
+                "{s:?} is not one of this customer's sender ids (GET /senders); nothing was charged"
+            ),
             Self::InsufficientBalance { balance, required } => format!(
                 "this request costs {required} credits but the balance is {balance}; nothing was charged"
             ),

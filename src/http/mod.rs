@@ -15,6 +15,7 @@ pub mod openapi;
 pub mod pagination;
 pub mod reports;
 pub mod responses;
+pub mod senders;
 pub mod sms;
 
 use std::time::Duration;
@@ -24,7 +25,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post, put};
 use serde::Serialize;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -66,6 +67,19 @@ pub fn router(state: AppState) -> Router {
             "/admin/customers/{customer_id}/api-key",
             post(customers::rotate_api_key),
         )
+        .route(
+            "/admin/customers/{customer_id}/senders",
+            get(senders::list_senders).post(senders::add_sender),
+        )
+        .route(
+            "/admin/customers/{customer_id}/senders/{sender}",
+            delete(senders::remove_sender),
+        )
+        .route(
+            "/admin/customers/{customer_id}/senders/{sender}/default",
+            put(senders::set_default_sender),
+        )
+        .route("/senders", get(senders::own_senders))
         .route("/admin/dispatch/pause", post(admin::pause))
         .route("/admin/dispatch/resume", post(admin::resume))
         .route("/admin/operators", get(admin::operators))

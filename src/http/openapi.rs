@@ -5,7 +5,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    admin, balance, customer_limits, customers, dead_letters, dlr, error, health, reports, sms,
+    admin, balance, customer_limits, customers, dead_letters, dlr, error, health, reports, senders,
+    sms,
 };
 use crate::domain;
 
@@ -23,6 +24,11 @@ use crate::domain;
         customers::rotate_api_key,
         customer_limits::get_limits,
         customer_limits::put_limits,
+        senders::own_senders,
+        senders::list_senders,
+        senders::add_sender,
+        senders::remove_sender,
+        senders::set_default_sender,
         admin::pause,
         admin::resume,
         admin::operators,
@@ -53,6 +59,7 @@ use crate::domain;
         (name = "balance", description = "Prepaid balance and its ledger"),
         (name = "reports", description = "Daily counts per customer and type"),
         (name = "admin", description = "Customer management (admin token)"),
+        (name = "senders", description = "Sender ids a customer may send from (managed with the admin token)"),
         (name = "delivery reports", description = "Operators reporting delivery"),
         (name = "operations", description = "Health and readiness"),
     )

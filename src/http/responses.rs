@@ -31,8 +31,9 @@ problems! {
         headers(("WWW-Authenticate" = String, description = "Always `Bearer`"));
     /// 402: the balance does not cover the request; nothing was charged or queued.
     PaymentRequired: 402;
-    /// 403: valid credentials that may not do this: a customer key on an admin endpoint, or a
-    /// customer key naming another customer.
+    /// 403: valid credentials that may not do this: a customer key on an admin endpoint, a
+    /// customer key naming another customer, or (`POST /sms/send`) a well-formed `from` that
+    /// is not one of the customer's sender ids (`/problems/unknown-sender`; nothing charged).
     Forbidden: 403;
     /// 404: no such resource (customer, request, operator or message) for this caller.
     NotFound: 404;

@@ -13,11 +13,12 @@ use std::collections::{BTreeSet, HashMap};
 
 use uuid::Uuid;
 
-use super::DefaultLimits;
 use super::SendCommand;
+pub use super::charge::charge_for;
+use super::charge::{Shortfall, limits_of};
+use super::personal;
 use crate::db::{Tx, daily, fair_share as fair, ledger, messages, outbox};
 use crate::domain::fair_share;
-use crate::domain::rate_limit::Rate;
 use crate::domain::{Encoding, PhoneNumber, SmsType};
 
 /// An accepted request.
@@ -32,6 +33,11 @@ pub struct Accepted {
     pub cost: i64,
     /// Balance after the charge.
     pub balance: i64,
+    /// The sender id it goes out from: the one asked for, else the customer's default.
+    pub sender: Option<String>,
+    /// Personalized bulk: the accepted messages' own segments and encodings, in order (empty
+    /// for one text).
+    pub personal: Vec<crate::domain::SegmentCount>,
 }
 
 /// The result of [`accept`].
@@ -48,6 +54,8 @@ pub enum Outcome {
     /// [`SendCommand::api_key_hash`] is no longer the customer's key (rotated since it was
     /// cached). Nothing was written.
     UnknownKey,
+    /// [`SendCommand::from`] is not one of the customer's sender ids. Nothing was written.
+    UnknownSender,
     /// The customer is over one of its rate limits. Nothing was written.
     RateLimited {
         limit: Limit,
@@ -71,52 +79,6 @@ impl Limit {
             Self::Recipients => "recipients",
         }
     }
-}
-
-/// The limits of a customer: its own where the admin set them, else the configured ones.
-fn limits_of(setting: &fair::Settings, defaults: DefaultLimits) -> (Rate, Rate) {
-    let per_second =
-        |own: Option<i32>, default: u32| own.map_or(default, |v| u32::try_from(v).unwrap_or(0));
-    (
-        Rate {
-            per_second: per_second(setting.max_requests_per_sec, defaults.requests_per_sec),
-            burst_us: defaults.burst_us,
-        },
-        Rate {
-            per_second: per_second(setting.max_recipients_per_sec, defaults.recipients_per_sec),
-            burst_us: defaults.burst_us,
-        },
-    )
-}
-
-/// How many recipients `balance` covers and what they cost: `(take, cost)`, or the
-/// [`Outcome::InsufficientBalance`] to answer. All of them, or with `allow_partial` as many as
-/// the balance covers (at least one).
-pub fn charge_for(
-    cmd: &SendCommand,
-    price_per_segment: i64,
-    balance: i64,
-) -> Result<(usize, i64), Outcome> {
-    let unit = i64::from(cmd.count.segments) * price_per_segment;
-    let wanted = cmd.recipients.len();
-    let covered = if unit == 0 {
-        wanted
-    } else {
-        usize::try_from(balance.max(0) / unit)
-            .unwrap_or(usize::MAX)
-            .min(wanted)
-    };
-    let take = if covered == wanted {
-        wanted
-    } else if cmd.allow_partial && covered > 0 {
-        covered
-    } else {
-        return Err(Outcome::InsufficientBalance {
-            balance,
-            required: unit * wanted as i64,
-        });
-    };
-    Ok((take, unit * take as i64))
 }
 
 /// One request of [`accept_many`]: the command and its price per segment.
@@ -155,6 +117,7 @@ struct Plan {
     transaction_id: String,
     description: String,
     operators: String,
+    sender: Option<String>,
     /// Virtual start of its first slice, and virtual time per recipient (the fair order).
     vtime: i64,
     vstep: i64,
@@ -204,6 +167,16 @@ pub async fn accept_many(
             outcomes.push(Some(Outcome::UnknownCustomer));
             continue;
         };
+        // The sender is checked against the senders read with the settings, in this
+        // transaction: an admin's change applies to the next request in every process.
+        let sender = match &cmd.from {
+            None => setting.senders.default.clone(),
+            Some(from) if setting.senders.contains(from.as_str()) => Some(from.to_string()),
+            Some(_) => {
+                outcomes.push(Some(Outcome::UnknownSender));
+                continue;
+            }
+        };
         let (requests_rate, recipients_rate) = limits_of(setting, cmd.default_limits);
         let now = account.now_us;
         let state = &mut account.state;
@@ -229,7 +202,9 @@ pub async fn accept_many(
         };
         let balance = &mut account.balance;
         match charge_for(cmd, *price, *balance) {
-            Err(refused) => outcomes.push(Some(refused)),
+            Err(Shortfall { balance, required }) => {
+                outcomes.push(Some(Outcome::InsufficientBalance { balance, required }));
+            }
             Ok((take, cost)) => {
                 *balance -= cost;
                 state.tat_requests = tat_requests;
@@ -250,15 +225,24 @@ pub async fn accept_many(
                 plans.push(Plan {
                     index,
                     transaction_id: format!("charge:{sms_id}"),
-                    description: format!(
-                        "{} {} x {} segment(s)",
-                        cmd.sms_type, take, cmd.count.segments
-                    ),
+                    description: if cmd.personal.is_empty() {
+                        format!(
+                            "{} {} x {} segment(s)",
+                            cmd.sms_type, take, cmd.count.segments
+                        )
+                    } else {
+                        let count = personal::total(&cmd.personal[..take]);
+                        format!(
+                            "{} {} personalized, {} segment(s)",
+                            cmd.sms_type, take, count.segments
+                        )
+                    },
                     recipients: cmd.recipients[..take]
                         .iter()
                         .map(|p| p.as_str().to_string())
                         .collect(),
                     operators: cmd.operators.join(","),
+                    sender,
                     sms_id,
                     take,
                     cost,
@@ -282,14 +266,22 @@ pub async fn accept_many(
     fair::save_states(tx, &states).await?;
     for p in plans {
         let cmd = requests[p.index].cmd;
+        let personal = &cmd.personal[..p.take.min(cmd.personal.len())];
+        let count = if personal.is_empty() {
+            cmd.count
+        } else {
+            personal::total(personal)
+        };
         outcomes[p.index] = Some(Outcome::Accepted(Accepted {
             sms_identifier: p.sms_id.parse().expect("a uuid we formatted"),
             accepted: cmd.recipients[..p.take].to_vec(),
             rejected: cmd.recipients[p.take..].to_vec(),
-            segments: cmd.count.segments,
-            encoding: cmd.count.encoding,
+            segments: count.segments,
+            encoding: count.encoding,
             cost: p.cost,
             balance: p.balance_after,
+            sender: p.sender,
+            personal: personal.iter().map(|m| m.count).collect(),
         }));
     }
     Ok(outcomes)
@@ -324,17 +316,39 @@ async fn record(
             "a locked balance did not cover its debit".into(),
         ));
     }
-    let rows: Vec<messages::NewRequest<'_>> = plans
+    // Personalized requests: each recipient's own text, segments and reference.
+    let texts: Vec<Vec<messages::RecipientText<'_>>> = plans
         .iter()
         .map(|p| {
+            let cmd = requests[p.index].cmd;
+            cmd.personal[..p.take.min(cmd.personal.len())]
+                .iter()
+                .map(|m| messages::RecipientText {
+                    body: &m.text,
+                    segments: m.count.segments,
+                    client_reference: m.reference.as_deref(),
+                })
+                .collect()
+        })
+        .collect();
+    let rows: Vec<messages::NewRequest<'_>> = plans
+        .iter()
+        .zip(&texts)
+        .map(|(p, texts)| {
             let Request { cmd, price } = requests[p.index];
+            let count = if cmd.personal.is_empty() {
+                cmd.count
+            } else {
+                personal::total(&cmd.personal[..p.take])
+            };
             messages::NewRequest {
                 sms_identifier: &p.sms_id,
                 customer_id: cmd.customer_id,
                 sms_type: cmd.sms_type.as_str(),
                 body: &cmd.text,
-                encoding: cmd.count.encoding.as_str(),
-                segments: cmd.count.segments,
+                encoding: count.encoding.as_str(),
+                segments: count.segments,
+                personal: texts,
                 recipients: &p.recipients,
                 price_per_segment: price,
                 cost: p.cost,
@@ -342,6 +356,8 @@ async fn record(
                 validity_seconds: cmd.validity_seconds,
                 traceparent: cmd.traceparent.as_deref(),
                 created_at: p.accepted_at,
+                sender: p.sender.as_deref(),
+                client_reference: cmd.reference.as_deref(),
             }
         })
         .collect();
@@ -371,7 +387,7 @@ async fn record(
             let counts = daily::Counts {
                 requests: 1,
                 recipients: p.take as i64,
-                segments: p.take as i64 * i64::from(cmd.count.segments),
+                segments: personal::segments_of(cmd.count, &cmd.personal, p.take),
                 cost: p.cost,
                 ..daily::Counts::default()
             };

@@ -7,7 +7,9 @@
 //! Validation happens before any database work, so bad input can never leave anything behind.
 
 mod accept;
+mod charge;
 pub mod group_commit;
+pub mod personal;
 pub mod resolve;
 mod validate;
 

@@ -5,10 +5,11 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-/// A message taken: its id and the status a lookup reports.
+/// A message taken: its id, the status a lookup reports and the sender id it came with.
 struct Remembered {
     message_id: String,
     status: &'static str,
+    from: Option<Box<str>>,
 }
 
 /// References in the order they were taken, each with its message.
@@ -38,8 +39,17 @@ impl Memory {
             .map(|r| (r.message_id.clone(), r.status))
     }
 
+    /// The sender id the message taken under `reference` came with.
+    pub(super) fn sender(&self, reference: &str) -> Option<String> {
+        self.by_reference
+            .get(reference)?
+            .from
+            .as_deref()
+            .map(str::to_string)
+    }
+
     /// Remembers a new message (status [`ACCEPTED`]), forgetting the oldest when full.
-    pub(super) fn insert(&mut self, reference: &str, message_id: &str) {
+    pub(super) fn insert(&mut self, reference: &str, message_id: &str, from: Option<&str>) {
         if self.capacity == 0 || self.by_reference.contains_key(reference) {
             return;
         }
@@ -55,6 +65,7 @@ impl Memory {
             Remembered {
                 message_id: message_id.to_string(),
                 status: ACCEPTED,
+                from: from.map(Box::from),
             },
         );
     }
@@ -74,18 +85,20 @@ mod tests {
     #[test]
     fn the_oldest_reference_is_forgotten_first() {
         let mut m = Memory::new(2);
-        m.insert("a", "id-a");
-        m.insert("b", "id-b");
+        m.insert("a", "id-a", Some("ACME"));
+        m.insert("b", "id-b", None);
         m.set_status("a", "DELIVRD");
         assert_eq!(m.get("a"), Some(("id-a".to_string(), "DELIVRD")));
-        m.insert("c", "id-c");
+        assert_eq!(m.sender("a").as_deref(), Some("ACME"));
+        assert_eq!(m.sender("b"), None);
+        m.insert("c", "id-c", None);
         assert_eq!(m.get("a"), None);
         assert_eq!(m.get("b"), Some(("id-b".to_string(), ACCEPTED)));
         assert_eq!(m.get("c").map(|(id, _)| id).as_deref(), Some("id-c"));
         assert_eq!((m.order.len(), m.by_reference.len()), (2, 2));
 
         let mut none = Memory::new(0);
-        none.insert("a", "id-a");
+        none.insert("a", "id-a", None);
         assert_eq!(none.get("a"), None);
     }
 }

@@ -1,5 +1,5 @@
 //! A mock SMS operator speaking the contract's wire protocol ([`crate::operators::wire`]):
-//! `POST /send` with `{"to", "text", "reference"}` and a bearer key answers `{"message_id"}`
+//! `POST /send` with `{"to", "text", "reference", "from"}` and a bearer key answers `{"message_id"}`
 //! after a configurable latency, fails transiently (503) or rejects permanently (400) at
 //! configurable rates, and posts delivery reports back after a delay. `GET /stats` returns
 //! what it received. With [`MockOperatorConfig::max_rps`] it limits its own rate as operators
@@ -9,7 +9,7 @@
 //! It honours the gateway's idempotency key: a send whose `reference` it has taken before is
 //! answered 200 with the first message id and neither delivered nor reported again (counted
 //! in `repeated`). `GET /status?reference=` answers `{"message_id", "status"}` for a
-//! reference it has taken, 404 otherwise. It remembers at most
+//! reference it has taken (with the `from` it came with), 404 otherwise. It remembers at most
 //! [`MockOperatorConfig::remember`] references (1,000,000 by default, about 200 MB at most),
 //! forgetting the oldest first (`memory.rs`); a reference forgotten is a new message again.
 //! A message is taken when its send arrives, before the latency: a send the gateway gave up
@@ -298,7 +298,7 @@ async fn send(
             Decision::Reject
         } else {
             let message_id = format!("{}-{}", op.config.name, uuid::Uuid::new_v4().simple());
-            memory.insert(&msg.reference, &message_id);
+            memory.insert(&msg.reference, &message_id, msg.from.as_deref());
             Decision::Accept(message_id)
         }
     };
@@ -350,12 +350,20 @@ async fn status(
         return (StatusCode::BAD_REQUEST, "reference is required").into_response();
     };
     op.stats.lookups.fetch_add(1, Ordering::Relaxed);
-    let found = op.memory.lock().expect("mock memory").get(&q.reference);
+    let (found, from) = {
+        let memory = op.memory.lock().expect("mock memory");
+        (memory.get(&q.reference), memory.sender(&q.reference))
+    };
     match found {
         Some((message_id, status)) => {
             op.stats.lookups_found.fetch_add(1, Ordering::Relaxed);
             let status = status.to_string();
-            Json(MessageStatus { message_id, status }).into_response()
+            Json(MessageStatus {
+                message_id,
+                status,
+                from,
+            })
+            .into_response()
         }
         None => (StatusCode::NOT_FOUND, "no message with that reference").into_response(),
     }

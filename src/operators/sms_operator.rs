@@ -13,6 +13,8 @@ pub struct OutboundSms {
     pub text: String,
     /// Our idempotency key of the recipient ([`super::wire::reference`]).
     pub reference: String,
+    /// The sender id it goes out from; `None`: the operator's own.
+    pub from: Option<String>,
 }
 
 /// Why a call failed.

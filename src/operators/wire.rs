@@ -15,6 +15,11 @@ pub struct OperatorSend {
     /// attempt for that recipient and unique across deployments, so an operator that has seen
     /// it may answer with the message id it gave the first time instead of sending again.
     pub reference: String,
+    /// The sender id the recipient sees (a number or an alphanumeric name, checked against
+    /// the customer's allowed senders); absent: the operator's own. Not the customer's
+    /// reference, which never leaves the gateway.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
 }
 
 /// The answer to an accepted send: `200 {"message_id"}`.
@@ -40,6 +45,9 @@ pub struct MessageStatus {
     pub message_id: String,
     /// The operator's status word (`ACCEPTD` until a report says more, `DELIVRD`, ...).
     pub status: String,
+    /// The sender id it was sent with (the mock operator answers it; the gateway ignores it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
 }
 
 /// A delivery report as posted to the gateway's `POST /dlr/{operator}`.

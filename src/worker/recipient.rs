@@ -71,8 +71,12 @@ pub(super) async fn deliver_recipient(
     }
     let sms = OutboundSms {
         to: recipient.recipient.clone(),
-        text: request.body.clone(),
+        text: recipient
+            .body
+            .clone()
+            .unwrap_or_else(|| request.body.clone()),
         reference: crate::operators::wire::reference(&request.sms_identifier, recipient.id),
+        from: request.sender.clone(),
     };
     // A recipient taken again may have reached an operator on its last attempt (the worker
     // died or lost its lease after the call): an operator that can be asked is asked first.

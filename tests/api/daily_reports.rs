@@ -284,12 +284,15 @@ async fn an_acceptance_that_rolls_back_leaves_no_count() {
     let (customer, _) = app.create_customer("acme", 10).await;
     let recipients = vec!["+989121234567".to_string(), "+989127654321".to_string()];
     let input = SendInput {
-        text: "hi",
-        recipients: &recipients,
+        text: Some("hi"),
+        recipients: Some(&recipients),
+        messages: None,
         sms_type: None,
         allow_partial: false,
         validity_seconds: None,
         operators: None,
+        from: None,
+        reference: None,
     };
     let cmd = intake::validate(customer, &input, &app.state.config.intake, |_| {
         BTreeSet::new()

@@ -44,6 +44,7 @@ async fn the_csv_has_the_rows_and_filters_of_the_history() {
         "type=Express",
         &format!("sms_identifier={first}"),
         "recipient=09121234567",
+        "reference=none-has-it",
         "from=2000-01-01T00:00:00Z",
         "to=2000-01-01T00:00:00Z",
     ] {
@@ -60,6 +61,8 @@ async fn the_csv_has_the_rows_and_filters_of_the_history() {
                 "type",
                 "provider",
                 "segments",
+                "from",
+                "reference",
                 "created_at",
                 "updated_at"
             ]
@@ -78,6 +81,8 @@ async fn the_csv_has_the_rows_and_filters_of_the_history() {
                     "type",
                     "provider",
                     "segments",
+                    "from",
+                    "reference",
                     "created_at",
                     "updated_at",
                 ]

@@ -38,6 +38,9 @@ async fn batches_of_every_size_reuse_a_bounded_set_of_prepared_statements() {
                 validity_seconds: (i % 2 == 0).then_some(3_600),
                 traceparent: None,
                 created_at: chrono::Utc::now(),
+                sender: None,
+                client_reference: None,
+                personal: &[],
             })
             .collect();
         let mut tx = app.db.begin().await.unwrap();
@@ -112,6 +115,9 @@ async fn batches_of_every_size_reuse_a_bounded_set_of_prepared_statements() {
             validity_seconds: None,
             traceparent: None,
             created_at: chrono::Utc::now(),
+            sender: None,
+            client_reference: None,
+            personal: &[],
         };
         let request_id = messages::insert_request(&mut tx, &request).await.unwrap();
         let key = daily::Key::of(users[0], request.created_at, SmsType::Normal);

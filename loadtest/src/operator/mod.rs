@@ -275,6 +275,7 @@ async fn status(
         Some(message_id) => Json(MessageStatus {
             message_id,
             status: "ACCEPTD".into(),
+            from: None,
         })
         .into_response(),
         None => (StatusCode::NOT_FOUND, "no message with that reference").into_response(),

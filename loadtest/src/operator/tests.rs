@@ -25,6 +25,7 @@ async fn records_tagged_arrivals_per_run_and_answers_unique_ids() {
                 to: "+989121234567".into(),
                 text,
                 reference: reference.into(),
+                from: None,
             })
             .send()
             .await

@@ -264,6 +264,7 @@ mod tests {
                     to: "+989121234567".into(),
                     text: tagged_text(TextKind::Gsm, 0xbeef, seq),
                     reference: reference.into(),
+                    from: None,
                 })
                 .send()
                 .await

@@ -73,13 +73,16 @@ impl Shared {
     pub async fn send(&self, seq: u64, started_us: u64) -> Outcome {
         let pick = self.plan.pick(seq);
         let body = SendRequest {
-            text: crate::text::tagged_text(pick.kind, self.run_id, seq as u32),
-            recipients: self.plan.recipients_of(seq),
+            text: Some(crate::text::tagged_text(pick.kind, self.run_id, seq as u32)),
+            recipients: Some(self.plan.recipients_of(seq)),
+            messages: None,
             sms_type: Some(type_name(pick.express).into()),
             customer_id: None,
             allow_partial: false,
             validity_seconds: None,
             operators: None,
+            from: None,
+            reference: None,
         };
         let body = serde_json::to_vec(&body).expect("request serializes");
         self.counters.requests.fetch_add(1, Ordering::Relaxed);

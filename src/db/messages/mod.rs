@@ -1,161 +1,16 @@
 //! SMS requests and their per-recipient status rows; the recipients' event timelines are
 //! read in `timeline`.
 
+mod insert;
 mod timeline;
 
+pub use self::insert::{NewRequest, RecipientText, insert_request, insert_requests};
 pub use self::timeline::{EventRow, events_page, newest_events};
 
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, MySql, MySqlPool, QueryBuilder};
 
-use super::{Tx, batch};
 use crate::domain::{Encoding, SmsStatus, SmsType};
-
-/// An accepted request, as written by intake.
-#[derive(Debug, Clone)]
-pub struct NewRequest<'a> {
-    pub sms_identifier: &'a str,
-    pub customer_id: i64,
-    pub sms_type: &'a str,
-    pub body: &'a str,
-    pub encoding: &'a str,
-    pub segments: u32,
-    pub recipients: &'a [String],
-    pub price_per_segment: i64,
-    pub cost: i64,
-    pub operators: &'a str,
-    pub validity_seconds: Option<u32>,
-    pub traceparent: Option<&'a str>,
-    /// When it was accepted (the database's clock, read by the acceptance): the request's
-    /// and its status rows' `created_at`, so both fall on the same UTC day, the day its
-    /// daily counters (`db::daily`) use.
-    pub created_at: DateTime<Utc>,
-}
-
-/// Writes the request row and one PENDING status row per recipient; returns the request id.
-pub async fn insert_request(tx: &mut Tx, req: &NewRequest<'_>) -> Result<i64, sqlx::Error> {
-    let id = sqlx::query(
-        "insert into sms_requests (sms_identifier, user_id, sms_type, body, encoding, segments, \
-         recipients, price_per_segment, cost, operators, expires_at, traceparent, created_at) \
-         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, \
-         case when ? is null then null else now(6) + interval ? second end, ?, ?)",
-    )
-    .bind(req.sms_identifier)
-    .bind(req.customer_id)
-    .bind(req.sms_type)
-    .bind(req.body)
-    .bind(req.encoding)
-    .bind(req.segments)
-    .bind(req.recipients.len() as u32)
-    .bind(req.price_per_segment)
-    .bind(req.cost)
-    .bind(req.operators)
-    .bind(req.validity_seconds)
-    .bind(req.validity_seconds)
-    .bind(req.traceparent)
-    .bind(req.created_at)
-    .execute(&mut **tx)
-    .await?
-    .last_insert_id();
-    let request_id = i64::try_from(id).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-
-    let rows: Vec<(&NewRequest<'_>, i64, &str)> = req
-        .recipients
-        .iter()
-        .map(|r| (req, request_id, r.as_str()))
-        .collect();
-    insert_status_rows(tx, &rows).await?;
-    Ok(request_id)
-}
-
-/// Inserts several requests with one statement per table (chunked) and returns their ids,
-/// in order. The ids are read back by `sms_identifier` rather than assumed consecutive
-/// (MySQL 8's default auto-increment lock mode interleaves concurrent multi-row inserts).
-pub async fn insert_requests(
-    tx: &mut Tx,
-    reqs: &[NewRequest<'_>],
-) -> Result<Vec<i64>, sqlx::Error> {
-    for chunk in batch::insert_chunks(reqs) {
-        let mut qb: QueryBuilder<MySql> = QueryBuilder::new(
-            "insert into sms_requests (sms_identifier, user_id, sms_type, body, encoding, segments, \
-             recipients, price_per_segment, cost, operators, expires_at, traceparent, \
-             created_at) ",
-        );
-        qb.push_values(chunk, |mut b, req| {
-            b.push_bind(req.sms_identifier)
-                .push_bind(req.customer_id)
-                .push_bind(req.sms_type)
-                .push_bind(req.body)
-                .push_bind(req.encoding)
-                .push_bind(req.segments)
-                .push_bind(req.recipients.len() as u32)
-                .push_bind(req.price_per_segment)
-                .push_bind(req.cost)
-                .push_bind(req.operators)
-                // One text whether or not a row has a validity (see `batch`).
-                .push("case when ")
-                .push_bind_unseparated(req.validity_seconds)
-                .push_unseparated(" is null then null else now(6) + interval ")
-                .push_bind_unseparated(req.validity_seconds)
-                .push_unseparated(" second end")
-                .push_bind(req.traceparent)
-                .push_bind(req.created_at);
-        });
-        qb.build().execute(&mut **tx).await?;
-    }
-    let mut ids = std::collections::HashMap::with_capacity(reqs.len());
-    let identifiers: Vec<&str> = reqs.iter().map(|r| r.sms_identifier).collect();
-    for chunk in batch::key_chunks(&identifiers) {
-        let mut qb: QueryBuilder<MySql> = QueryBuilder::new(
-            "select sms_identifier, id from sms_requests where sms_identifier in ",
-        );
-        batch::push_in_list(&mut qb, chunk);
-        let rows: Vec<(String, i64)> = qb.build_query_as().fetch_all(&mut **tx).await?;
-        ids.extend(rows);
-    }
-    let ids: Vec<i64> = reqs
-        .iter()
-        .map(|r| {
-            ids.get(r.sms_identifier)
-                .copied()
-                .ok_or_else(|| sqlx::Error::RowNotFound)
-        })
-        .collect::<Result<_, _>>()?;
-
-    let rows: Vec<(&NewRequest<'_>, i64, &str)> = reqs
-        .iter()
-        .zip(&ids)
-        .flat_map(|(req, id)| req.recipients.iter().map(move |r| (req, *id, r.as_str())))
-        .collect();
-    insert_status_rows(tx, &rows).await?;
-    Ok(ids)
-}
-
-/// One PENDING status row per `(request, request id, recipient)`, in multi-row inserts of
-/// power-of-two sizes (see [`batch::insert_chunks`]).
-async fn insert_status_rows(
-    tx: &mut Tx,
-    rows: &[(&NewRequest<'_>, i64, &str)],
-) -> Result<(), sqlx::Error> {
-    for chunk in batch::insert_chunks(rows) {
-        let mut qb: QueryBuilder<MySql> = QueryBuilder::new(
-            "insert into sms_status (request_id, user_id, sms_identifier, recipient, status, \
-             sms_type, segments, created_at) ",
-        );
-        qb.push_values(chunk, |mut b, (req, request_id, recipient)| {
-            b.push_bind(*request_id)
-                .push_bind(req.customer_id)
-                .push_bind(req.sms_identifier)
-                .push_bind(*recipient)
-                .push("'PENDING'")
-                .push_bind(req.sms_type)
-                .push_bind(req.segments)
-                .push_bind(req.created_at);
-        });
-        qb.build().execute(&mut **tx).await?;
-    }
-    Ok(())
-}
 
 /// Filters of `GET /sms/history`, already validated and normalized.
 #[derive(Debug, Clone, Default)]
@@ -164,6 +19,8 @@ pub struct HistoryFilter {
     pub sms_type: Option<&'static str>,
     pub sms_identifier: Option<String>,
     pub recipient: Option<String>,
+    /// The customer's reference (`idx_sms_status_user_reference`).
+    pub reference: Option<String>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
     /// Only rows with an id below this (the cursor).
@@ -183,6 +40,12 @@ pub struct StatusRow {
     pub failure_reason: Option<String>,
     pub segments: i32,
     pub attempts: i32,
+    /// The sender id it went out from.
+    pub sender: Option<String>,
+    /// The customer's reference of the recipient, or of its request.
+    pub client_reference: Option<String>,
+    /// Its own text (personalized bulk); `None`: the request's.
+    pub body: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -191,7 +54,8 @@ pub struct StatusRow {
 macro_rules! status_columns {
     () => {
         "id, sms_identifier, recipient, status, sms_type, provider, provider_message_id, \
-         failure_reason, segments, attempts, created_at, updated_at"
+         failure_reason, segments, attempts, sender, client_reference, body, created_at, \
+         updated_at"
     };
 }
 const STATUS_COLUMNS: &str = status_columns!();
@@ -218,6 +82,10 @@ pub async fn history(
     }
     if let Some(recipient) = &filter.recipient {
         qb.push(" and recipient = ").push_bind(recipient.as_str());
+    }
+    if let Some(reference) = &filter.reference {
+        qb.push(" and client_reference = ")
+            .push_bind(reference.as_str());
     }
     if let Some(from) = filter.from {
         qb.push(" and created_at >= ").push_bind(from);
@@ -249,6 +117,10 @@ pub struct RequestRow {
     /// Comma-separated operator preference; see [`RequestRow::operator_preference`].
     pub operators: String,
     pub expires_at: Option<DateTime<Utc>>,
+    /// The sender id it goes out from (`from` towards the operators).
+    pub sender: Option<String>,
+    /// The customer's reference of the request.
+    pub client_reference: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -267,7 +139,7 @@ impl RequestRow {
 macro_rules! request_columns {
     () => {
         "id, sms_identifier, user_id, sms_type, body, encoding, segments, recipients, \
-         price_per_segment, cost, operators, expires_at, created_at"
+         price_per_segment, cost, operators, expires_at, sender, client_reference, created_at"
     };
 }
 pub(crate) use request_columns;

@@ -68,6 +68,15 @@ pub struct RecipientStatus {
     pub failure_reason: Option<String>,
     /// Operator calls made for it.
     pub attempts: i32,
+    /// The caller's reference of this recipient: its own, or the request's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// Its own text, in a personalized request (`messages`); absent: the request's `text`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// Its own segments, in a personalized request (the request's `segments` are their sum).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segments: Option<i32>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Oldest first, starting with PENDING at acceptance; at most the newest 50.
@@ -83,6 +92,8 @@ pub struct SmsDetail {
     pub sms_identifier: String,
     #[serde(rename = "type")]
     pub sms_type: SmsType,
+    /// The text of every recipient; empty in a personalized request, whose recipients show
+    /// their own.
     pub text: String,
     pub encoding: String,
     pub segments: i32,
@@ -92,6 +103,12 @@ pub struct SmsDetail {
     pub cost: i64,
     /// Requested operator order, if any.
     pub operators: Vec<String>,
+    /// The sender id it goes out from (absent: none, the operator's own).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// The caller's reference of the request, as given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
     pub expires_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     /// Recipients per current state, over all the request's recipients (on every page).
@@ -169,6 +186,9 @@ pub async fn get_sms(
                 provider_message_id: s.provider_message_id,
                 failure_reason: s.failure_reason,
                 attempts: s.attempts,
+                reference: s.client_reference,
+                segments: s.body.is_some().then_some(s.segments),
+                text: s.body,
                 created_at: s.created_at,
                 updated_at: s.updated_at,
                 events: timeline,
@@ -188,6 +208,8 @@ pub async fn get_sms(
             recipients: request.recipients,
             cost: request.cost,
             operators,
+            from: request.sender,
+            reference: request.client_reference,
             expires_at: request.expires_at,
             created_at: request.created_at,
             counts,

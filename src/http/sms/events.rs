@@ -43,6 +43,9 @@ pub struct RecipientEvents {
     pub sms_identifier: String,
     /// E.164.
     pub recipient: String,
+    /// The caller's reference of the recipient (its own, or its request's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
     /// Oldest first; the first page starts with PENDING at acceptance.
     pub events: Vec<SmsEvent>,
     /// Pass as `cursor` for the next page; `null` on the last one.
@@ -96,6 +99,7 @@ pub async fn recipient_events(
         &RecipientEvents {
             sms_identifier: request.sms_identifier,
             recipient: status.recipient,
+            reference: status.client_reference,
             events: items.into_iter().map(|(_, e)| e).collect(),
             next_cursor,
         },

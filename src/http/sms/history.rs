@@ -40,6 +40,10 @@ pub struct HistoryQuery {
     pub sms_identifier: Option<String>,
     /// One recipient (any accepted form; normalized like `recipients`).
     pub recipient: Option<String>,
+    /// The caller's `reference` (exact match: the recipient's own, or its request's when it
+    /// has none); empty means any.
+    #[param(max_length = 64)]
+    pub reference: Option<String>,
     /// Created at or after (RFC 3339).
     #[param(format = DateTime)]
     pub from: Option<String>,
@@ -74,6 +78,12 @@ pub struct HistoryItem {
     /// The operator that took it, once one did.
     pub provider: Option<String>,
     pub segments: i32,
+    /// The sender id it went out from (absent: none, the operator's own).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// The caller's reference: the recipient's own, or its request's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -94,6 +104,7 @@ pub struct FilterParams<'a> {
     pub sms_type: Option<&'a str>,
     pub sms_identifier: Option<&'a str>,
     pub recipient: Option<&'a str>,
+    pub reference: Option<&'a str>,
     pub from: Option<&'a str>,
     pub to: Option<&'a str>,
 }
@@ -105,6 +116,7 @@ impl HistoryQuery {
             sms_type: self.sms_type.as_deref(),
             sms_identifier: self.sms_identifier.as_deref(),
             recipient: self.recipient.as_deref(),
+            reference: self.reference.as_deref(),
             from: self.from.as_deref(),
             to: self.to.as_deref(),
         }
@@ -137,6 +149,9 @@ pub fn parse_filter(state: &AppState, q: FilterParams<'_>) -> Result<HistoryFilt
             .map(PhoneNumber::into_string)
             .map_err(|e| e.to_string())
     });
+    let reference = errors.parse("reference", non_empty(q.reference), |s| {
+        crate::domain::sender_id::check_reference(s).map(|()| s.to_string())
+    });
     let from = errors.parse("from", q.from, parse_time);
     let to = errors.parse("to", q.to, parse_time);
     errors.finish()?;
@@ -145,6 +160,7 @@ pub fn parse_filter(state: &AppState, q: FilterParams<'_>) -> Result<HistoryFilt
         sms_type,
         sms_identifier,
         recipient,
+        reference,
         from,
         to,
         before_id: None,
@@ -194,6 +210,8 @@ pub async fn history(
                     sms_type: r.sms_type,
                     provider: r.provider.clone(),
                     segments: r.segments,
+                    from: r.sender.clone(),
+                    reference: r.client_reference.clone(),
                     created_at: r.created_at,
                     updated_at: r.updated_at,
                 })

@@ -25,13 +25,15 @@ use crate::state::AppState;
 pub const PAGE: u32 = 1_000;
 
 /// The columns, in order (the fields of a `GET /sms/history` item).
-const HEADER: [&str; 8] = [
+const HEADER: [&str; 10] = [
     "sms_identifier",
     "recipient",
     "status",
     "type",
     "provider",
     "segments",
+    "from",
+    "reference",
     "created_at",
     "updated_at",
 ];
@@ -57,6 +59,10 @@ pub struct HistoryCsvQuery {
     pub sms_identifier: Option<String>,
     /// One recipient (any accepted form; normalized like `recipients`).
     pub recipient: Option<String>,
+    /// The caller's `reference` (exact match: the recipient's own, or its request's when it
+    /// has none); empty means any.
+    #[param(max_length = 64)]
+    pub reference: Option<String>,
     /// Created at or after (RFC 3339).
     #[param(format = DateTime)]
     pub from: Option<String>,
@@ -84,7 +90,7 @@ impl NamesCustomer for HistoryCsvQuery {
     params(HistoryCsvQuery),
     responses(
         (status = 200, description = "The history as CSV, newest first: sms_identifier, \
-            recipient, status, type, provider, segments, created_at, updated_at",
+            recipient, status, type, provider, segments, from, reference, created_at, updated_at",
             content_type = "text/csv", body = String),
         LookupErrors,
     )
@@ -103,6 +109,7 @@ pub async fn history_csv(
             sms_type: q.sms_type.as_deref(),
             sms_identifier: q.sms_identifier.as_deref(),
             recipient: q.recipient.as_deref(),
+            reference: q.reference.as_deref(),
             from: q.from.as_deref(),
             to: q.to.as_deref(),
         },
@@ -165,6 +172,8 @@ impl Pages {
                     r.sms_type.as_str(),
                     r.provider.as_deref().unwrap_or(""),
                     &segments,
+                    r.sender.as_deref().unwrap_or(""),
+                    r.client_reference.as_deref().unwrap_or(""),
                     &created,
                     &updated,
                 ],

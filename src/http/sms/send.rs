@@ -14,6 +14,7 @@ use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, IdempotencyKey, Sender};
 use crate::http::idempotency::{self, Begun, Stored};
 use crate::http::responses::{JsonWriteErrors, NotFound, PaymentRequired, TooManyRequests};
+use crate::intake::personal::PersonalMessage;
 use crate::intake::{self, AcceptError, Outcome, SendInput};
 use crate::state::AppState;
 
@@ -22,13 +23,22 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct SendRequest {
     /// The message: not blank, no NUL character, at most `MAX_SEGMENTS` segments (GSM 03.38
-    /// counting).
+    /// counting). Required unless `messages` is given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(example = "Your code is 4821", min_length = 1)]
-    pub text: String,
+    pub text: Option<String>,
     /// 1-1,000 numbers in E.164 (`+989121234567`) or, with `DEFAULT_COUNTRY_CODE`, local
-    /// (`09121234567`) form; no duplicates after normalization.
+    /// (`09121234567`) form; no duplicates after normalization. Required unless `messages`
+    /// is given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(example = json!(["+989121234567", "09127654321"]), min_items = 1, max_items = 1000)]
-    pub recipients: Vec<String>,
+    pub recipients: Option<Vec<String>>,
+    /// Personalized bulk, instead of `text` and `recipients`: 1-1,000 messages, each with its
+    /// own recipient, text (same limits as `text`) and optional `reference`; each is charged
+    /// its own segments, the request their sum.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_items = 1, max_items = 1000)]
+    pub messages: Option<Vec<PersonalMessage>>,
     /// `normal` (default) or `express`, case-insensitive.
     #[serde(rename = "type", default)]
     #[schema(
@@ -51,6 +61,18 @@ pub struct SendRequest {
     /// operator, several fail over in the given order.
     #[serde(default)]
     pub operators: Option<Vec<String>>,
+    /// The sender id the recipients see: one of the customer's senders (`GET /senders`); a
+    /// number (3-15 digits, optional leading `+`) or 1-11 letters, digits, space, `.`, `-`,
+    /// `_`, `&` with at least one letter. Absent: the customer's default sender, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "ACME", min_length = 1, max_length = 16)]
+    pub from: Option<String>,
+    /// The caller's own reference of the request (1-64 characters, no control characters),
+    /// returned wherever the request appears and filterable in the history. Never sent to
+    /// operators.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "order-4821", min_length = 1, max_length = 64)]
+    pub reference: Option<String>,
 }
 
 /// A recipient left out of a partially accepted request.
@@ -59,6 +81,20 @@ pub struct RejectedRecipient {
     pub recipient: String,
     /// Why: `insufficient_balance`.
     pub reason: String,
+}
+
+/// An accepted message of a personalized request.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AcceptedMessage {
+    /// Its recipient, normalized.
+    pub to: String,
+    pub segments: u32,
+    pub encoding: Encoding,
+    /// Credits charged for it.
+    pub cost: i64,
+    /// Its reference (its own, or the request's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
 }
 
 /// Answer of an accepted send.
@@ -71,8 +107,9 @@ pub struct SendResponse {
     pub status: String,
     /// Number of accepted (and charged) recipients.
     pub recipients: usize,
-    /// Segments per recipient.
+    /// Segments per recipient; with `messages`, of all accepted messages together.
     pub segments: u32,
+    /// With `messages`: UCS-2 when any accepted message is.
     pub encoding: Encoding,
     #[serde(rename = "type")]
     pub sms_type: SmsType,
@@ -80,12 +117,21 @@ pub struct SendResponse {
     pub cost: i64,
     /// Balance after the charge.
     pub balance: i64,
+    /// The sender id it goes out from (`from`, or the customer's default; absent: none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// The caller's reference of the request, as given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
     /// Accepted recipients, normalized (present when `allow_partial` was set).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub accepted: Option<Vec<String>>,
     /// Recipients not accepted (present when `allow_partial` was set).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rejected: Option<Vec<RejectedRecipient>>,
+    /// With `messages`: the accepted ones, in order, each with its segments and cost.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub messages: Option<Vec<AcceptedMessage>>,
 }
 
 /// Charges the balance and queues one message per recipient.
@@ -151,12 +197,15 @@ async fn accept_send(
     let validated = intake::validate(
         customer_id,
         &SendInput {
-            text: &req.text,
-            recipients: &req.recipients,
+            text: req.text.as_deref(),
+            recipients: req.recipients.as_deref(),
+            messages: req.messages.as_deref(),
             sms_type: req.sms_type.as_deref(),
             allow_partial: req.allow_partial,
             validity_seconds: req.validity_seconds,
             operators: req.operators.as_deref(),
+            from: req.from.as_deref(),
+            reference: req.reference.as_deref(),
         },
         &config.intake,
         |t| config.operators.names_for(t),
@@ -203,6 +252,9 @@ async fn accept_send(
         });
     }
     let price = config.intake.price(cmd.sms_type);
+    // The messages' own references, for the answer (the command moves into the acceptance).
+    let personal_refs: Vec<Option<String>> =
+        cmd.personal.iter().map(|p| p.reference.clone()).collect();
     let (sms_type, allow_partial) = (cmd.sms_type, cmd.allow_partial);
     // Without an Idempotency-Key the request joins a shared transaction (group commit); with
     // one, its stored answer must commit with it, in a transaction of its own.
@@ -237,6 +289,9 @@ async fn accept_send(
             Err(ApiError::Unauthorized("unknown API key"))
         }
         Outcome::UnknownCustomer => Err(ApiError::unknown_customer(customer_id)),
+        Outcome::UnknownSender => Err(ApiError::UnknownSender(
+            req.from.clone().unwrap_or_default(),
+        )),
         Outcome::RateLimited {
             limit,
             per_second,
@@ -266,6 +321,8 @@ async fn accept_send(
         sms_type,
         cost: accepted.cost,
         balance: accepted.balance,
+        from: accepted.sender.clone(),
+        reference: req.reference.clone(),
         accepted: allow_partial.then(|| {
             accepted
                 .accepted
@@ -280,6 +337,21 @@ async fn accept_send(
                 .map(|p| RejectedRecipient {
                     recipient: p.as_str().to_string(),
                     reason: "insufficient_balance".into(),
+                })
+                .collect()
+        }),
+        messages: req.messages.as_ref().map(|_| {
+            accepted
+                .accepted
+                .iter()
+                .zip(&accepted.personal)
+                .zip(&personal_refs)
+                .map(|((to, count), reference)| AcceptedMessage {
+                    to: to.as_str().to_string(),
+                    segments: count.segments,
+                    encoding: count.encoding,
+                    cost: i64::from(count.segments) * price,
+                    reference: reference.clone().or_else(|| req.reference.clone()),
                 })
                 .collect()
         }),

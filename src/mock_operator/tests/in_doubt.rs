@@ -34,6 +34,7 @@ async fn a_slow_deduplicating_operator_in_front_gets_each_message_once_and_the_n
                 to: "+989121234567".into(),
                 text: "hi".into(),
                 reference: format!("sms-1:{i}"),
+                from: None,
             };
             reg.send(SmsType::Normal, &[], &sms).await
         })

@@ -22,6 +22,7 @@ fn msg() -> OperatorSend {
         to: "+989121234567".into(),
         text: "hi".into(),
         reference: "r1".into(),
+        from: None,
     }
 }
 
@@ -204,6 +205,7 @@ async fn post_send(http: &reqwest::Client, url: &str, reference: &str) -> String
         .post(format!("{url}/send"))
         .json(&OperatorSend {
             reference: reference.into(),
+            from: None,
             ..msg()
         })
         .send()
@@ -296,6 +298,7 @@ async fn status_answers_the_message_of_a_reference_and_404_otherwise() {
         .bearer_auth("k1")
         .json(&OperatorSend {
             reference: "sms-1:1".into(),
+            from: None,
             ..msg()
         })
         .send()

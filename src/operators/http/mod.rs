@@ -31,6 +31,8 @@ struct WireSend<'a> {
     to: &'a str,
     text: &'a str,
     reference: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    from: Option<&'a str>,
 }
 
 /// One operator over HTTP. Cheap to hold many: they share one pooled client.
@@ -77,6 +79,7 @@ impl HttpOperator {
                 to: &sms.to,
                 text: &sms.text,
                 reference: &sms.reference,
+                from: sms.from.as_deref(),
             });
         // An operator that traces can continue the message's trace.
         if let Some(tp) = crate::telemetry::traceparent(&tracing::Span::current()) {

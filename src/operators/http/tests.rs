@@ -21,6 +21,7 @@ fn sms() -> OutboundSms {
         to: "+989121234567".into(),
         text: "hello".into(),
         reference: "42".into(),
+        from: None,
     }
 }
 

@@ -21,6 +21,7 @@ fn sms() -> OutboundSms {
         to: "+989121234567".into(),
         text: "hello".into(),
         reference: "7".into(),
+        from: None,
     }
 }
 

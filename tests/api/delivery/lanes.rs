@@ -98,6 +98,7 @@ async fn without_configured_operators_built_in_mocks_deliver() {
         to: "+989121234567".into(),
         text: "hi".into(),
         reference: "1".into(),
+        from: None,
     };
     match registry
         .send(sms_gateway::domain::SmsType::Express, &[], &sms)

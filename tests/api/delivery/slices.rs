@@ -22,6 +22,9 @@ async fn request(app: &crate::helpers::TestApp, customer: i64, id: &str, recipie
         validity_seconds: None,
         traceparent: None,
         created_at: chrono::Utc::now(),
+        sender: None,
+        client_reference: None,
+        personal: &[],
     };
     let mut tx = app.db.begin().await.unwrap();
     let request_id = messages::insert_request(&mut tx, &request).await.unwrap();

@@ -442,3 +442,16 @@ pub async fn database_exists(server: &str, name: &str) -> bool {
     pool.close().await;
     found > 0
 }
+
+impl TestApp {
+    /// How many status rows of a request store a text of their own (personalized bulk).
+    pub async fn personal_texts_of(&self, sms_id: &str) -> i64 {
+        sqlx::query_scalar(
+            "select count(*) from sms_status where sms_identifier = ? and body is not null",
+        )
+        .bind(sms_id)
+        .fetch_one(&self.db)
+        .await
+        .unwrap()
+    }
+}

@@ -29,6 +29,7 @@ use sqlx::{Executor, MySqlPool};
 use tokio_util::sync::CancellationToken;
 
 pub use db::{add_attempt, database_exists};
+pub use http::TestResponse;
 pub use invariants::DailyCounts;
 use invariants::OutboxAtFinish;
 pub use pipeline::{
