@@ -275,7 +275,7 @@ const items = [
       pm.test('CSV', () => pm.expect(pm.response.headers.get('Content-Type')).to.match(/^text\/csv/));
       const lines = pm.response.text().split('\r\n').filter((l) => l.length > 0);
       pm.test('a header row and one row per recipient, DELIVERED', () => {
-        pm.expect(lines[0]).to.eql('sms_identifier,recipient,status,type,provider,segments,created_at,updated_at');
+        pm.expect(lines[0]).to.eql('sms_identifier,recipient,status,type,provider,segments,from,reference,created_at,updated_at');
         pm.expect(lines).to.have.length(3);
         lines.slice(1).forEach((l) => pm.expect(l.split(',')[2]).to.eql('DELIVERED'));
       });
