@@ -11,6 +11,7 @@ mod charge;
 pub mod group_commit;
 pub mod personal;
 pub mod resolve;
+mod text;
 mod validate;
 
 use std::sync::Arc;

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::validate::check_text;
+use super::text::check_text;
 use crate::config::IntakeConfig;
 use crate::domain::{Encoding, FieldErrors, PhoneNumber, SegmentCount, sender_id};
 

@@ -7,6 +7,7 @@
 
 mod coalesce;
 mod context;
+mod error;
 mod message;
 mod recipient;
 pub mod send_sms;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 
 use super::context::{DeliveryContext, TRIES};
-use super::send_sms::DeliveryError;
+use super::error::DeliveryError;
 use crate::backoff::{Backoff, Jitter};
 use crate::db::delivery::{self as repo, OpenRecipient, Taken};
 use crate::db::messages::RequestRow;

@@ -5,14 +5,12 @@
 //! goes back into the outbox at the virtual time of its next slice, so other customers'
 //! messages take their turns in between (docs/DESIGN.md "Fair delivery").
 
-use std::sync::Arc;
-
 use chrono::Utc;
 use futures::StreamExt;
 
 use super::context::{DeliveryContext, Take};
+pub use super::error::DeliveryError;
 use super::recipient::{Plan, RecipientOutcome, deliver_recipient};
-use crate::batching::BatchError;
 use crate::db::delivery::{self as repo, NextSlice};
 use crate::db::slices::{self, Loaded, SliceKey};
 pub use crate::domain::fair_share::SLICE;
@@ -23,55 +21,6 @@ pub const RECIPIENT_CONCURRENCY: usize = 16;
 /// Recipients of one message taken together: [`crate::config::ROUNDS_PER_TAKE`] rounds of its
 /// concurrent sends, which `DELIVERY_LEASE_SECS` must cover ([`crate::config::minimum_lease`]).
 pub const CHUNK: usize = crate::config::ROUNDS_PER_TAKE as usize * RECIPIENT_CONCURRENCY;
-
-/// Why a delivery pass stopped. Every variant leaves what was committed committed; the
-/// worker nacks and the message comes back.
-#[derive(Debug, thiserror::Error)]
-pub enum DeliveryError {
-    /// A transaction of this message's own failed.
-    #[error(transparent)]
-    Database(#[from] sqlx::Error),
-    /// A coalesced transaction (this message's chunk with other messages') failed: its
-    /// error, shared by every message in it.
-    #[error("coalesced delivery transaction failed: {0}")]
-    Coalesced(#[source] Arc<sqlx::Error>),
-    /// The coalescer's executor has stopped (the process is shutting down).
-    #[error("the delivery executor has stopped")]
-    Stopped,
-    /// Dispatch is paused: the rest of the request waits (its queue message is kept) until
-    /// it is resumed.
-    #[error("dispatch is paused")]
-    Paused,
-}
-
-impl From<BatchError<Arc<sqlx::Error>>> for DeliveryError {
-    fn from(e: BatchError<Arc<sqlx::Error>>) -> Self {
-        match e {
-            BatchError::Failed(e) => Self::Coalesced(e),
-            BatchError::Stopped => Self::Stopped,
-        }
-    }
-}
-
-impl From<BatchError<Arc<std::convert::Infallible>>> for DeliveryError {
-    fn from(e: BatchError<Arc<std::convert::Infallible>>) -> Self {
-        match e {
-            BatchError::Failed(never) => match *never {},
-            BatchError::Stopped => Self::Stopped,
-        }
-    }
-}
-
-impl DeliveryError {
-    /// The database error behind this one, if any (with its MySQL code).
-    pub fn database(&self) -> Option<&sqlx::Error> {
-        match self {
-            Self::Database(e) => Some(e),
-            Self::Coalesced(e) => Some(e),
-            Self::Stopped | Self::Paused => None,
-        }
-    }
-}
 
 /// What one pass over a request did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -4,6 +4,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::personal::{self, Personal, PersonalMessage};
+use super::text::check_text;
 use crate::config::IntakeConfig;
 use crate::domain::{self, PhoneNumber, SegmentCount, SenderId, SmsType};
 
@@ -219,30 +220,6 @@ pub fn validate(
         api_key_hash: None,
         default_limits: DefaultLimits::of(config),
     })
-}
-
-/// Checks a text (`field` names it in errors) and counts its segments.
-pub(super) fn check_text(
-    field: &str,
-    text: &str,
-    config: &IntakeConfig,
-    errors: &mut FieldErrors,
-) -> SegmentCount {
-    let count = domain::segments::count(text);
-    if text.trim().is_empty() {
-        errors.add(field, "must not be empty");
-    } else if text.contains('\0') {
-        errors.add(field, "must not contain NUL characters");
-    } else if count.segments > config.max_segments {
-        errors.add(
-            field,
-            format!(
-                "is {} segments long ({}); at most {} are allowed",
-                count.segments, count.encoding, config.max_segments
-            ),
-        );
-    }
-    count
 }
 
 /// Parses `recipients`: 1 to `MAX_RECIPIENTS` numbers, no duplicates after normalization.
