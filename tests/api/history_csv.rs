@@ -8,6 +8,20 @@ use tower::ServiceExt;
 
 use crate::helpers::{ADMIN_TOKEN, TestApp, spawn_app, spawn_app_with};
 
+/// The CSV's columns, in order: the fields of a `GET /sms/history` item.
+const COLUMNS: [&str; 10] = [
+    "sms_identifier",
+    "recipient",
+    "status",
+    "type",
+    "provider",
+    "segments",
+    "from",
+    "reference",
+    "created_at",
+    "updated_at",
+];
+
 /// The CSV's records, each split into fields (the test data quotes only where it says so).
 fn records(text: &str) -> Vec<Vec<String>> {
     text.split_terminator("\r\n")
@@ -52,21 +66,7 @@ async fn the_csv_has_the_rows_and_filters_of_the_history() {
         r.assert_status(200);
         assert_eq!(r.headers["content-type"], "text/csv; charset=utf-8", "{q}");
         let csv = records(&r.text);
-        assert_eq!(
-            csv[0],
-            [
-                "sms_identifier",
-                "recipient",
-                "status",
-                "type",
-                "provider",
-                "segments",
-                "from",
-                "reference",
-                "created_at",
-                "updated_at"
-            ]
-        );
+        assert_eq!(csv[0], COLUMNS);
         let list = app.get(&format!("/sms/history?{q}"), Some(&key)).await;
         list.assert_status(200);
         let items: Vec<Vec<String>> = list.body["items"]
@@ -74,25 +74,14 @@ async fn the_csv_has_the_rows_and_filters_of_the_history() {
             .unwrap()
             .iter()
             .map(|i| {
-                [
-                    "sms_identifier",
-                    "recipient",
-                    "status",
-                    "type",
-                    "provider",
-                    "segments",
-                    "from",
-                    "reference",
-                    "created_at",
-                    "updated_at",
-                ]
-                .iter()
-                .map(|f| match &i[*f] {
-                    serde_json::Value::String(s) => s.clone(),
-                    serde_json::Value::Null => String::new(),
-                    v => v.to_string(),
-                })
-                .collect()
+                COLUMNS
+                    .iter()
+                    .map(|f| match &i[*f] {
+                        serde_json::Value::String(s) => s.clone(),
+                        serde_json::Value::Null => String::new(),
+                        v => v.to_string(),
+                    })
+                    .collect()
             })
             .collect();
         assert_eq!(csv[1..], items[..], "{q}: {}", r.text);
