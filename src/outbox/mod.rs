@@ -172,18 +172,18 @@ impl PublisherPool {
             let Some(channel) = self.open_channel(&stop).await else {
                 break;
             };
-            while !stop.is_cancelled() {
+            'rounds: while !stop.is_cancelled() {
                 match self.publish_once(&channel, lane).await {
                     Ok(round) if round.full => {
                         backoff.reset();
                         if sleep_or_stop(fair::full_wait(lane), &stop).await {
-                            break 'connect;
+                            break 'rounds;
                         }
                     }
                     Ok(round) if round.claimed == 0 => {
                         backoff.reset();
                         tokio::select! {
-                            _ = stop.cancelled() => break 'connect,
+                            _ = stop.cancelled() => break 'rounds,
                             _ = tokio::time::sleep(idle_wait(lane)) => {}
                             _ = wake_of(lane).notified() => {}
                         }
@@ -195,13 +195,13 @@ impl PublisherPool {
                             continue 'connect;
                         }
                         if backoff.wait(&stop).await {
-                            break 'connect;
+                            break 'rounds;
                         }
                     }
                     Err(e) => {
                         tracing::warn!(lane = %lane, error = %e, "outbox round failed; backing off");
                         if backoff.wait(&stop).await {
-                            break 'connect;
+                            break 'rounds;
                         }
                         if !channel.status().connected() {
                             continue 'connect;
@@ -209,6 +209,11 @@ impl PublisherPool {
                     }
                 }
             }
+            // Stopped between rounds: close the channel in order (the broker's close-ok
+            // comes back on it), rather than dropping it under the connection's feet; a
+            // broker that does not answer does not hold the stop.
+            let closing = channel.close(200, "shutdown".into());
+            let _ = tokio::time::timeout(Duration::from_secs(1), closing).await;
         }
         tracing::debug!(lane = %lane, "publisher stopped");
     }
