@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 
-.PHONY: help run test lint fmt unit bench bench-costs openapi migrate build release clean postman validate-deploy loadtest-smoke fuzz
+.PHONY: help run test lint fmt unit bench bench-costs bench-peers openapi migrate build release clean postman validate-deploy loadtest-smoke fuzz
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ bench: ## Benchmarks of docs/BENCHMARKS.md (long; needs the services)
 
 bench-costs: ## What one delivered SMS costs the database, statement by statement (own MariaDB with performance_schema; a few minutes)
 	@scripts/bench/costs.sh
+
+bench-peers: ## Kannel (installed from Debian) and the gateway side by side, the same 1-recipient load flat out and at a fixed rate (a few minutes)
+	@scripts/bench/peers.sh
 
 openapi: ## Accept the current OpenAPI document as the snapshot
 	INSTA_UPDATE=always $(CARGO) nextest run --test api -E 'test(openapi_matches_the_snapshot)'

@@ -12,6 +12,7 @@
 #![warn(clippy::self_named_module_files)]
 
 mod clock;
+mod kannel;
 mod keys;
 mod operator;
 mod report;

@@ -5,7 +5,8 @@
   procstat.py diff before.json after.json [LOADTEST_CORES] > cpu.json
   procstat.py child-cpu OUT COMMAND...   (runs COMMAND; writes its CPU cores used to OUT)
 
-A snapshot holds the CPU ticks of mariadbd/mysqld, beam.smp (RabbitMQ), mysqlslap, the gateway
+A snapshot holds the CPU ticks of mariadbd/mysqld, beam.smp (RabbitMQ), mysqlslap, Kannel
+(bearerbox, smsbox), the gateway
 process and the whole machine (/proc/stat), plus a few MariaDB status counters (commits, redo log
 fsyncs, row lock waits). The diff turns them into cores used (1.0 = one core busy for the whole
 interval), per second rates and the load average, so each figure can say what was busy.
@@ -97,6 +98,7 @@ def snap(gateway_pid, mysql_args):
         "mariadbd": group_ticks({"mariadbd", "mysqld"}),
         "rabbitmq": group_ticks({"beam.smp"}),
         "mysqlslap": group_ticks({"mysqlslap"}),
+        "kannel": group_ticks({"bearerbox", "smsbox"}),
         "gateway": proc_ticks(gateway_pid) if gateway_pid else None,
         "machine": machine(),
         "db": db_status(mysql_args),
@@ -113,6 +115,7 @@ def diff(a, b, loadtest_cores):
             "mariadbd": cores(a["mariadbd"], b["mariadbd"]),
             "rabbitmq": cores(a["rabbitmq"], b["rabbitmq"]),
             "mysqlslap": cores(a.get("mysqlslap"), b.get("mysqlslap")),
+            "kannel": cores(a.get("kannel"), b.get("kannel")),
             "gateway": cores(a["gateway"], b["gateway"]),
             "loadtest": loadtest_cores,
             "machine_busy": cores(a["machine"]["busy"], b["machine"]["busy"]),
@@ -130,7 +133,7 @@ def diff(a, b, loadtest_cores):
         "loadavg_end": round(b["loadavg"], 2),
     }
     known = sum(v for k, v in out["cores"].items()
-                if k in ("mariadbd", "rabbitmq", "mysqlslap", "gateway", "loadtest") and v is not None)
+                if k in ("mariadbd", "rabbitmq", "mysqlslap", "kannel", "gateway", "loadtest") and v is not None)
     if out["cores"]["machine_busy"] is not None:
         out["cores"]["others"] = round(max(out["cores"]["machine_busy"] - known, 0.0), 2)
     return out

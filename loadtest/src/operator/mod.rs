@@ -94,7 +94,7 @@ impl Recorder {
     }
 
     /// Adds an arrival of `run`.
-    fn record(&self, run: u32, arrival: Arrival) {
+    pub(crate) fn record(&self, run: u32, arrival: Arrival) {
         self.runs
             .lock()
             .unwrap()

@@ -31,6 +31,8 @@ pub fn round2(v: f64) -> f64 {
 pub struct RunConfig {
     /// The gateway (`--url`), without a trailing slash.
     pub base_url: String,
+    /// "gateway" or "kannel" (`--target`).
+    pub target: String,
     /// "open" (`--rate`) or "closed" (`--concurrency`).
     pub mode: String,
     /// Open loop: requests per second (`--rate`).

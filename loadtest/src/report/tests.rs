@@ -24,6 +24,7 @@ fn full_report(open: bool, available: bool) -> Report {
         run_id: "deadbeef".into(),
         started_at: "2026-11-24T00:00:00Z".into(),
         config: RunConfig {
+            target: "gateway".into(),
             base_url: "http://127.0.0.1:8080".into(),
             mode: if open { "open" } else { "closed" }.into(),
             rate: open.then_some(500.0),

@@ -12,6 +12,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::RunArgs;
 use super::collect::Accept;
+use super::options::Target;
+use crate::kannel::Smsc;
 use crate::operator::{Arrival, ArrivalsAnswer, Operator};
 use crate::report::{self, EndToEnd, Sample, TypedHistograms, round1, round2};
 
@@ -22,6 +24,15 @@ pub enum Arrivals {
         /// The operator.
         operator: Operator,
         /// Follows the run's arrivals without taking the recorder's lock.
+        counter: Arc<AtomicU64>,
+        /// The run id.
+        run: u32,
+    },
+    /// Kannel's fake SMSC, read by this process (`--target kannel --kannel-smsc`).
+    Kannel {
+        /// The client of the fake SMSC.
+        smsc: Smsc,
+        /// Follows the run's arrivals.
         counter: Arc<AtomicU64>,
         /// The run id.
         run: u32,
@@ -48,6 +59,18 @@ impl Arrivals {
         run: u32,
         stop: CancellationToken,
     ) -> anyhow::Result<Option<Self>> {
+        if opts.target == Target::Kannel {
+            return match (opts.e2e, opts.kannel_smsc) {
+                (true, Some(addr)) => {
+                    let smsc = Smsc::start(addr, stop).await?;
+                    eprintln!("run {run:08x}: reading Kannel's fake SMSC at {addr}");
+                    let counter = smsc.recorder.counter(run);
+                    Ok(Some(Self::Kannel { smsc, counter, run }))
+                }
+                (true, None) => bail!("--target kannel --e2e needs --kannel-smsc ADDR"),
+                (false, _) => Ok(None),
+            };
+        }
         match (&opts.operator_listen, &opts.operator_url) {
             (Some(addr), _) if opts.e2e => {
                 let operator = Operator::new(latency);
@@ -83,7 +106,9 @@ impl Arrivals {
     /// Arrivals so far (0 while a remote operator does not answer).
     pub async fn count(&self) -> u64 {
         match self {
-            Self::Embedded { counter, .. } => counter.load(Ordering::Relaxed),
+            Self::Embedded { counter, .. } | Self::Kannel { counter, .. } => {
+                counter.load(Ordering::Relaxed)
+            }
             Self::Remote { client, url, run } => fetch(client, url, *run, true)
                 .await
                 .map_or(0, |a| a.count as u64),
@@ -108,6 +133,9 @@ impl Arrivals {
                 operator.recorder.arrivals(*run),
                 operator.recorder.foreign(*run),
             )),
+            Self::Kannel { smsc, run, .. } => {
+                Ok((smsc.recorder.arrivals(*run), smsc.recorder.foreign(*run)))
+            }
             Self::Remote { client, url, run } => {
                 let a = fetch(client, url, *run, false).await?;
                 let arrivals = a

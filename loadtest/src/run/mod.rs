@@ -31,15 +31,20 @@ use collect::Collector;
 use e2e::{Arrivals, match_arrivals};
 use gateway_metrics::{accept_to_sent, scrape};
 pub use options::RunArgs;
-use options::Timings;
+use options::{Target, Timings};
 pub use progress::Progress;
 use progress::Sampler;
-use send::{Outcome, Shared};
+use send::{Endpoint, Outcome, Shared};
 
 /// Runs the load and returns the report (also written to `--out` and printed).
 pub async fn run(opts: RunArgs) -> anyhow::Result<Report> {
     let t = opts.timings()?;
-    let all_keys = keys::read(&opts.keys)?;
+    let gateway = opts.target == Target::Gateway;
+    let all_keys = if gateway {
+        keys::read(&opts.keys)?
+    } else {
+        Vec::new()
+    };
     let customers = check(&opts, all_keys.len())?;
     let base = opts.url.trim_end_matches('/').to_string();
     let connections = opts.concurrency.unwrap_or(opts.connections).max(1);
@@ -50,14 +55,22 @@ pub async fn run(opts: RunArgs) -> anyhow::Result<Report> {
         .timeout(t.timeout)
         .build()?;
     let run_id: u32 = rand::random();
-    let auth = all_keys[..customers]
+    let auth = all_keys[..customers.min(all_keys.len())]
         .iter()
         .map(|k| HeaderValue::from_str(&format!("Bearer {}", k.api_key)))
         .collect::<Result<Vec<_>, _>>()
         .context("an API key is not a valid header value")?;
     let shared = Arc::new(Shared {
         client: client.clone(),
-        send_url: format!("{base}/sms/send"),
+        endpoint: if gateway {
+            Endpoint::Gateway(format!("{base}/sms/send"))
+        } else {
+            Endpoint::Kannel {
+                base: base.clone(),
+                user: opts.kannel_user.clone(),
+                password: opts.kannel_password.clone(),
+            }
+        },
         auth,
         plan: Plan {
             seed: opts.seed,
@@ -82,7 +95,7 @@ pub async fn run(opts: RunArgs) -> anyhow::Result<Report> {
             .context("--resume-dispatch needs --admin-token")?;
         resume_dispatch(&client, &base, token).await?;
     }
-    let metrics_before = if opts.e2e {
+    let metrics_before = if opts.e2e && gateway {
         Some(scrape(&client, &base).await)
     } else {
         None
@@ -175,6 +188,17 @@ pub async fn run(opts: RunArgs) -> anyhow::Result<Report> {
 
 /// Checks the options against each other and the keys file; returns how many keys are used.
 fn check(opts: &RunArgs, keys: usize) -> anyhow::Result<usize> {
+    if opts.target == Target::Kannel {
+        if opts.recipients != 1 || opts.express_ratio != 0.0 || opts.hot || opts.resume_dispatch {
+            bail!(
+                "--target kannel sends one normal recipient a request: no --recipients, --express-ratio, --hot or --resume-dispatch"
+            );
+        }
+        if opts.rate.is_some() == opts.concurrency.is_some() {
+            bail!("give exactly one of --rate (open loop) and --concurrency (closed loop)");
+        }
+        return Ok(1);
+    }
     let customers = if opts.hot {
         1
     } else {
@@ -279,6 +303,11 @@ fn run_config(
 ) -> RunConfig {
     RunConfig {
         base_url,
+        target: match opts.target {
+            Target::Gateway => "gateway",
+            Target::Kannel => "kannel",
+        }
+        .into(),
         mode: if opts.rate.is_some() {
             "open"
         } else {

@@ -7,12 +7,39 @@ use std::time::Duration;
 use super::Progress;
 use crate::text::TextMix;
 
+/// What `run` sends its load to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Target {
+    /// The gateway: `POST /sms/send` with the keys of `seed`.
+    Gateway,
+    /// Kannel's smsbox: `GET /cgi-bin/sendsms` (one recipient a request), for `make
+    /// bench-peers`; `--e2e` reads Kannel's fake SMSC (`--kannel-smsc`).
+    Kannel,
+}
+
 /// The flags of `sms-loadtest run`.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     // The gateway's base URL (no doc comment: it would become help text).
     #[arg(long, env = "GATEWAY_URL", default_value = "http://127.0.0.1:8080")]
     pub url: String,
+    /// What the load goes to (kannel: --url is smsbox's sendsms base, e.g. http://127.0.0.1:13013).
+    #[arg(long, value_enum, default_value = "gateway")]
+    pub target: Target,
+    /// Kannel: the sendsms-user's username.
+    #[arg(long, default_value = "bench")]
+    pub kannel_user: String,
+    /// Kannel: the sendsms-user's password.
+    #[arg(
+        long,
+        env = "KANNEL_PASSWORD",
+        hide_env_values = true,
+        default_value = "bench"
+    )]
+    pub kannel_password: String,
+    /// Kannel with --e2e: the fake SMSC's address (bearerbox's `group = smsc`, `smsc = fake`).
+    #[arg(long)]
+    pub kannel_smsc: Option<SocketAddr>,
     /// Keys file written by `seed`.
     #[arg(long, default_value = "keys.txt")]
     pub keys: PathBuf,

@@ -52,12 +52,27 @@ pub enum Answer {
     Status(u16),
 }
 
+/// Where the requests go.
+pub enum Endpoint {
+    /// The gateway's `<base>/sms/send`.
+    Gateway(String),
+    /// Kannel's smsbox: its base URL and the sendsms-user's credentials.
+    Kannel {
+        /// smsbox's base URL.
+        base: String,
+        /// The sendsms-user.
+        user: String,
+        /// Its password.
+        password: String,
+    },
+}
+
 /// What the request tasks share.
 pub struct Shared {
     /// The client, one connection pool for the run.
     pub client: reqwest::Client,
-    /// `<base>/sms/send`.
-    pub send_url: String,
+    /// Where the requests go.
+    pub endpoint: Endpoint,
     /// `Bearer <key>` per customer, indexed like the plan's customers.
     pub auth: Vec<HeaderValue>,
     /// The per-request choices.
@@ -72,22 +87,24 @@ impl Shared {
     /// Sends request `seq`, counted as started at `started_us`.
     pub async fn send(&self, seq: u64, started_us: u64) -> Outcome {
         let pick = self.plan.pick(seq);
-        let body = SendRequest {
-            text: Some(crate::text::tagged_text(pick.kind, self.run_id, seq as u32)),
-            recipients: Some(self.plan.recipients_of(seq)),
-            messages: None,
-            sms_type: Some(type_name(pick.express).into()),
-            customer_id: None,
-            allow_partial: false,
-            validity_seconds: None,
-            operators: None,
-            from: None,
-            reference: None,
-        };
-        let body = serde_json::to_vec(&body).expect("request serializes");
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
         self.counters.in_flight.fetch_add(1, Ordering::Relaxed);
-        let result = self.post(pick.customer, body).await;
+        let result = match &self.endpoint {
+            Endpoint::Gateway(url) => {
+                self.post(url, pick.customer, self.body(seq, pick.kind, pick.express))
+                    .await
+            }
+            Endpoint::Kannel {
+                base,
+                user,
+                password,
+            } => {
+                let text = crate::text::tagged_text(pick.kind, self.run_id, seq as u32);
+                let to = &self.plan.recipients_of(seq)[0];
+                self.get_kannel(&crate::kannel::sendsms_url(base, user, password, to, &text))
+                    .await
+            }
+        };
         self.counters.in_flight.fetch_sub(1, Ordering::Relaxed);
         let answered_us = now_us();
         match &result {
@@ -110,11 +127,44 @@ impl Shared {
         }
     }
 
+    /// The JSON body of request `seq`.
+    fn body(&self, seq: u64, kind: crate::text::TextKind, express: bool) -> Vec<u8> {
+        let body = SendRequest {
+            text: Some(crate::text::tagged_text(kind, self.run_id, seq as u32)),
+            recipients: Some(self.plan.recipients_of(seq)),
+            messages: None,
+            sms_type: Some(type_name(express).into()),
+            customer_id: None,
+            allow_partial: false,
+            validity_seconds: None,
+            operators: None,
+            from: None,
+            reference: None,
+        };
+        serde_json::to_vec(&body).expect("request serializes")
+    }
+
+    /// `GET` of a Kannel sendsms URL: 202 (`0: Accepted for delivery`) counts one recipient.
+    async fn get_kannel(&self, url: &str) -> Result<Answer, &'static str> {
+        let response = self.client.get(url).send().await.map_err(classify)?;
+        let status = response.status().as_u16();
+        response.bytes().await.map_err(classify)?;
+        Ok(match status {
+            202 => Answer::Accepted { recipients: 1 },
+            s => Answer::Status(s),
+        })
+    }
+
     /// Posts `body` as customer `customer` and reads the answer.
-    async fn post(&self, customer: usize, body: Vec<u8>) -> Result<Answer, &'static str> {
+    async fn post(
+        &self,
+        url: &str,
+        customer: usize,
+        body: Vec<u8>,
+    ) -> Result<Answer, &'static str> {
         let response = self
             .client
-            .post(&self.send_url)
+            .post(url)
             .header(AUTHORIZATION, self.auth[customer].clone())
             .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
             .body(body)
