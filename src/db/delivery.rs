@@ -112,31 +112,18 @@ pub async fn claim_many(
         tx.rollback().await?;
         return Ok(Claimed::default());
     }
+    // The first take (attempts 0 before it) is the PENDING -> SENDING transition of the
+    // timeline, read from `taken_at` (no event row); later takes are retries, already in the
+    // timeline as RETRY. `taken_at` is assigned before `attempts`, so it sees the old count.
     let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
-        "update sms_status force index (primary) set status = 'SENDING', attempts = attempts + 1, \
+        "update sms_status force index (primary) set status = 'SENDING', \
+         taken_at = if(attempts = 0, now(6), taken_at), attempts = attempts + 1, \
          locked_until = now(6) + interval ",
     );
     qb.push_bind(lease_secs).push(" second where id in ");
     let taken_ids: Vec<i64> = taken.iter().map(|r| r.id).collect();
     batch::push_in_list(&mut qb, &taken_ids);
     qb.build().execute(&mut *tx).await?;
-    // The first take (attempts now 1) is the PENDING -> SENDING transition; later takes are
-    // retries, already in the timeline as RETRY.
-    let first: Vec<i64> = taken
-        .iter()
-        .filter(|r| r.attempts == 1)
-        .map(|r| r.id)
-        .collect();
-    // One statement whatever their number (rows of a padded IN list, not power-of-two
-    // chunks of VALUES: 7 first takes were 3 inserts).
-    for chunk in batch::key_chunks(&first) {
-        let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
-            "insert into sms_events (status_id, status) select id, 'SENDING' from sms_status \
-             force index (primary) where id in ",
-        );
-        batch::push_in_list(&mut qb, chunk);
-        qb.build().execute(&mut *tx).await?;
-    }
     tx.commit().await?;
     Ok(Claimed {
         taken,

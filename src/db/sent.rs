@@ -180,7 +180,9 @@ async fn set_sent(
     qb.push(" end, provider_message_id = case id");
     let message_ids: Vec<(i64, Option<&str>)> = rows.iter().map(|r| (r.id, r.message_id)).collect();
     batch::push_case_arms(&mut qb, &message_ids);
-    qb.push(" end where id in ");
+    // The timeline's SENT comes from `sent_at` when the row has the operator's id (assigned
+    // just before, so this sees the new value); without it, from an event row saying why.
+    qb.push(" end, sent_at = if(provider_message_id is null, null, now(6)) where id in ");
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     batch::push_in_list(&mut qb, &ids);
     if fence {
@@ -192,25 +194,18 @@ async fn set_sent(
     Ok(qb.build().execute(&mut **tx).await?.rows_affected())
 }
 
-/// The SENT events of `rows` (just moved to SENT by this transaction). Those with their
-/// operator's id, the usual case, in one statement whatever their number: their detail is
-/// the operator, which the row now holds (`provider`), so they are inserted from a padded IN
-/// list of their ids rather than in power-of-two chunks of VALUES (3 rows were 2 inserts).
+/// The SENT events of the `rows` (just moved to SENT by this transaction) recorded without
+/// the operator's id, whose detail says why; the others have none (their timeline reads
+/// `sent_at`, see [`set_sent`]).
 async fn insert_events(
     tx: &mut sqlx::Transaction<'_, sqlx::MySql>,
     rows: &[&Prepared<'_>],
 ) -> Result<(), sqlx::Error> {
-    let (plain, odd): (Vec<&Prepared<'_>>, Vec<&Prepared<'_>>) =
-        rows.iter().partition(|r| r.without_id.is_none());
-    let plain_ids: Vec<i64> = plain.iter().map(|r| r.id).collect();
-    for chunk in batch::key_chunks(&plain_ids) {
-        let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
-            "insert into sms_events (status_id, status, detail) select id, 'SENT', \
-             left(provider, 255) from sms_status force index (primary) where id in ",
-        );
-        batch::push_in_list(&mut qb, chunk);
-        qb.build().execute(&mut **tx).await?;
-    }
+    let odd: Vec<&Prepared<'_>> = rows
+        .iter()
+        .copied()
+        .filter(|r| r.without_id.is_some())
+        .collect();
     for chunk in batch::insert_chunks(&odd) {
         let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
             "insert into sms_events (status_id, status, detail) ",

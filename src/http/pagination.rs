@@ -82,6 +82,35 @@ pub fn page<T>(mut rows: Vec<T>, limit: u32, id: impl Fn(&T) -> i64) -> (Vec<T>,
     }
 }
 
+/// A cursor for position `key` in a v2 list (positions that are not row ids, e.g. a
+/// timeline's, see `sms::timeline`).
+pub fn encode_v2(key: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("v2:{key}"))
+}
+
+/// A cursor's version (1 or 2) and number (> 0), `None` for an absent or empty one, an error
+/// for anything else.
+pub fn decode_versioned(cursor: Option<&str>) -> Result<Option<(u8, i64)>, ApiError> {
+    let Some(cursor) = cursor.filter(|c| !c.is_empty()) else {
+        return Ok(None);
+    };
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| {
+            let (v, n) = s.split_once(':')?;
+            let v = match v {
+                "v1" => 1,
+                "v2" => 2,
+                _ => return None,
+            };
+            Some((v, n.parse::<i64>().ok().filter(|n| *n > 0)?))
+        })
+        .map(Some)
+        .ok_or_else(|| ApiError::field("cursor", "not a cursor returned by this API"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,6 +126,15 @@ mod tests {
         );
         assert!(decode(Some("42")).is_err());
         assert!(decode(Some(&URL_SAFE_NO_PAD.encode("v1:-5"))).is_err());
+    }
+
+    #[test]
+    fn versioned_cursors_round_trip() {
+        assert_eq!(decode_versioned(Some(&encode(42))).unwrap(), Some((1, 42)));
+        assert_eq!(decode_versioned(Some(&encode_v2(7))).unwrap(), Some((2, 7)));
+        assert_eq!(decode_versioned(Some("")).unwrap(), None);
+        assert!(decode_versioned(Some(&URL_SAFE_NO_PAD.encode("v3:1"))).is_err());
+        assert!(decode_versioned(Some(&URL_SAFE_NO_PAD.encode("v2:0"))).is_err());
     }
 
     #[test]

@@ -5,7 +5,7 @@ mod insert;
 mod timeline;
 
 pub use self::insert::{NewRequest, RecipientText, insert_request, insert_requests};
-pub use self::timeline::{EventRow, events_page, newest_events};
+pub use self::timeline::{EventRow, events_page, last_event_up_to, newest_events};
 
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, MySql, MySqlPool, QueryBuilder};
@@ -48,6 +48,11 @@ pub struct StatusRow {
     pub body: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Its first take (SENDING in the timeline); `None` before it, or recorded as an event row.
+    pub taken_at: Option<DateTime<Utc>>,
+    /// The operator's acceptance with its id (SENT in the timeline); `None` before it, or
+    /// recorded as an event row.
+    pub sent_at: Option<DateTime<Utc>>,
 }
 
 /// The columns of [`StatusRow`], as a literal so queries can be built with `concat!`.
@@ -55,7 +60,7 @@ macro_rules! status_columns {
     () => {
         "id, sms_identifier, recipient, status, sms_type, provider, provider_message_id, \
          failure_reason, segments, attempts, sender, client_reference, body, created_at, \
-         updated_at"
+         updated_at, taken_at, sent_at"
     };
 }
 const STATUS_COLUMNS: &str = status_columns!();

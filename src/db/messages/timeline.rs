@@ -80,3 +80,20 @@ pub async fn events_page(
     .fetch_all(pool)
     .await
 }
+
+/// The newest event row of a status row written at or before `at` (SENT's place in its
+/// timeline, see `http::sms::timeline`).
+pub async fn last_event_up_to(
+    pool: &MySqlPool,
+    status_id: i64,
+    at: DateTime<Utc>,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select max(id) from sms_events force index (idx_sms_events_status) \
+         where status_id = ? and created_at <= ?",
+    )
+    .bind(status_id)
+    .bind(at)
+    .fetch_one(pool)
+    .await
+}

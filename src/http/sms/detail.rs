@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::db::messages::{self as repo, EventRow, RequestRow, StatusRow};
+use crate::db::messages::{self as repo, EventRow, RequestRow};
 use crate::domain::{FieldErrors, PhoneNumber, SmsStatus, SmsType};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiPath, ForCustomer, NamesCustomer};
@@ -44,16 +44,6 @@ impl From<EventRow> for SmsEvent {
             at: e.created_at,
             detail: e.detail,
         }
-    }
-}
-
-/// The first event of every timeline: PENDING at acceptance (the status row's creation; it
-/// has no event row).
-pub(super) fn accepted(status: &StatusRow) -> SmsEvent {
-    SmsEvent {
-        status: SmsStatus::Pending.as_str().to_string(),
-        at: status.created_at,
-        detail: Some("accepted".into()),
     }
 }
 
@@ -170,15 +160,8 @@ pub async fn get_sms(
     let messages = statuses
         .into_iter()
         .map(|s| {
-            let mut rows = events.remove(&s.id).unwrap_or_default();
-            rows.sort_by_key(|e| e.id);
-            // With TIMELINE_EVENTS event rows, PENDING is older than the newest ones shown.
-            let truncated = rows.len() >= TIMELINE_EVENTS as usize;
-            let timeline = (!truncated)
-                .then(|| accepted(&s))
-                .into_iter()
-                .chain(rows.into_iter().map(SmsEvent::from))
-                .collect();
+            let rows = events.remove(&s.id).unwrap_or_default();
+            let (timeline, truncated) = super::timeline::newest(&s, rows, TIMELINE_EVENTS as usize);
             RecipientStatus {
                 recipient: s.recipient,
                 status: s.status,

@@ -7,11 +7,13 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::detail::{Page, SmsEvent, accepted, find_request, normalize};
+use super::detail::{Page, SmsEvent, find_request, normalize};
+use super::timeline;
 use crate::db::messages as repo;
 use crate::domain::FieldErrors;
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiPath, ForCustomer, NamesCustomer};
+use crate::http::pagination;
 use crate::http::responses::LookupErrors;
 use crate::state::AppState;
 
@@ -72,7 +74,18 @@ pub async fn recipient_events(
     ApiPath((sms_identifier, recipient)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
     let mut errors = FieldErrors::default();
-    let page = Page::parse(&mut errors, query.limit, query.cursor.as_deref());
+    let page = Page::parse(&mut errors, query.limit, None);
+    // A position in the timeline (`timeline`); v1 cursors, from before SENDING and SENT had
+    // positions of their own, name an event row.
+    let from = match pagination::decode_versioned(query.cursor.as_deref()) {
+        Ok(None) => 0,
+        Ok(Some((1, id))) => timeline::of_row(id),
+        Ok(Some((_, key))) => key,
+        Err(_) => {
+            errors.add("cursor", "not a cursor returned by this API");
+            0
+        }
+    };
     errors.finish()?;
     let request = find_request(&state, customer_id, &sms_identifier).await?;
     let not_found = || {
@@ -85,15 +98,18 @@ pub async fn recipient_events(
         .await?
         .ok_or_else(not_found)?;
 
-    // PENDING (no event row, id 0) opens the first page and takes one of its places.
-    let mut items = Vec::new();
-    if page.from.is_none() {
-        items.push((0, accepted(&status)));
-    }
-    let fetch = page.fetch() - items.len() as u32;
-    let rows = repo::events_page(&state.db, status.id, page.from, fetch).await?;
-    items.extend(rows.into_iter().map(|e| (e.id, SmsEvent::from(e))));
-    let (items, next_cursor) = page.split(items, |(id, _)| *id);
+    let first_row = timeline::first_row_at(from);
+    let rows = repo::events_page(&state.db, status.id, Some(first_row), page.fetch()).await?;
+    let before_sent = match status.sent_at {
+        Some(at) => repo::last_event_up_to(&state.db, status.id, at).await?,
+        None => None,
+    };
+    let fetch = page.fetch() as usize;
+    let mut items = timeline::page(&status, from, rows, before_sent, fetch);
+    let next_cursor = items
+        .get(page.limit as usize)
+        .map(|(k, _)| pagination::encode_v2(*k));
+    items.truncate(page.limit as usize);
     Ok(crate::http::json_response(
         StatusCode::OK,
         &RecipientEvents {

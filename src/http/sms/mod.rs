@@ -7,6 +7,7 @@ pub mod events;
 pub mod history;
 pub mod history_csv;
 pub mod send;
+mod timeline;
 
 use axum::Router;
 use axum::routing::{get, post};

@@ -9,3 +9,4 @@ mod lanes;
 mod operator_limits;
 mod reports;
 mod slices;
+mod timeline;
