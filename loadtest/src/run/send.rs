@@ -83,6 +83,7 @@ impl Shared {
             operators: None,
             from: None,
             reference: None,
+            send_at: None,
         };
         let body = serde_json::to_vec(&body).expect("request serializes");
         self.counters.requests.fetch_add(1, Ordering::Relaxed);

@@ -63,9 +63,7 @@ pub async fn cancel_sms(
     key: IdempotencyKey,
     ApiPath(sms_identifier): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    let customer_id = caller
-        .target(&state, query.customer_id, "user_id")
-        .await?;
+    let customer_id = caller.target(&state, query.customer_id, "user_id").await?;
     let request = find_request(&state, customer_id, &sms_identifier).await?;
     let route = format!("POST /sms/{}/cancel {customer_id}", request.sms_identifier);
     let idem = match idempotency::begin(caller, key, &route, &(), &state).await? {

@@ -208,17 +208,18 @@ impl TestApp {
         .fetch_one(&self.db)
         .await
         .unwrap();
-        assert_eq!(stray, 0, "refund rows that are neither a FAILED one nor a cancel");
+        assert_eq!(
+            stray, 0,
+            "refund rows that are neither a FAILED one nor a cancel"
+        );
     }
 
     /// The scheduled counters (`scheduled_counts`, slots summed) equal a recount of the
     /// outbox rows still waiting for their `send_at`.
     pub async fn assert_scheduled_counts_match(&self) {
         let counters = sms_gateway::db::outbox::counters(&self.db).await.unwrap();
-        let counters: BTreeMap<i32, (i64, i64)> = counters
-            .into_iter()
-            .filter(|(_, v)| *v != (0, 0))
-            .collect();
+        let counters: BTreeMap<i32, (i64, i64)> =
+            counters.into_iter().filter(|(_, v)| *v != (0, 0)).collect();
         let recount: Vec<(i32, i64, i64)> = sqlx::query_as(
             "select priority, count(*), cast(sum(recipients) as signed) from outbox_events \
              where status = 'scheduled' group by priority",

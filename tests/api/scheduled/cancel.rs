@@ -46,7 +46,11 @@ async fn a_cancel_before_send_at_refunds_everything_once_and_a_second_refunds_no
                    "type": "express", "send_at": send_at}),
         )
         .await;
-    assert_eq!(app.balance_of(customer).await, 4, "3 express recipients at 2");
+    assert_eq!(
+        app.balance_of(customer).await,
+        4,
+        "3 express recipients at 2"
+    );
 
     // Someone else's request, or none, is not found; the admin must name the customer.
     app.post(&format!("/sms/{id}/cancel"), Some(&other), &json!({}))
@@ -73,7 +77,11 @@ async fn a_cancel_before_send_at_refunds_everything_once_and_a_second_refunds_no
         r.body,
         json!({"sms_identifier": id, "cancelled": 3, "refunded": 6, "not_cancelled": 0})
     );
-    assert_eq!(app.balance_of(customer).await, 10, "the balance is back, exactly");
+    assert_eq!(
+        app.balance_of(customer).await,
+        10,
+        "the balance is back, exactly"
+    );
     assert_eq!(in_status(&app, &id, "CANCELLED").await, 3);
     assert_eq!(outbox_status(&app, &id).await, None, "nothing left to hold");
     let detail = app.sms_detail(&key, &id).await;
@@ -85,9 +93,7 @@ async fn a_cancel_before_send_at_refunds_everything_once_and_a_second_refunds_no
         .map(|e| e["status"].as_str().unwrap())
         .collect();
     assert_eq!(events, ["PENDING", "CANCELLED"]);
-    let history = app
-        .get("/sms/history?status=cancelled", Some(&key))
-        .await;
+    let history = app.get("/sms/history?status=cancelled", Some(&key)).await;
     assert_eq!(history.body["items"].as_array().unwrap().len(), 3);
 
     // Again: with the same key the first answer; without, nothing left to cancel.
@@ -114,7 +120,10 @@ async fn a_cancel_before_send_at_refunds_everything_once_and_a_second_refunds_no
     // The daily report counts them among the final states (finish() recounts).
     let today = chrono::Utc::now().date_naive();
     let report = app
-        .get(&format!("/reports/daily?from={today}&to={today}"), Some(&key))
+        .get(
+            &format!("/reports/daily?from={today}&to={today}"),
+            Some(&key),
+        )
         .await;
     let line = &report.body["lines"][0];
     assert_eq!(
@@ -163,7 +172,11 @@ async fn a_cancel_racing_the_workers_refunds_exactly_the_recipients_it_cancelled
         cancelled > 0 && cancelled < 1_000,
         "the cancel must have raced the delivery to prove anything (cancelled {cancelled})"
     );
-    assert_eq!(sent + cancelled, 1_000, "every recipient either sent or cancelled");
+    assert_eq!(
+        sent + cancelled,
+        1_000,
+        "every recipient either sent or cancelled"
+    );
     let n = |v: &Value, f: &str| v[f].as_i64().unwrap();
     assert_eq!(
         n(&first, "cancelled") + n(&second, "cancelled"),
@@ -180,7 +193,11 @@ async fn a_cancel_racing_the_workers_refunds_exactly_the_recipients_it_cancelled
         cancelled,
         "refunded exactly the cancelled recipients"
     );
-    let winner = if n(&first, "cancelled") > 0 { &first } else { &second };
+    let winner = if n(&first, "cancelled") > 0 {
+        &first
+    } else {
+        &second
+    };
     assert_eq!(n(winner, "not_cancelled"), 1_000 - cancelled);
     assert_eq!(cancel_refunds(&app, &id).await, (cancelled, 1));
     assert_eq!(app.balance_of(customer).await, cancelled);
@@ -214,7 +231,10 @@ async fn a_slice_already_published_sends_nothing_once_its_recipients_are_cancell
     }
     assert_eq!(app.queue_depth(&queue).await, 1);
     let done = cancel(&app, &key, &id).await;
-    assert_eq!((&done["cancelled"], &done["refunded"]), (&json!(3), &json!(3)));
+    assert_eq!(
+        (&done["cancelled"], &done["refunded"]),
+        (&json!(3), &json!(3))
+    );
     assert_eq!(app.balance_of(customer).await, 10);
 
     // The worker takes the message, finds nothing open and sends nothing.
@@ -229,7 +249,11 @@ async fn a_slice_already_published_sends_nothing_once_its_recipients_are_cancell
         .send_ok(&key, json!({"text": "hi", "recipients": ["+989121111111"]}))
         .await;
     app.wait_for_status(&key, &next, &["SENT"]).await;
-    assert_eq!(a.stats.snapshot().received, 1, "only the later request was sent");
+    assert_eq!(
+        a.stats.snapshot().received,
+        1,
+        "only the later request was sent"
+    );
     let detail = app.sms_detail(&key, &id).await;
     assert_eq!(detail["counts"], json!({"CANCELLED": 3}), "{detail}");
     for m in detail["messages"].as_array().unwrap() {

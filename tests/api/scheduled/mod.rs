@@ -47,7 +47,9 @@ async fn outbox_status(app: &TestApp, sms_id: &str) -> Option<String> {
 #[tokio::test]
 async fn read_committed_transactions_are_so_and_leave_the_session_alone() {
     let app = crate::helpers::spawn_app().await;
-    let mut tx = sms_gateway::db::begin_read_committed(&app.db).await.unwrap();
+    let mut tx = sms_gateway::db::begin_read_committed(&app.db)
+        .await
+        .unwrap();
     sqlx::query("select count(*) from user_balances for update")
         .execute(&mut *tx)
         .await

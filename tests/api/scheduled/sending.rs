@@ -45,7 +45,9 @@ async fn a_scheduled_request_is_charged_now_held_off_the_broker_and_delivered_wh
     assert_eq!(shown(&history.body["items"][0]["send_at"]), due);
     assert_eq!(outbox_status(&app, &id).await.as_deref(), Some("scheduled"));
     assert_eq!(
-        outbox::scheduled_totals(&app.db, SmsType::Normal).await.unwrap(),
+        outbox::scheduled_totals(&app.db, SmsType::Normal)
+            .await
+            .unwrap(),
         (1, 2),
         "the scheduled gauge's counters"
     );
@@ -67,7 +69,9 @@ async fn a_scheduled_request_is_charged_now_held_off_the_broker_and_delivered_wh
     assert!(chrono::Utc::now() >= due, "published before send_at");
     assert_eq!(app.queue_depth(&queue).await, 1, "published once due");
     assert_eq!(
-        outbox::scheduled_totals(&app.db, SmsType::Normal).await.unwrap(),
+        outbox::scheduled_totals(&app.db, SmsType::Normal)
+            .await
+            .unwrap(),
         (0, 0)
     );
     // ... and delivered, within its validity counted from send_at.
@@ -101,7 +105,8 @@ async fn the_default_validity_also_counts_from_send_at() {
 async fn a_bad_send_at_is_refused_with_the_field_named_and_nothing_charged() {
     let app = spawn_app().await;
     let (customer, key) = app.create_customer("acme", 10).await;
-    let body = |send_at: &str| json!({"text": "hi", "recipients": ["+989121234567"], "send_at": send_at});
+    let body =
+        |send_at: &str| json!({"text": "hi", "recipients": ["+989121234567"], "send_at": send_at});
     let (_, past) = at(-chrono::Duration::minutes(5));
     let (_, far) = at(chrono::Duration::days(31));
     for (send_at, says) in [
@@ -149,7 +154,11 @@ async fn a_scheduled_request_takes_its_place_in_the_fair_order_when_due_not_at_a
             .await
             .unwrap()
     };
-    assert_eq!(finish().await, 0, "acceptance left the customer's finish alone");
+    assert_eq!(
+        finish().await,
+        0,
+        "acceptance left the customer's finish alone"
+    );
     // The lane's clock moves on meanwhile; then the request falls due (its send_at moved, in
     // SQL, to the past).
     sqlx::query("update lane_clocks set vtime = 5000000 where priority = 0")
