@@ -275,7 +275,7 @@ const items = [
       pm.test('CSV', () => pm.expect(pm.response.headers.get('Content-Type')).to.match(/^text\/csv/));
       const lines = pm.response.text().split('\r\n').filter((l) => l.length > 0);
       pm.test('a header row and one row per recipient, DELIVERED', () => {
-        pm.expect(lines[0]).to.eql('sms_identifier,recipient,status,type,provider,segments,from,reference,created_at,updated_at');
+        pm.expect(lines[0]).to.eql('sms_identifier,recipient,status,type,provider,segments,from,reference,created_at,updated_at,send_at');
         pm.expect(lines).to.have.length(3);
         lines.slice(1).forEach((l) => pm.expect(l.split(',')[2]).to.eql('DELIVERED'));
       });
@@ -551,6 +551,65 @@ const items = [
     },
     test() {
       poll((x) => (x.messages || []).length > 0 && x.messages.every((m) => m.status === 'DELIVERED'));
+    },
+  },
+  {
+    name: 'POST /sms/send with send_at (an hour ahead) -> 202 scheduled, charged now',
+    method: 'POST',
+    path: '/sms/send',
+    auth: customer,
+    body: { text: 'Scheduled', recipients: ['+989121234571'], send_at: '{{sendAt}}' },
+    pre() {
+      pm.collectionVariables.set('sendAt', new Date(Date.now() + 3600000).toISOString());
+    },
+    test() {
+      const b = json(202);
+      pm.test('scheduled for send_at and charged', () => {
+        pm.expect(Date.parse(b.send_at)).to.eql(Date.parse(pm.collectionVariables.get('sendAt')));
+        pm.expect(b.cost).to.eql(Number(pm.variables.get('priceNormal')));
+      });
+      pm.collectionVariables.set('scheduledSmsId', b.sms_identifier);
+    },
+  },
+  {
+    name: 'GET /sms/{{scheduledSmsId}} -> PENDING until send_at',
+    path: '/sms/{{scheduledSmsId}}',
+    auth: customer,
+    test() {
+      const b = json(200);
+      pm.test('held, with its send_at', () => {
+        pm.expect(b.counts).to.eql({ PENDING: 1 });
+        pm.expect(Date.parse(b.send_at)).to.eql(Date.parse(pm.collectionVariables.get('sendAt')));
+      });
+    },
+  },
+  {
+    name: 'POST /sms/{{scheduledSmsId}}/cancel -> 200, cancelled and refunded',
+    method: 'POST',
+    path: '/sms/{{scheduledSmsId}}/cancel',
+    auth: customer,
+    test() {
+      const b = json(200);
+      pm.test('its recipient cancelled, its cost refunded', () => {
+        pm.expect(b).to.eql({
+          sms_identifier: pm.collectionVariables.get('scheduledSmsId'),
+          cancelled: 1,
+          refunded: Number(pm.variables.get('priceNormal')),
+          not_cancelled: 0,
+        });
+      });
+    },
+  },
+  {
+    name: 'POST /sms/{{scheduledSmsId}}/cancel again -> 200, nothing left to cancel',
+    method: 'POST',
+    path: '/sms/{{scheduledSmsId}}/cancel',
+    auth: customer,
+    test() {
+      const b = json(200);
+      pm.test('nothing cancelled or refunded twice', () => {
+        pm.expect(b).to.include({ cancelled: 0, refunded: 0, not_cancelled: 1 });
+      });
     },
   },
   {

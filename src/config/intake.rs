@@ -39,6 +39,12 @@ pub struct IntakeConfig {
     pub customer_recipients_per_sec: u32,
     /// `CUSTOMER_RATE_BURST_MS`: how far ahead of its rate a customer may send in a burst.
     pub customer_rate_burst: Duration,
+    /// `MAX_SCHEDULE_AHEAD_SECS`: how far ahead `send_at` may be (default 30 days, at most
+    /// 366 days).
+    pub max_schedule_ahead: Duration,
+    /// `SEND_AT_SKEW_SECS`: how far in the past a `send_at` may be and still be accepted (sent
+    /// at once): the caller's clock may run behind ours.
+    pub send_at_skew: Duration,
     /// `NORMAL_BACKLOG_LIMIT`: normal recipients waiting in the outbox beyond which normal
     /// sends get 503 with `Retry-After` (express is still accepted); 0: no limit.
     pub normal_backlog_limit: u64,
@@ -89,6 +95,8 @@ impl IntakeConfig {
                 100_000_000,
             ),
             customer_rate_burst: r.millis("CUSTOMER_RATE_BURST_MS", 1_000, 1, 60_000),
+            max_schedule_ahead: r.secs("MAX_SCHEDULE_AHEAD_SECS", 30 * 86_400, 60, 366 * 86_400),
+            send_at_skew: r.secs("SEND_AT_SKEW_SECS", 60, 0, 3_600),
             normal_backlog_limit: r.ranged("NORMAL_BACKLOG_LIMIT", 2_000_000, 0, 1_000_000_000),
         }
     }

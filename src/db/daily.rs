@@ -40,6 +40,7 @@ pub struct Counts {
     pub undelivered: i64,
     pub failed: i64,
     pub refunded: i64,
+    pub cancelled: i64,
 }
 
 impl Counts {
@@ -53,6 +54,7 @@ impl Counts {
         self.undelivered += other.undelivered;
         self.failed += other.failed;
         self.refunded += other.refunded;
+        self.cancelled += other.cancelled;
     }
 }
 
@@ -91,7 +93,7 @@ pub async fn add(tx: &mut Tx, increments: &[(Key, Counts)]) -> Result<(), sqlx::
     for chunk in rows.chunks(batch::MAX_ROWS) {
         let mut qb: QueryBuilder<MySql> = QueryBuilder::new(
             "insert into daily_counts (user_id, day, sms_type, slot, requests, recipients, \
-             segments, cost, delivered, undelivered, failed, refunded) ",
+             segments, cost, delivered, undelivered, failed, refunded, cancelled) ",
         );
         let last = chunk[chunk.len() - 1].0;
         let padding = (last, Counts::default());
@@ -111,7 +113,8 @@ pub async fn add(tx: &mut Tx, increments: &[(Key, Counts)]) -> Result<(), sqlx::
                 .push_bind(c.delivered)
                 .push_bind(c.undelivered)
                 .push_bind(c.failed)
-                .push_bind(c.refunded);
+                .push_bind(c.refunded)
+                .push_bind(c.cancelled);
         });
         qb.push(
             " on duplicate key update requests = requests + values(requests), \
@@ -119,7 +122,8 @@ pub async fn add(tx: &mut Tx, increments: &[(Key, Counts)]) -> Result<(), sqlx::
              segments = segments + values(segments), cost = cost + values(cost), \
              delivered = delivered + values(delivered), \
              undelivered = undelivered + values(undelivered), \
-             failed = failed + values(failed), refunded = refunded + values(refunded)",
+             failed = failed + values(failed), refunded = refunded + values(refunded), \
+             cancelled = cancelled + values(cancelled)",
         );
         qb.build().execute(&mut **tx).await?;
     }
@@ -155,7 +159,8 @@ pub async fn report(
          cast(sum(segments) as signed) as segments, cast(sum(cost) as signed) as cost, \
          cast(sum(delivered) as signed) as delivered, \
          cast(sum(undelivered) as signed) as undelivered, \
-         cast(sum(failed) as signed) as failed, cast(sum(refunded) as signed) as refunded \
+         cast(sum(failed) as signed) as failed, cast(sum(refunded) as signed) as refunded, \
+         cast(sum(cancelled) as signed) as cancelled \
          from daily_counts where day between ",
     );
     qb.push_bind(from).push(" and ").push_bind(to);

@@ -3,6 +3,7 @@
 //! so callers decide what belongs in one transaction.
 
 pub mod batch;
+pub mod cancel;
 pub mod customers;
 pub mod daily;
 pub mod delivery;
@@ -142,6 +143,15 @@ pub async fn can_commit(pool: &MySqlPool, timeout: Duration) -> bool {
     )
     .execute(pool);
     matches!(tokio::time::timeout(timeout, write).await, Ok(Ok(_)))
+}
+
+/// Begins a READ COMMITTED transaction (the pool's sessions use REPEATABLE READ): locking
+/// reads and updates then lock the rows they take and no gaps between index entries, so
+/// inserts by other transactions never wait for them. One round trip (the level applies to
+/// this transaction only).
+pub async fn begin_read_committed(pool: &MySqlPool) -> Result<Tx, sqlx::Error> {
+    pool.begin_with("set transaction isolation level read committed; start transaction")
+        .await
 }
 
 /// A MySQL/MariaDB error that a retry may not meet again: deadlock (1213), lock wait timeout

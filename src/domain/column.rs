@@ -87,6 +87,7 @@ text_enum!(SmsStatus, fold: str::to_ascii_uppercase, {
     Delivered => "DELIVERED",
     Undelivered => "UNDELIVERED",
     Failed => "FAILED",
+    Cancelled => "CANCELLED",
 });
 // The wire names, exactly.
 text_enum!(Encoding, fold: str::to_string, {

@@ -36,7 +36,8 @@ impl SmsType {
 }
 
 /// State of one recipient's message. It only ever moves forward:
-/// `PENDING -> SENDING -> SENT -> DELIVERED | UNDELIVERED`, and `PENDING | SENDING -> FAILED`.
+/// `PENDING -> SENDING -> SENT -> DELIVERED | UNDELIVERED`, `PENDING | SENDING -> FAILED`, and
+/// `PENDING -> CANCELLED` (a cancel, before a worker took it).
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
 )]
@@ -54,17 +55,20 @@ pub enum SmsStatus {
     Undelivered,
     /// No operator could take it (or it expired); refunded exactly once.
     Failed,
+    /// Cancelled by the customer before a worker took it; refunded exactly once.
+    Cancelled,
 }
 
 impl SmsStatus {
     /// All states, in order.
-    pub const ALL: [SmsStatus; 6] = [
+    pub const ALL: [SmsStatus; 7] = [
         Self::Pending,
         Self::Sending,
         Self::Sent,
         Self::Delivered,
         Self::Undelivered,
         Self::Failed,
+        Self::Cancelled,
     ];
 
     /// Whether the state machine allows `self -> next`.
@@ -74,6 +78,7 @@ impl SmsStatus {
             (self, next),
             (Pending, Sending)
                 | (Pending, Failed)
+                | (Pending, Cancelled)
                 | (Sending, Sent)
                 | (Sending, Failed)
                 | (Sent, Delivered)
@@ -139,6 +144,9 @@ mod tests {
         assert!(SmsStatus::Sending.can_move_to(SmsStatus::Failed));
         assert!(!SmsStatus::Sent.can_move_to(SmsStatus::Failed));
         assert!(!SmsStatus::Failed.can_move_to(SmsStatus::Sending));
+        assert!(SmsStatus::Pending.can_move_to(SmsStatus::Cancelled));
+        assert!(!SmsStatus::Sending.can_move_to(SmsStatus::Cancelled));
+        assert!(!SmsStatus::Cancelled.can_move_to(SmsStatus::Pending));
     }
 
     #[test]

@@ -40,6 +40,7 @@ use crate::domain;
         sms::history::history,
         sms::history_csv::history_csv,
         sms::detail::get_sms,
+        sms::cancel::cancel_sms,
         sms::events::recipient_events,
         reports::daily_report,
         dlr::receive,

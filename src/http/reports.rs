@@ -65,9 +65,12 @@ pub struct ReportCounts {
     pub undelivered: i64,
     /// Recipients FAILED so far (each refunded).
     pub failed: i64,
-    /// Recipients not in a final state yet: `recipients - delivered - undelivered - failed`.
+    /// Recipients CANCELLED so far (each refunded).
+    pub cancelled: i64,
+    /// Recipients not in a final state yet:
+    /// `recipients - delivered - undelivered - failed - cancelled`.
     pub in_progress: i64,
-    /// Credits refunded for the FAILED ones.
+    /// Credits refunded for the FAILED and CANCELLED ones.
     pub refunded: i64,
 }
 
@@ -81,7 +84,8 @@ impl From<Counts> for ReportCounts {
             delivered: c.delivered,
             undelivered: c.undelivered,
             failed: c.failed,
-            in_progress: c.recipients - c.delivered - c.undelivered - c.failed,
+            cancelled: c.cancelled,
+            in_progress: c.recipients - c.delivered - c.undelivered - c.failed - c.cancelled,
             refunded: c.refunded,
         }
     }

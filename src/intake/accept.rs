@@ -17,7 +17,8 @@ use super::SendCommand;
 pub use super::charge::charge_for;
 use super::charge::{Shortfall, limits_of};
 use super::personal;
-use crate::db::{Tx, daily, fair_share as fair, ledger, messages, outbox};
+use super::record::record;
+use crate::db::{Tx, fair_share as fair, ledger};
 use crate::domain::fair_share;
 use crate::domain::{Encoding, PhoneNumber, SmsType};
 
@@ -107,22 +108,22 @@ pub async fn accept(
 }
 
 /// A request decided to be charged, before its rows are written.
-struct Plan {
-    index: usize,
-    sms_id: String,
-    take: usize,
-    cost: i64,
-    balance_after: i64,
-    recipients: Vec<String>,
-    transaction_id: String,
-    description: String,
-    operators: String,
-    sender: Option<String>,
+pub(super) struct Plan {
+    pub(super) index: usize,
+    pub(super) sms_id: String,
+    pub(super) take: usize,
+    pub(super) cost: i64,
+    pub(super) balance_after: i64,
+    pub(super) recipients: Vec<String>,
+    pub(super) transaction_id: String,
+    pub(super) description: String,
+    pub(super) operators: String,
+    pub(super) sender: Option<String>,
     /// Virtual start of its first slice, and virtual time per recipient (the fair order).
-    vtime: i64,
-    vstep: i64,
+    pub(super) vtime: i64,
+    pub(super) vstep: i64,
     /// The database's clock when the balance was locked: its `created_at`.
-    accepted_at: chrono::DateTime<chrono::Utc>,
+    pub(super) accepted_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// Decides and writes `requests` inside `tx`, in order. `abandoned(i)` is asked once the
@@ -215,9 +216,16 @@ pub async fn accept_many(
                     SmsType::Normal => &mut state.vfinish.normal,
                     SmsType::Express => &mut state.vfinish.express,
                 };
-                let (vtime, end) =
-                    fair_share::tag(clocks.of(cmd.sms_type), *lane_finish, take, vstep);
-                *lane_finish = end;
+                // A scheduled request takes its place in the fair order when it is due
+                // (`db::outbox::promote_scheduled`), not now.
+                let vtime = if cmd.send_at.is_none() {
+                    let (vtime, end) =
+                        fair_share::tag(clocks.of(cmd.sms_type), *lane_finish, take, vstep);
+                    *lane_finish = end;
+                    vtime
+                } else {
+                    0
+                };
                 if cost > 0 {
                     *debits.entry(cmd.customer_id).or_default() += cost;
                 }
@@ -285,114 +293,4 @@ pub async fn accept_many(
         }));
     }
     Ok(outcomes)
-}
-
-/// Writes the planned requests: the debits and their ledger rows, the request and status
-/// rows, the outbox rows.
-async fn record(
-    tx: &mut Tx,
-    requests: &[Request<'_>],
-    plans: &[Plan],
-    debits: HashMap<i64, i64>,
-) -> Result<(), sqlx::Error> {
-    let debits: Vec<(i64, i64)> = debits.into_iter().collect();
-    let entries: Vec<(ledger::Entry<'_>, i64)> = plans
-        .iter()
-        .filter(|p| p.cost > 0)
-        .map(|p| {
-            let entry = ledger::Entry {
-                customer_id: requests[p.index].cmd.customer_id,
-                entry_type: ledger::EntryType::Charge,
-                transaction_id: &p.transaction_id,
-                description: Some(&p.description),
-                sms_identifier: Some(&p.sms_id),
-            };
-            (entry, -p.cost)
-        })
-        .collect();
-    if !ledger::debit_many(tx, &debits, &entries).await? {
-        // Unreachable while the rows are locked; kept so the invariant never rests on it.
-        return Err(sqlx::Error::Protocol(
-            "a locked balance did not cover its debit".into(),
-        ));
-    }
-    // Personalized requests: each recipient's own text, segments and reference.
-    let texts: Vec<Vec<messages::RecipientText<'_>>> = plans
-        .iter()
-        .map(|p| {
-            let cmd = requests[p.index].cmd;
-            cmd.personal[..p.take.min(cmd.personal.len())]
-                .iter()
-                .map(|m| messages::RecipientText {
-                    body: &m.text,
-                    segments: m.count.segments,
-                    client_reference: m.reference.as_deref(),
-                })
-                .collect()
-        })
-        .collect();
-    let rows: Vec<messages::NewRequest<'_>> = plans
-        .iter()
-        .zip(&texts)
-        .map(|(p, texts)| {
-            let Request { cmd, price } = requests[p.index];
-            let count = if cmd.personal.is_empty() {
-                cmd.count
-            } else {
-                personal::total(&cmd.personal[..p.take])
-            };
-            messages::NewRequest {
-                sms_identifier: &p.sms_id,
-                customer_id: cmd.customer_id,
-                sms_type: cmd.sms_type.as_str(),
-                body: &cmd.text,
-                encoding: count.encoding.as_str(),
-                segments: count.segments,
-                personal: texts,
-                recipients: &p.recipients,
-                price_per_segment: price,
-                cost: p.cost,
-                operators: &p.operators,
-                validity_seconds: cmd.validity_seconds,
-                traceparent: cmd.traceparent.as_deref(),
-                created_at: p.accepted_at,
-                sender: p.sender.as_deref(),
-                client_reference: cmd.reference.as_deref(),
-            }
-        })
-        .collect();
-    let ids = messages::insert_requests(tx, &rows).await?;
-    let outbox_rows: Vec<outbox::NewRow<'_>> = plans
-        .iter()
-        .zip(&ids)
-        .map(|(p, id)| {
-            let cmd = requests[p.index].cmd;
-            outbox::NewRow {
-                request_id: *id,
-                sms_identifier: &p.sms_id,
-                priority: cmd.sms_type.priority(),
-                traceparent: cmd.traceparent.as_deref(),
-                vtime: p.vtime,
-                vstep: p.vstep,
-                recipients: p.take as i64,
-            }
-        })
-        .collect();
-    outbox::insert_many(tx, &outbox_rows).await?;
-    let counts: Vec<(daily::Key, daily::Counts)> = plans
-        .iter()
-        .map(|p| {
-            let cmd = requests[p.index].cmd;
-            let key = daily::Key::of(cmd.customer_id, p.accepted_at, cmd.sms_type);
-            let counts = daily::Counts {
-                requests: 1,
-                recipients: p.take as i64,
-                segments: personal::segments_of(cmd.count, &cmd.personal, p.take),
-                cost: p.cost,
-                ..daily::Counts::default()
-            };
-            (key, counts)
-        })
-        .collect();
-    daily::add(tx, &counts).await
 }

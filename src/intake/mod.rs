@@ -10,7 +10,9 @@ mod accept;
 mod charge;
 pub mod group_commit;
 pub mod personal;
+mod record;
 pub mod resolve;
+mod schedule;
 mod text;
 mod validate;
 

@@ -29,7 +29,7 @@ pub fn register_series(operators: &[String]) {
         ] {
             family.counter(l).increment(0);
         }
-        for outcome in ["sent", "failed", "retry_scheduled"] {
+        for outcome in ["sent", "failed", "retry_scheduled", "cancelled"] {
             DELIVERY_RECIPIENTS
                 .counter([lane.as_str(), outcome])
                 .increment(0);
@@ -258,6 +258,20 @@ pub fn operator_throttled(operator: &str, outcome: &'static str) {
     OPERATOR_THROTTLED
         .counter([operator.to_string(), outcome.to_string()])
         .increment(1);
+}
+
+/// Sets a lane's sampled scheduled requests and recipients not yet due.
+pub fn scheduled(lane: SmsType, requests: i64, recipients: i64) {
+    let l = [lane.as_str()];
+    SCHEDULED_REQUESTS.gauge(l).set(requests as f64);
+    SCHEDULED_RECIPIENTS.gauge(l).set(recipients as f64);
+}
+
+/// Records recipients cancelled before they were taken (`POST /sms/{id}/cancel`).
+pub fn recipients_cancelled(sms_type: SmsType, recipients: u64) {
+    DELIVERY_RECIPIENTS
+        .counter([sms_type.as_str(), "cancelled"])
+        .increment(recipients);
 }
 
 /// Records a recipient's delivery outcome (`sent`, `failed`, `retry_scheduled`).

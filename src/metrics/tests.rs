@@ -75,6 +75,8 @@ fn a_scrape_serves_exactly_the_catalog() {
     outbox_round(SmsType::Normal, 4, 3, 1, ms);
     outbox_reaped(1);
     outbox_backlog(SmsType::Normal, 7);
+    scheduled(SmsType::Express, 1, 3);
+    recipients_cancelled(SmsType::Normal, 2);
     queue(SmsType::Normal, QueueEvent::Consumed { redelivered: true });
     queue(SmsType::Normal, QueueEvent::Acked);
     queue(SmsType::Normal, QueueEvent::Nacked);

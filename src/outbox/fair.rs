@@ -9,7 +9,8 @@
 //! message carrying one slice or several small requests' slices); what
 //! consumers have prefetched is in service and not counted. Every [`TICK`] each process also
 //! raises the lanes' clocks to the smallest start time of their work in the outbox, and makes
-//! waiting rows that are due pending at the lane's clock.
+//! waiting rows that are due pending at the lane's clock, and scheduled requests whose
+//! `send_at` has come pending at their place in the fair order of that moment.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -125,7 +126,10 @@ impl FairLanes {
         let known = clocks::clocks(db).await?;
         for lane in [SmsType::Express, SmsType::Normal] {
             let clock = known.of(lane);
-            if repo::promote_due(db, lane.priority(), clock, 1_000).await? > 0 {
+            let retries = repo::promote_due(db, lane.priority(), clock, 1_000).await?;
+            // Scheduled requests whose send_at has come: placed in the fair order now.
+            let scheduled = repo::promote_scheduled(db, lane, clock, 1_000).await?;
+            if retries + scheduled > 0 {
                 super::wake(lane);
             }
         }

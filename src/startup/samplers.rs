@@ -31,7 +31,7 @@ pub struct Samplers {
 }
 
 /// Every second: pool use; every 5 s: rendering upkeep, outbox backlog per lane (one indexed
-/// count) and queue depth (a passive declare).
+/// count), scheduled requests per lane (16 counter rows) and queue depth (a passive declare).
 pub fn spawn_samplers(samplers: Samplers, tracker: &TaskTracker, stop: CancellationToken) {
     metrics::install();
     tracker.spawn(async move {
@@ -99,6 +99,10 @@ async fn sample_outbox(db: &MySqlPool) {
         match crate::db::outbox::backlog(db, lane.priority()).await {
             Ok(n) => metrics::outbox_backlog(lane, n),
             Err(e) => tracing::debug!(error = %e, "cannot sample the outbox backlog"),
+        }
+        match crate::db::outbox::scheduled_totals(db, lane).await {
+            Ok((requests, recipients)) => metrics::scheduled(lane, requests, recipients),
+            Err(e) => tracing::debug!(error = %e, "cannot sample the scheduled counters"),
         }
     }
 }

@@ -25,7 +25,8 @@ use crate::operators::{OutboundSms, SendOutcome};
 pub(super) struct Plan {
     pub(super) request: RequestRow,
     pub(super) lane: SmsType,
-    /// `validity_seconds`, or `DEFAULT_VALIDITY_SECS` after acceptance.
+    /// `validity_seconds`, or `DEFAULT_VALIDITY_SECS`, after acceptance (after `send_at` for a
+    /// scheduled request).
     pub(super) expires_at: chrono::DateTime<Utc>,
     pub(super) preference: Vec<String>,
 }
@@ -190,7 +191,7 @@ async fn record(
                 crate::metrics::unusable_message_id(&operator);
             }
             crate::metrics::delivery_outcome(plan.lane, "sent");
-            if let Ok(took) = (Utc::now() - plan.request.created_at).to_std() {
+            if let Ok(took) = (Utc::now() - plan.request.due_at()).to_std() {
                 crate::metrics::accept_to_sent(plan.lane, took);
             }
             Ok(RecipientOutcome::Sent)

@@ -183,7 +183,7 @@ async fn deliver_one(
     let plan = Plan {
         lane,
         expires_at: request.expires_at.unwrap_or_else(|| {
-            request.created_at
+            request.due_at()
                 + chrono::Duration::from_std(ctx.default_validity)
                     .unwrap_or(chrono::Duration::days(1))
         }),
@@ -215,7 +215,7 @@ async fn deliver_one(
         if index == 0
             && slice.after_id == 0
             && taken.iter().any(|r| r.attempts == 1)
-            && let Ok(queued) = (consumed_at - plan.request.created_at).to_std()
+            && let Ok(queued) = (consumed_at - plan.request.due_at()).to_std()
         {
             stage(DeliveryStage::Queued, queued);
         }

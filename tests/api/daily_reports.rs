@@ -10,7 +10,7 @@ use sms_gateway::intake::{self, SendInput};
 use crate::helpers::{ADMIN_TOKEN, delivering_app, mock, spawn_app};
 
 /// The report's lines as `(customer, day, type) -> [requests, recipients, segments, cost,
-/// delivered, undelivered, failed, refunded]`, the form of the recount.
+/// delivered, undelivered, failed, refunded, cancelled]`, the form of the recount.
 fn lines(report: &Value) -> crate::helpers::DailyCounts {
     report["lines"]
         .as_array()
@@ -28,8 +28,9 @@ fn lines(report: &Value) -> crate::helpers::DailyCounts {
                 n("undelivered"),
                 n("failed"),
                 n("refunded"),
+                n("cancelled"),
             ];
-            let in_progress = counts[1] - counts[4] - counts[5] - counts[6];
+            let in_progress = counts[1] - counts[4] - counts[5] - counts[6] - counts[8];
             assert_eq!(n("in_progress"), in_progress, "{l}");
             let key = (
                 l["customer_id"].as_i64().unwrap(),
@@ -148,10 +149,10 @@ async fn the_daily_report_equals_a_recount_of_the_rows_after_a_mixed_workload() 
     let d = |customer: i64, t: &str| (customer, today, t.to_string());
     // What the workload was meant to produce, so the recount is known to cover each case.
     let expected: crate::helpers::DailyCounts = [
-        (d(a, "normal"), [2, 4, 7, 7, 1, 1, 1, 1]),
-        (d(a, "express"), [1, 2, 2, 4, 0, 0, 2, 4]),
-        (d(b, "express"), [1, 1, 1, 2, 1, 0, 0, 0]),
-        (d(c, "normal"), [1, 2, 2, 2, 0, 0, 0, 0]),
+        (d(a, "normal"), [2, 4, 7, 7, 1, 1, 1, 1, 0]),
+        (d(a, "express"), [1, 2, 2, 4, 0, 0, 2, 4, 0]),
+        (d(b, "express"), [1, 1, 1, 2, 1, 0, 0, 0, 0]),
+        (d(c, "normal"), [1, 2, 2, 2, 0, 0, 0, 0, 0]),
     ]
     .into_iter()
     .collect();
@@ -293,6 +294,7 @@ async fn an_acceptance_that_rolls_back_leaves_no_count() {
         operators: None,
         from: None,
         reference: None,
+        send_at: None,
     };
     let cmd = intake::validate(customer, &input, &app.state.config.intake, |_| {
         BTreeSet::new()

@@ -9,7 +9,7 @@ use tower::ServiceExt;
 use crate::helpers::{ADMIN_TOKEN, TestApp, spawn_app, spawn_app_with};
 
 /// The CSV's columns, in order: the fields of a `GET /sms/history` item.
-const COLUMNS: [&str; 10] = [
+const COLUMNS: [&str; 11] = [
     "sms_identifier",
     "recipient",
     "status",
@@ -20,6 +20,7 @@ const COLUMNS: [&str; 10] = [
     "reference",
     "created_at",
     "updated_at",
+    "send_at",
 ];
 
 /// The CSV's records, each split into fields (the test data quotes only where it says so).
@@ -42,7 +43,8 @@ async fn the_csv_has_the_rows_and_filters_of_the_history() {
         .await;
     app.send_ok(
         &key,
-        json!({"text": "hello", "recipients": ["09121234567"], "type": "express"}),
+        json!({"text": "hello", "recipients": ["09121234567"], "type": "express",
+               "send_at": (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339()}),
     )
     .await;
     app.send_ok(

@@ -20,6 +20,7 @@ mod outage;
 mod outbox;
 mod personalized;
 mod references;
+mod scheduled;
 mod send;
 mod senders;
 mod statements;

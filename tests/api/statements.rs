@@ -41,6 +41,7 @@ async fn batches_of_every_size_reuse_a_bounded_set_of_prepared_statements() {
                 sender: None,
                 client_reference: None,
                 personal: &[],
+                send_at: None,
             })
             .collect();
         let mut tx = app.db.begin().await.unwrap();
@@ -82,6 +83,7 @@ async fn batches_of_every_size_reuse_a_bounded_set_of_prepared_statements() {
                 vtime: 0,
                 vstep: 10_000,
                 recipients: 1,
+                send_at: None,
             })
             .collect();
         outbox::insert_many(&mut tx, &rows).await.unwrap();
@@ -118,6 +120,7 @@ async fn batches_of_every_size_reuse_a_bounded_set_of_prepared_statements() {
             sender: None,
             client_reference: None,
             personal: &[],
+            send_at: None,
         };
         let request_id = messages::insert_request(&mut tx, &request).await.unwrap();
         let key = daily::Key::of(users[0], request.created_at, SmsType::Normal);

@@ -140,6 +140,7 @@ impl Shared {
             operators: None,
             from: None,
             reference: None,
+            send_at: None,
         };
         serde_json::to_vec(&body).expect("request serializes")
     }

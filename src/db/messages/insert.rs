@@ -31,6 +31,8 @@ pub struct NewRequest<'a> {
     /// and its status rows' `created_at`, so both fall on the same UTC day, the day its
     /// daily counters (`db::daily`) use.
     pub created_at: DateTime<Utc>,
+    /// When it is due (scheduled sending); `None`: at once. Its validity counts from it.
+    pub send_at: Option<DateTime<Utc>>,
 }
 
 /// A recipient's own text in a personalized request.
@@ -55,9 +57,10 @@ pub async fn insert_request(tx: &mut Tx, req: &NewRequest<'_>) -> Result<i64, sq
     let id = sqlx::query(
         "insert into sms_requests (sms_identifier, user_id, sms_type, body, encoding, segments, \
          recipients, price_per_segment, cost, operators, expires_at, traceparent, sender, \
-         client_reference, created_at) \
+         client_reference, created_at, send_at) \
          values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, \
-         case when ? is null then null else now(6) + interval ? second end, ?, ?, ?, ?)",
+         case when ? is null then null else coalesce(?, now(6)) + interval ? second end, \
+         ?, ?, ?, ?, ?)",
     )
     .bind(req.sms_identifier)
     .bind(req.customer_id)
@@ -70,11 +73,13 @@ pub async fn insert_request(tx: &mut Tx, req: &NewRequest<'_>) -> Result<i64, sq
     .bind(req.cost)
     .bind(req.operators)
     .bind(req.validity_seconds)
+    .bind(req.send_at)
     .bind(req.validity_seconds)
     .bind(req.traceparent)
     .bind(req.sender)
     .bind(req.client_reference)
     .bind(req.created_at)
+    .bind(req.send_at)
     .execute(&mut **tx)
     .await?
     .last_insert_id();
@@ -101,7 +106,7 @@ pub async fn insert_requests(
         let mut qb: QueryBuilder<MySql> = QueryBuilder::new(
             "insert into sms_requests (sms_identifier, user_id, sms_type, body, encoding, segments, \
              recipients, price_per_segment, cost, operators, expires_at, traceparent, sender, \
-             client_reference, created_at) ",
+             client_reference, created_at, send_at) ",
         );
         qb.push_values(chunk, |mut b, req| {
             b.push_bind(req.sms_identifier)
@@ -114,16 +119,20 @@ pub async fn insert_requests(
                 .push_bind(req.price_per_segment)
                 .push_bind(req.cost)
                 .push_bind(req.operators)
-                // One text whether or not a row has a validity (see `batch`).
+                // One text whether or not a row has a validity or a send_at (see `batch`);
+                // the validity counts from send_at.
                 .push("case when ")
                 .push_bind_unseparated(req.validity_seconds)
-                .push_unseparated(" is null then null else now(6) + interval ")
+                .push_unseparated(" is null then null else coalesce(")
+                .push_bind_unseparated(req.send_at)
+                .push_unseparated(", now(6)) + interval ")
                 .push_bind_unseparated(req.validity_seconds)
                 .push_unseparated(" second end")
                 .push_bind(req.traceparent)
                 .push_bind(req.sender)
                 .push_bind(req.client_reference)
-                .push_bind(req.created_at);
+                .push_bind(req.created_at)
+                .push_bind(req.send_at);
         });
         qb.build().execute(&mut **tx).await?;
     }
@@ -166,7 +175,7 @@ async fn insert_status_rows(tx: &mut Tx, rows: &[StatusRowOf<'_, '_>]) -> Result
     for chunk in batch::insert_chunks(rows) {
         let mut qb: QueryBuilder<MySql> = QueryBuilder::new(
             "insert into sms_status (request_id, user_id, sms_identifier, recipient, status, \
-             sms_type, segments, sender, client_reference, body, created_at) ",
+             sms_type, segments, sender, client_reference, body, created_at, send_at) ",
         );
         qb.push_values(chunk, |mut b, (req, request_id, recipient, own)| {
             b.push_bind(*request_id)
@@ -182,7 +191,8 @@ async fn insert_status_rows(tx: &mut Tx, rows: &[StatusRowOf<'_, '_>]) -> Result
                         .or(req.client_reference),
                 )
                 .push_bind(own.map(|o| o.body))
-                .push_bind(req.created_at);
+                .push_bind(req.created_at)
+                .push_bind(req.send_at);
         });
         qb.build().execute(&mut **tx).await?;
     }

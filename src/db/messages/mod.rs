@@ -46,6 +46,8 @@ pub struct StatusRow {
     pub client_reference: Option<String>,
     /// Its own text (personalized bulk); `None`: the request's.
     pub body: Option<String>,
+    /// When its request is due (scheduled sending); `None`: at once.
+    pub send_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Its first take (SENDING in the timeline); `None` before it, or recorded as an event row.
@@ -59,8 +61,8 @@ pub struct StatusRow {
 macro_rules! status_columns {
     () => {
         "id, sms_identifier, recipient, status, sms_type, provider, provider_message_id, \
-         failure_reason, segments, attempts, sender, client_reference, body, created_at, \
-         updated_at, taken_at, sent_at"
+         failure_reason, segments, attempts, sender, client_reference, body, send_at, \
+         created_at, updated_at, taken_at, sent_at"
     };
 }
 const STATUS_COLUMNS: &str = status_columns!();
@@ -126,10 +128,18 @@ pub struct RequestRow {
     pub sender: Option<String>,
     /// The customer's reference of the request.
     pub client_reference: Option<String>,
+    /// When it is due (scheduled sending); `None`: at once.
+    pub send_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
 }
 
 impl RequestRow {
+    /// When it was due: `send_at`, or its acceptance. Its default validity and its delivery
+    /// latencies count from here.
+    pub fn due_at(&self) -> DateTime<Utc> {
+        self.send_at.unwrap_or(self.created_at)
+    }
+
     /// The requested operator order; empty means the lane's configured order.
     pub fn operator_preference(&self) -> Vec<String> {
         self.operators
@@ -144,7 +154,8 @@ impl RequestRow {
 macro_rules! request_columns {
     () => {
         "id, sms_identifier, user_id, sms_type, body, encoding, segments, recipients, \
-         price_per_segment, cost, operators, expires_at, sender, client_reference, created_at"
+         price_per_segment, cost, operators, expires_at, sender, client_reference, send_at, \
+         created_at"
     };
 }
 pub(crate) use request_columns;

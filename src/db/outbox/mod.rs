@@ -1,8 +1,10 @@
 //! The transactional outbox: rows written with each accepted request, claimed and published by
 //! the publisher pool.
 
+mod scheduled;
 mod sweep;
 
+pub use scheduled::{count_scheduled, counters, promote_scheduled, scheduled_totals};
 pub use sweep::{Requeue, Waiting, request_of, requeue, waiting_after};
 
 use super::{Tx, batch};
@@ -24,6 +26,7 @@ pub async fn insert(
         vtime: 0,
         vstep: crate::domain::fair_share::default_vstep(),
         recipients: 1,
+        send_at: None,
     };
     insert_many(tx, &[row]).await
 }
@@ -41,15 +44,20 @@ pub struct NewRow<'a> {
     pub vstep: i64,
     /// Its recipients.
     pub recipients: i64,
+    /// When it is due (scheduled sending): the row waits `scheduled` until then, outside the
+    /// fair order (`vtime` is then given at the promotion); `None`: pending now.
+    pub send_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// Queues several accepted requests with multi-row inserts (see [`batch::insert_chunks`]).
-/// Runs inside the intake transaction.
+/// Queues several accepted requests with multi-row inserts (see [`batch::insert_chunks`]):
+/// pending now, or `scheduled` until their `send_at`. Runs inside the intake transaction;
+/// the caller counts the scheduled ones ([`count_scheduled`]).
 pub async fn insert_many(tx: &mut Tx, rows: &[NewRow<'_>]) -> Result<(), sqlx::Error> {
     for chunk in batch::insert_chunks(rows) {
         let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
             "insert into outbox_events \
-             (request_id, sms_identifier, priority, traceparent, vtime, vstep, recipients) ",
+             (request_id, sms_identifier, priority, traceparent, vtime, vstep, recipients, \
+             status, next_run_at) ",
         );
         qb.push_values(chunk, |mut b, r| {
             b.push_bind(r.request_id)
@@ -58,7 +66,16 @@ pub async fn insert_many(tx: &mut Tx, rows: &[NewRow<'_>]) -> Result<(), sqlx::E
                 .push_bind(r.traceparent)
                 .push_bind(r.vtime)
                 .push_bind(r.vstep)
-                .push_bind(r.recipients);
+                .push_bind(r.recipients)
+                .push_bind(if r.send_at.is_some() {
+                    "scheduled"
+                } else {
+                    "pending"
+                })
+                // One text whether or not a row is scheduled (see `batch`).
+                .push("coalesce(")
+                .push_bind_unseparated(r.send_at)
+                .push_unseparated(", now(6))");
         });
         qb.build().execute(&mut **tx).await?;
     }

@@ -100,6 +100,9 @@ pub struct SmsDetail {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
     pub expires_at: Option<DateTime<Utc>>,
+    /// When it is (or was) due: a scheduled request's `send_at`; absent when sent at once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub send_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     /// Recipients per current state, over all the request's recipients (on every page).
     #[schema(example = json!({"PENDING": 1, "SENT": 1}))]
@@ -194,6 +197,7 @@ pub async fn get_sms(
             from: request.sender,
             reference: request.client_reference,
             expires_at: request.expires_at,
+            send_at: request.send_at,
             created_at: request.created_at,
             counts,
             messages,

@@ -24,9 +24,9 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
-    /// PENDING, SENDING, SENT, DELIVERED, UNDELIVERED or FAILED; empty means any.
+    /// PENDING, SENDING, SENT, DELIVERED, UNDELIVERED, FAILED or CANCELLED; empty means any.
     #[param(
-        pattern = r"^\s*([Pp][Ee][Nn][Dd][Ii][Nn][Gg]|[Ss][Ee][Nn][Dd][Ii][Nn][Gg]|[Ss][Ee][Nn][Tt]|[Dd][Ee][Ll][Ii][Vv][Ee][Rr][Ee][Dd]|[Uu][Nn][Dd][Ee][Ll][Ii][Vv][Ee][Rr][Ee][Dd]|[Ff][Aa][Ii][Ll][Ee][Dd])?\s*$"
+        pattern = r"^\s*([Pp][Ee][Nn][Dd][Ii][Nn][Gg]|[Ss][Ee][Nn][Dd][Ii][Nn][Gg]|[Ss][Ee][Nn][Tt]|[Dd][Ee][Ll][Ii][Vv][Ee][Rr][Ee][Dd]|[Uu][Nn][Dd][Ee][Ll][Ii][Vv][Ee][Rr][Ee][Dd]|[Ff][Aa][Ii][Ll][Ee][Dd]|[Cc][Aa][Nn][Cc][Ee][Ll][Ll][Ee][Dd])?\s*$"
     )]
     pub status: Option<String>,
     /// normal or express; empty means any.
@@ -84,6 +84,9 @@ pub struct HistoryItem {
     /// The caller's reference: the recipient's own, or its request's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
+    /// When its request is (or was) due (`send_at`); absent when sent at once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub send_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -212,6 +215,7 @@ pub async fn history(
                     segments: r.segments,
                     from: r.sender.clone(),
                     reference: r.client_reference.clone(),
+                    send_at: r.send_at,
                     created_at: r.created_at,
                     updated_at: r.updated_at,
                 })

@@ -25,7 +25,7 @@ use crate::state::AppState;
 pub const PAGE: u32 = 1_000;
 
 /// The columns, in order (the fields of a `GET /sms/history` item).
-const HEADER: [&str; 10] = [
+const HEADER: [&str; 11] = [
     "sms_identifier",
     "recipient",
     "status",
@@ -36,6 +36,7 @@ const HEADER: [&str; 10] = [
     "reference",
     "created_at",
     "updated_at",
+    "send_at",
 ];
 
 /// Filters of `GET /sms/history.csv`: those of `GET /sms/history`, without its paging.
@@ -43,9 +44,9 @@ const HEADER: [&str; 10] = [
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct HistoryCsvQuery {
-    /// PENDING, SENDING, SENT, DELIVERED, UNDELIVERED or FAILED; empty means any.
+    /// PENDING, SENDING, SENT, DELIVERED, UNDELIVERED, FAILED or CANCELLED; empty means any.
     #[param(
-        pattern = r"^\s*([Pp][Ee][Nn][Dd][Ii][Nn][Gg]|[Ss][Ee][Nn][Dd][Ii][Nn][Gg]|[Ss][Ee][Nn][Tt]|[Dd][Ee][Ll][Ii][Vv][Ee][Rr][Ee][Dd]|[Uu][Nn][Dd][Ee][Ll][Ii][Vv][Ee][Rr][Ee][Dd]|[Ff][Aa][Ii][Ll][Ee][Dd])?\s*$"
+        pattern = r"^\s*([Pp][Ee][Nn][Dd][Ii][Nn][Gg]|[Ss][Ee][Nn][Dd][Ii][Nn][Gg]|[Ss][Ee][Nn][Tt]|[Dd][Ee][Ll][Ii][Vv][Ee][Rr][Ee][Dd]|[Uu][Nn][Dd][Ee][Ll][Ii][Vv][Ee][Rr][Ee][Dd]|[Ff][Aa][Ii][Ll][Ee][Dd]|[Cc][Aa][Nn][Cc][Ee][Ll][Ll][Ee][Dd])?\s*$"
     )]
     pub status: Option<String>,
     /// normal or express; empty means any.
@@ -90,7 +91,8 @@ impl NamesCustomer for HistoryCsvQuery {
     params(HistoryCsvQuery),
     responses(
         (status = 200, description = "The history as CSV, newest first: sms_identifier, \
-            recipient, status, type, provider, segments, from, reference, created_at, updated_at",
+            recipient, status, type, provider, segments, from, reference, created_at, updated_at, \
+            send_at",
             content_type = "text/csv", body = String),
         LookupErrors,
     )
@@ -163,6 +165,10 @@ impl Pages {
             let segments = r.segments.to_string();
             let created = r.created_at.to_rfc3339_opts(SecondsFormat::AutoSi, true);
             let updated = r.updated_at.to_rfc3339_opts(SecondsFormat::AutoSi, true);
+            let send_at = r
+                .send_at
+                .map(|t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+                .unwrap_or_default();
             push_record(
                 &mut out,
                 [
@@ -176,6 +182,7 @@ impl Pages {
                     r.client_reference.as_deref().unwrap_or(""),
                     &created,
                     &updated,
+                    &send_at,
                 ],
             );
         }

@@ -1,7 +1,9 @@
 //! The SMS resource: sending (`send`), the per-recipient history (`history`, and all of it as
-//! CSV: `history_csv`), one request's detail (`detail`) and one recipient's timeline
-//! (`events`), with their routes.
+//! CSV: `history_csv`), one request's detail (`detail`), one recipient's timeline
+//! (`events`) and cancelling what is left of a request (`cancel`), with their routes.
 
+mod accepted;
+pub mod cancel;
 pub mod detail;
 pub mod events;
 pub mod history;
@@ -12,6 +14,7 @@ mod timeline;
 use axum::Router;
 use axum::routing::{get, post};
 
+pub use self::cancel::{CancelQuery, CancelResponse};
 pub use self::detail::{RecipientStatus, SmsDetail, SmsEvent};
 pub use self::events::RecipientEvents;
 pub use self::history::{HistoryItem, HistoryQuery, HistoryResponse};
@@ -25,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/sms/history", get(history::history))
         .route("/sms/history.csv", get(history_csv::history_csv))
         .route("/sms/{sms_identifier}", get(detail::get_sms))
+        .route("/sms/{sms_identifier}/cancel", post(cancel::cancel_sms))
         .route(
             "/sms/{sms_identifier}/recipients/{recipient}/events",
             get(events::recipient_events),

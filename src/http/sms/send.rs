@@ -7,9 +7,8 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
-use crate::domain::{Encoding, SmsType};
+pub use super::accepted::{AcceptedMessage, RejectedRecipient, SendResponse};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, IdempotencyKey, Sender};
 use crate::http::idempotency::{self, Begun, Stored};
@@ -73,65 +72,12 @@ pub struct SendRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(example = "order-4821", min_length = 1, max_length = 64)]
     pub reference: Option<String>,
-}
-
-/// A recipient left out of a partially accepted request.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct RejectedRecipient {
-    pub recipient: String,
-    /// Why: `insufficient_balance`.
-    pub reason: String,
-}
-
-/// An accepted message of a personalized request.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct AcceptedMessage {
-    /// Its recipient, normalized.
-    pub to: String,
-    pub segments: u32,
-    pub encoding: Encoding,
-    /// Credits charged for it.
-    pub cost: i64,
-    /// Its reference (its own, or the request's).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reference: Option<String>,
-}
-
-/// Answer of an accepted send.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct SendResponse {
-    /// Identifies the request in `GET /sms/{sms_identifier}` and the history.
-    pub sms_identifier: Uuid,
-    /// Always `processing`.
-    #[schema(example = "processing")]
-    pub status: String,
-    /// Number of accepted (and charged) recipients.
-    pub recipients: usize,
-    /// Segments per recipient; with `messages`, of all accepted messages together.
-    pub segments: u32,
-    /// With `messages`: UCS-2 when any accepted message is.
-    pub encoding: Encoding,
-    #[serde(rename = "type")]
-    pub sms_type: SmsType,
-    /// Credits charged.
-    pub cost: i64,
-    /// Balance after the charge.
-    pub balance: i64,
-    /// The sender id it goes out from (`from`, or the customer's default; absent: none).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub from: Option<String>,
-    /// The caller's reference of the request, as given.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reference: Option<String>,
-    /// Accepted recipients, normalized (present when `allow_partial` was set).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub accepted: Option<Vec<String>>,
-    /// Recipients not accepted (present when `allow_partial` was set).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rejected: Option<Vec<RejectedRecipient>>,
-    /// With `messages`: the accepted ones, in order, each with its segments and cost.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub messages: Option<Vec<AcceptedMessage>>,
+    /// Scheduled sending: when to send it (RFC 3339), at most `MAX_SCHEDULE_AHEAD_SECS`
+    /// (default 30 days) ahead. Charged now, sent then; its validity counts from it. Up to
+    /// `SEND_AT_SKEW_SECS` (60 s) in the past is sent at once; further back is a 400.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "2026-12-24T18:00:00Z", format = DateTime)]
+    pub send_at: Option<String>,
 }
 
 /// Charges the balance and queues one message per recipient.
@@ -206,6 +152,7 @@ async fn accept_send(
             operators: req.operators.as_deref(),
             from: req.from.as_deref(),
             reference: req.reference.as_deref(),
+            send_at: req.send_at.as_deref(),
         },
         &config.intake,
         |t| config.operators.names_for(t),
@@ -255,7 +202,7 @@ async fn accept_send(
     // The messages' own references, for the answer (the command moves into the acceptance).
     let personal_refs: Vec<Option<String>> =
         cmd.personal.iter().map(|p| p.reference.clone()).collect();
-    let (sms_type, allow_partial) = (cmd.sms_type, cmd.allow_partial);
+    let (sms_type, allow_partial, send_at) = (cmd.sms_type, cmd.allow_partial, cmd.send_at);
     // Without an Idempotency-Key the request joins a shared transaction (group commit); with
     // one, its stored answer must commit with it, in a transaction of its own.
     let bounds = intake::Bounds::of(&config.intake);
@@ -323,6 +270,7 @@ async fn accept_send(
         balance: accepted.balance,
         from: accepted.sender.clone(),
         reference: req.reference.clone(),
+        send_at,
         accepted: allow_partial.then(|| {
             accepted
                 .accepted

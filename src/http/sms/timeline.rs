@@ -162,6 +162,7 @@ mod tests {
             sender: None,
             client_reference: None,
             body: None,
+            send_at: None,
             created_at: at(0),
             updated_at: at(9),
             taken_at: taken.map(at),

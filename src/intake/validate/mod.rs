@@ -30,6 +30,8 @@ pub struct SendInput<'a> {
     pub from: Option<&'a str>,
     /// The customer's reference of the request.
     pub reference: Option<&'a str>,
+    /// When to send it (RFC 3339); absent: at once.
+    pub send_at: Option<&'a str>,
 }
 
 /// A validated request, ready to be accepted.
@@ -55,6 +57,8 @@ pub struct SendCommand {
     pub from: Option<SenderId>,
     /// The customer's reference of the request (`reference`), checked.
     pub reference: Option<String>,
+    /// When it is due (`send_at` ahead of now); `None`: at once.
+    pub send_at: Option<chrono::DateTime<chrono::Utc>>,
     /// W3C traceparent of the request, carried to the delivery path.
     pub traceparent: Option<String>,
     /// SHA-256 of the API key the caller presented, when it was taken from the key cache
@@ -155,6 +159,9 @@ pub fn validate(
         }
     };
 
+    let send_at =
+        super::schedule::check_send_at(input.send_at, chrono::Utc::now(), config, &mut errors);
+
     let mut operators = Vec::new();
     if let Some(names) = input.operators {
         let known = operator_names(sms_type);
@@ -216,6 +223,7 @@ pub fn validate(
         operators,
         from,
         reference: input.reference.map(str::to_string),
+        send_at,
         traceparent: None,
         api_key_hash: None,
         default_limits: DefaultLimits::of(config),

@@ -19,6 +19,8 @@ fn config() -> IntakeConfig {
         customer_recipients_per_sec: 0,
         customer_rate_burst: Duration::from_secs(1),
         normal_backlog_limit: 0,
+        max_schedule_ahead: Duration::from_secs(86_400),
+        send_at_skew: Duration::from_secs(60),
     }
 }
 

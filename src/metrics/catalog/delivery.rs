@@ -13,6 +13,16 @@ pub static OUTBOX_BACKLOG: Family<1> = gauge(
     ["lane"],
     "Outbox rows waiting to be published, by lane (sampled)",
 );
+pub static SCHEDULED_REQUESTS: Family<1> = gauge(
+    "smsgw_scheduled_requests",
+    ["lane"],
+    "Scheduled requests not yet due (send_at ahead), by lane (sampled from maintained counters)",
+);
+pub static SCHEDULED_RECIPIENTS: Family<1> = gauge(
+    "smsgw_scheduled_recipients",
+    ["lane"],
+    "Recipients of scheduled requests not yet due, by lane (sampled from maintained counters)",
+);
 pub static OUTBOX_CLAIM_BATCH_SIZE: Family<1> = histogram(
     "smsgw_outbox_claim_batch_size",
     Unit::Count,
@@ -168,7 +178,7 @@ pub static DISPATCH_HELD: Family<1> = counter(
 pub static DELIVERY_RECIPIENTS: Family<2> = counter(
     "smsgw_delivery_recipients_total",
     ["type", "outcome"],
-    "Recipient delivery outcomes (sent, failed, retry_scheduled), by type",
+    "Recipient delivery outcomes (sent, failed, retry_scheduled, cancelled), by type",
 );
 pub static DLR_REPORTS: Family<2> = counter(
     "smsgw_dlr_reports_total",

@@ -70,6 +70,8 @@ pub static CATALOG: &[Section] = &[
         title: "Outbox",
         families: &[
             &OUTBOX_BACKLOG,
+            &SCHEDULED_REQUESTS,
+            &SCHEDULED_RECIPIENTS,
             &OUTBOX_CLAIM_BATCH_SIZE,
             &OUTBOX_PUBLISH_DURATION,
             &OUTBOX_PUBLISHED,

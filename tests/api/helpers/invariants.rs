@@ -30,8 +30,8 @@ fn line_key(row: &sqlx::mysql::MySqlRow) -> (i64, NaiveDate, String) {
 }
 
 /// Daily counts by `(customer, UTC day, type)`: requests, recipients, segments, cost,
-/// delivered, undelivered, failed, refunded.
-pub type DailyCounts = BTreeMap<(i64, NaiveDate, String), [i64; 8]>;
+/// delivered, undelivered, failed, refunded, cancelled.
+pub type DailyCounts = BTreeMap<(i64, NaiveDate, String), [i64; 9]>;
 
 impl TestApp {
     /// This test writes status or request rows behind the gateway's back (in SQL), so the
@@ -47,7 +47,7 @@ impl TestApp {
              cast(sum(recipients) as signed), cast(sum(segments) as signed), \
              cast(sum(cost) as signed), cast(sum(delivered) as signed), \
              cast(sum(undelivered) as signed), cast(sum(failed) as signed), \
-             cast(sum(refunded) as signed) \
+             cast(sum(refunded) as signed), cast(sum(cancelled) as signed) \
              from daily_counts group by user_id, day, sms_type",
         )
         .fetch_all(&self.db)
@@ -55,7 +55,7 @@ impl TestApp {
         .unwrap();
         rows.iter()
             .map(|r| (line_key(r), std::array::from_fn(|i| r.get::<i64, _>(i + 3))))
-            .filter(|(_, v): &(_, [i64; 8])| v.iter().any(|n| *n != 0))
+            .filter(|(_, v): &(_, [i64; 9])| v.iter().any(|n| *n != 0))
             .collect()
     }
 
@@ -80,7 +80,7 @@ impl TestApp {
         let statuses = sqlx::query(
             "select user_id, date(created_at), sms_type, count(*), cast(sum(segments) as signed), \
              cast(sum(status = 'DELIVERED') as signed), cast(sum(status = 'UNDELIVERED') as signed), \
-             cast(sum(status = 'FAILED') as signed) \
+             cast(sum(status = 'FAILED') as signed), cast(sum(status = 'CANCELLED') as signed) \
              from sms_status group by user_id, date(created_at), sms_type",
         )
         .fetch_all(&self.db)
@@ -93,6 +93,7 @@ impl TestApp {
             line[4] += r.get::<i64, _>(5);
             line[5] += r.get::<i64, _>(6);
             line[6] += r.get::<i64, _>(7);
+            line[8] += r.get::<i64, _>(8);
         }
         let refunds: Vec<(i64, NaiveDate, String, i64)> = sqlx::query_as(
             "select r.user_id, date(r.created_at), r.sms_type, cast(sum(t.amount) as signed) \
@@ -120,7 +121,8 @@ impl TestApp {
         assert_eq!(
             counters, recount,
             "daily counters (left) differ from a recount of the rows (right); each line is \
-             requests, recipients, segments, cost, delivered, undelivered, failed, refunded"
+             requests, recipients, segments, cost, delivered, undelivered, failed, refunded, \
+             cancelled"
         );
     }
 
@@ -152,11 +154,13 @@ impl TestApp {
     }
 
     /// Every status is one the contract allows, every FAILED recipient has exactly one
-    /// refund, and nothing else was refunded.
+    /// refund (`refund:<status id>`), every request with CANCELLED recipients exactly one
+    /// (`cancel:<sms_identifier>`) of exactly their segments x its price, and nothing else
+    /// was refunded.
     pub async fn assert_states_allowed(&self) {
         let bad: Vec<(i64, String)> = sqlx::query_as(
             "select id, status from sms_status where status not in \
-             ('PENDING', 'SENDING', 'SENT', 'DELIVERED', 'UNDELIVERED', 'FAILED')",
+             ('PENDING', 'SENDING', 'SENT', 'DELIVERED', 'UNDELIVERED', 'FAILED', 'CANCELLED')",
         )
         .fetch_all(&self.db)
         .await
@@ -175,6 +179,60 @@ impl TestApp {
         assert!(
             wrong_refunds.is_empty(),
             "refunds must match FAILED recipients one to one (id, status, refunds): {wrong_refunds:?}"
+        );
+        // Per request: the credits of its CANCELLED recipients, and its cancel refund rows.
+        let wrong_cancels: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+            "select r.sms_identifier, \
+             cast(coalesce((select sum(s.segments) from sms_status s \
+                            where s.request_id = r.id and s.status = 'CANCELLED'), 0) \
+                  * r.price_per_segment as signed) as owed, \
+             cast(coalesce(sum(t.amount), 0) as signed), count(t.id) \
+             from sms_requests r left join user_transactions t \
+             on t.transaction_id = concat('cancel:', r.sms_identifier) \
+             group by r.id, r.sms_identifier, r.price_per_segment \
+             having owed <> cast(coalesce(sum(t.amount), 0) as signed) \
+                 or count(t.id) > 1 or (owed > 0 and count(t.id) <> 1)",
+        )
+        .fetch_all(&self.db)
+        .await
+        .unwrap();
+        assert!(
+            wrong_cancels.is_empty(),
+            "cancel refunds must be the CANCELLED recipients' credits, once per request \
+             (sms_identifier, owed, refunded, refund rows): {wrong_cancels:?}"
+        );
+        let stray: i64 = sqlx::query_scalar(
+            "select count(*) from user_transactions where transaction_type = 'refund' \
+             and transaction_id not like 'refund:%' and transaction_id not like 'cancel:%'",
+        )
+        .fetch_one(&self.db)
+        .await
+        .unwrap();
+        assert_eq!(
+            stray, 0,
+            "refund rows that are neither a FAILED one nor a cancel"
+        );
+    }
+
+    /// The scheduled counters (`scheduled_counts`, slots summed) equal a recount of the
+    /// outbox rows still waiting for their `send_at`.
+    pub async fn assert_scheduled_counts_match(&self) {
+        let counters = sms_gateway::db::outbox::counters(&self.db).await.unwrap();
+        let counters: BTreeMap<i32, (i64, i64)> =
+            counters.into_iter().filter(|(_, v)| *v != (0, 0)).collect();
+        let recount: Vec<(i32, i64, i64)> = sqlx::query_as(
+            "select priority, count(*), cast(sum(recipients) as signed) from outbox_events \
+             where status = 'scheduled' group by priority",
+        )
+        .fetch_all(&self.db)
+        .await
+        .unwrap();
+        let recount: BTreeMap<i32, (i64, i64)> =
+            recount.into_iter().map(|(p, a, b)| (p, (a, b))).collect();
+        assert_eq!(
+            counters, recount,
+            "scheduled counters (left) differ from the outbox's scheduled rows (right), \
+             per priority: (requests, recipients)"
         );
     }
 

@@ -170,6 +170,7 @@ impl TestApp {
         self.assert_ledger_invariant().await;
         self.assert_states_allowed().await;
         self.assert_daily_counts_match().await;
+        self.assert_scheduled_counts_match().await;
         self.stop.cancel();
         self.db.close().await;
         drop_database(&self.services.database_server_url, &self.db_name).await;
