@@ -87,8 +87,9 @@ pub async fn cancel_sms(
     };
     let resp = idempotency::commit(idem.as_ref(), &state.db, tx, StatusCode::OK, &body).await?;
     if done.cancelled > 0 && !resp.headers().contains_key(REPLAYED_HEADER) {
+        // Not in smsgw_ledger_credits_refunded_total: that counts failures (RefundsSpike);
+        // a customer's cancel is not one.
         crate::metrics::recipients_cancelled(request.sms_type, done.cancelled);
-        crate::metrics::credits_refunded(done.refunded.max(0) as u64);
         tracing::info!(
             sms.id = %request.sms_identifier,
             customer.id = customer_id,
