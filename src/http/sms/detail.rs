@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::timeline::SmsEvent;
 use crate::db::messages::{self as repo, EventRow, RequestRow};
 use crate::domain::{FieldErrors, PhoneNumber, SmsStatus, SmsType};
 use crate::http::error::ApiError;
@@ -27,25 +28,6 @@ pub const MAX_LIMIT: u32 = 1_000;
 /// Events of each recipient's timeline in the detail: the newest ones; the rest are read
 /// with `GET /sms/{sms_identifier}/recipients/{recipient}/events`.
 pub const TIMELINE_EVENTS: u32 = 50;
-
-/// One event of a recipient's timeline.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct SmsEvent {
-    /// The state entered, or an operator's intermediate report.
-    pub status: String,
-    pub at: DateTime<Utc>,
-    pub detail: Option<String>,
-}
-
-impl From<EventRow> for SmsEvent {
-    fn from(e: EventRow) -> Self {
-        Self {
-            status: e.status,
-            at: e.created_at,
-            detail: e.detail,
-        }
-    }
-}
 
 /// One recipient's message within a request.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -7,8 +7,9 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::detail::{Page, SmsEvent, find_request, normalize};
+use super::detail::{Page, find_request, normalize};
 use super::timeline;
+use super::timeline::SmsEvent;
 use crate::db::messages as repo;
 use crate::domain::FieldErrors;
 use crate::http::error::ApiError;

@@ -15,10 +15,11 @@ use axum::Router;
 use axum::routing::{get, post};
 
 pub use self::cancel::{CancelQuery, CancelResponse};
-pub use self::detail::{RecipientStatus, SmsDetail, SmsEvent};
+pub use self::detail::{RecipientStatus, SmsDetail};
 pub use self::events::RecipientEvents;
 pub use self::history::{HistoryItem, HistoryQuery, HistoryResponse};
 pub use self::send::{RejectedRecipient, SendRequest, SendResponse};
+pub use self::timeline::SmsEvent;
 use crate::state::AppState;
 
 /// The routes of `/sms`.

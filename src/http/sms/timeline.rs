@@ -12,10 +12,30 @@
 //! reports that followed. Positions never change as events arrive, so pages stay stable.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use super::detail::SmsEvent;
 use crate::db::messages::{EventRow, StatusRow};
 use crate::domain::SmsStatus;
+
+/// One event of a recipient's timeline.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SmsEvent {
+    /// The state entered, or an operator's intermediate report.
+    pub status: String,
+    pub at: DateTime<Utc>,
+    pub detail: Option<String>,
+}
+
+impl From<EventRow> for SmsEvent {
+    fn from(e: EventRow) -> Self {
+        Self {
+            status: e.status,
+            at: e.created_at,
+            detail: e.detail,
+        }
+    }
+}
 
 /// The position of SENDING (the first take).
 const SENDING: i64 = 1;
