@@ -18,6 +18,16 @@ impl TestApp {
             .expect("passive queue.declare")
     }
 
+    /// How many messages wait in a queue that a publisher or worker may not have declared yet
+    /// (they declare the topology once their channel is up): a missing queue holds nothing.
+    pub async fn published_depth(&self, queue: &str) -> u32 {
+        match self.try_queue_depth(queue).await {
+            Ok(n) => n,
+            Err(e) if is_not_found(&e) => 0,
+            Err(e) => panic!("passive queue.declare: {e}"),
+        }
+    }
+
     /// How many messages wait in a queue; an error when there is no such queue (a passive
     /// declare, on a channel of its own since the failure closes it).
     pub async fn try_queue_depth(&self, queue: &str) -> Result<u32, lapin::Error> {
@@ -52,6 +62,18 @@ impl TestApp {
         }
         out
     }
+}
+
+/// A channel error saying the queue does not exist.
+fn is_not_found(e: &lapin::Error) -> bool {
+    matches!(
+        e.kind(),
+        lapin::ErrorKind::ProtocolError(amqp)
+            if matches!(
+                amqp.kind(),
+                lapin::protocol::AMQPErrorKind::Soft(lapin::protocol::AMQPSoftError::NOTFOUND)
+            )
+    )
 }
 
 /// Removes a test's exchange `names[0]`, its queues `names[1..]` and their dead-letter pair.

@@ -224,12 +224,12 @@ async fn a_slice_already_published_sends_nothing_once_its_recipients_are_cancell
     // Published: its message waits in the queue, its outbox row is gone.
     let queue = app.state.config.amqp.queue_normal.clone();
     for _ in 0..200 {
-        if app.queue_depth(&queue).await == 1 && outbox_status(&app, &id).await.is_none() {
+        if app.published_depth(&queue).await == 1 && outbox_status(&app, &id).await.is_none() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(app.queue_depth(&queue).await, 1);
+    assert_eq!(app.published_depth(&queue).await, 1);
     let done = cancel(&app, &key, &id).await;
     assert_eq!(
         (&done["cancelled"], &done["refunded"]),
@@ -240,7 +240,7 @@ async fn a_slice_already_published_sends_nothing_once_its_recipients_are_cancell
     // The worker takes the message, finds nothing open and sends nothing.
     app.spawn_workers();
     for _ in 0..200 {
-        if app.queue_depth(&queue).await == 0 {
+        if app.published_depth(&queue).await == 0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
