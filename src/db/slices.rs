@@ -29,6 +29,14 @@ pub struct Loaded {
     pub recipients: Vec<OpenRecipient>,
 }
 
+/// Open: PENDING, or SENDING without a live lease.
+macro_rules! open_condition {
+    () => {
+        "(status = 'PENDING' or (status = 'SENDING' and (locked_until is null \
+         or locked_until < now(6))))"
+    };
+}
+
 #[derive(FromRow)]
 struct KeyedRecipient {
     k: i64,
@@ -36,6 +44,17 @@ struct KeyedRecipient {
     recipient: String,
     attempts: i32,
     body: Option<String>,
+}
+
+impl From<KeyedRecipient> for OpenRecipient {
+    fn from(row: KeyedRecipient) -> Self {
+        OpenRecipient {
+            id: row.id,
+            recipient: row.recipient,
+            attempts: row.attempts,
+            body: row.body,
+        }
+    }
 }
 
 /// For each key, in order: its request (`None` when there is none) with the first `limit`
@@ -70,37 +89,70 @@ pub async fn load(
         .map(|r| (r.id, r))
         .collect();
 
-    // One parenthesized subquery per key (each with its own order and limit, through the
-    // request's unique key), labelled with the key's position; padded with subqueries that
-    // find nothing.
-    let wanted: Vec<(usize, SliceKey)> = keys
-        .iter()
-        .copied()
-        .enumerate()
-        .filter(|(_, k)| requests.contains_key(&k.request_id))
-        .collect();
     let mut recipients: Vec<Vec<OpenRecipient>> = keys.iter().map(|_| Vec::new()).collect();
-    if !wanted.is_empty() {
+    // A request of at most `limit` recipients fits in one slice: all of them are read in one
+    // `in` list, `after_id` applied here. Only slices of bigger requests need a subquery each
+    // with its own order and limit; MariaDB plans every subquery of a union on its own, which
+    // cost more than running it (docs/BENCHMARKS.md "What one SMS costs", cut 7).
+    let (mut whole, mut sliced) = (Vec::new(), Vec::new());
+    for (position, key) in keys.iter().copied().enumerate() {
+        match requests.get(&key.request_id) {
+            Some(r) if usize::try_from(r.recipients).is_ok_and(|n| n <= limit) => {
+                whole.push((position, key));
+            }
+            Some(_) => sliced.push((position, key)),
+            None => {}
+        }
+    }
+    if !whole.is_empty() {
+        let mut ids: Vec<i64> = whole.iter().map(|(_, k)| k.request_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut by_request: HashMap<i64, Vec<OpenRecipient>> = HashMap::new();
+        for chunk in batch::key_chunks(&ids) {
+            let mut qb = QueryBuilder::<MySql>::new(
+                "select request_id as k, id, recipient, attempts, body \
+                 from sms_status force index (uq_sms_status_request_recipient) where request_id in ",
+            );
+            batch::push_in_list(&mut qb, chunk);
+            qb.push(concat!(" and ", open_condition!()));
+            for row in qb
+                .build_query_as::<KeyedRecipient>()
+                .fetch_all(pool)
+                .await?
+            {
+                by_request.entry(row.k).or_default().push(row.into());
+            }
+        }
+        for (position, key) in whole {
+            if let Some(rows) = by_request.get(&key.request_id) {
+                recipients[position] = rows
+                    .iter()
+                    .filter(|r| r.id > key.after_id)
+                    .cloned()
+                    .collect();
+            }
+        }
+    }
+    if !sliced.is_empty() {
         let mut qb = QueryBuilder::<MySql>::new("");
-        let padded = wanted.len().next_power_of_two();
+        let padded = sliced.len().next_power_of_two();
         for slot in 0..padded {
-            let (request_id, after_id) = wanted
+            let (request_id, after_id) = sliced
                 .get(slot)
                 .map_or((-1, 0), |(_, k)| (k.request_id, k.after_id));
             if slot > 0 {
                 qb.push(" union all ");
             }
             qb.push(format!(
-                "(select {slot} as k, id, recipient, attempts, body from sms_status "
+                "(select {slot} as k, id, recipient, attempts, body from sms_status \
+                 force index (uq_sms_status_request_recipient) "
             ))
             .push("where request_id = ")
             .push_bind(request_id)
             .push(" and id > ")
             .push_bind(after_id)
-            .push(
-                " and (status = 'PENDING' or (status = 'SENDING' and (locked_until is null \
-                     or locked_until < now(6)))) order by id limit ",
-            )
+            .push(concat!(" and ", open_condition!(), " order by id limit "))
             .push_bind(limit as u64)
             .push(")");
         }
@@ -109,13 +161,8 @@ pub async fn load(
             .fetch_all(pool)
             .await?
         {
-            if let Some((position, _)) = usize::try_from(row.k).ok().and_then(|s| wanted.get(s)) {
-                recipients[*position].push(OpenRecipient {
-                    id: row.id,
-                    recipient: row.recipient,
-                    attempts: row.attempts,
-                    body: row.body,
-                });
+            if let Some((position, _)) = usize::try_from(row.k).ok().and_then(|s| sliced.get(s)) {
+                recipients[*position].push(row.into());
             }
         }
     }

@@ -80,6 +80,8 @@ async fn slices_loaded_together_each_get_their_own_request_and_open_recipients()
         key(i64::MAX, 0),
         key(big, big_ids[64]),
         key(three, 0),
+        key(three, three_ids[2]),
+        key(one, 0),
     ];
     let loaded = slices::load(&app.db, &keys, 65).await.unwrap();
     assert_eq!(loaded.len(), keys.len());
@@ -107,5 +109,9 @@ async fn slices_loaded_together_each_get_their_own_request_and_open_recipients()
         loaded[4].as_ref().unwrap().recipients[0].recipient,
         "+989120000002"
     );
+    // A request read whole in one list still starts after `after_id`, and a request asked
+    // for twice is given to both keys.
+    assert_eq!(ids(5), Vec::<i64>::new(), "nothing after the last open one");
+    assert_eq!(ids(6), ids(1));
     app.finish().await;
 }
