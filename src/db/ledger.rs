@@ -147,7 +147,7 @@ pub async fn list(
 
 /// Locks the balance rows of `customer_ids` (`FOR UPDATE`, in primary-key order, so concurrent
 /// batches never deadlock on each other) and returns them; unknown customers are absent.
-/// Here and in [`debit_many`] the primary key is forced: with few customers the optimizer
+/// Here and in [`charge_many`] the primary key is forced: with few customers the optimizer
 /// scans the table, locking every customer's balance for the whole acceptance transaction
 /// (tests/api/locking.rs).
 pub async fn lock_balances(
@@ -200,24 +200,47 @@ pub struct Account {
     pub now_us: i64,
 }
 
-/// Debits several customers at once (`(customer_id, amount)`, one entry per customer, positive
-/// amounts), each only if its balance covers it, and writes one ledger row per `entries`
-/// item. Returns false if any balance did not cover its debit: the caller must roll back.
-pub async fn debit_many(
+/// One customer's part of an acceptance batch: what it is debited (zero or more) and the
+/// fair-order and rate-limit state its balance row keeps (`db::fair_share`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Charge {
+    pub debit: i64,
+    pub state: crate::db::fair_share::AccountState,
+}
+
+/// Charges several customers at once, one [`Charge`] per customer: each balance is debited
+/// only if it covers the debit, and its state is saved in the same update (one row change
+/// per customer, not two); then one ledger row per `entries` item is written. Returns false
+/// if any balance did not cover its debit: the caller must roll back.
+pub async fn charge_many(
     tx: &mut Tx,
-    debits: &[(i64, i64)],
+    charges: &[Charge],
     entries: &[(Entry<'_>, i64)],
 ) -> Result<bool, sqlx::Error> {
-    for chunk in batch::key_chunks(debits) {
+    for chunk in batch::key_chunks(charges) {
+        let column = |f: fn(&Charge) -> i64| -> Vec<(i64, i64)> {
+            chunk.iter().map(|c| (c.state.customer_id, f(c))).collect()
+        };
+        let debits = column(|c| c.debit);
         let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
             "update user_balances force index (primary) set balance = balance - case user_id",
         );
-        batch::push_case_arms(&mut qb, chunk);
+        batch::push_case_arms(&mut qb, &debits);
+        qb.push(" end, vfinish_normal = case user_id");
+        batch::push_case_arms(&mut qb, &column(|c| c.state.vfinish.normal));
+        qb.push(" end, vfinish_express = case user_id");
+        batch::push_case_arms(&mut qb, &column(|c| c.state.vfinish.express));
+        qb.push(" end, tat_requests = case user_id");
+        batch::push_case_arms(&mut qb, &column(|c| c.state.tat_requests));
+        qb.push(" end, tat_recipients = case user_id");
+        batch::push_case_arms(&mut qb, &column(|c| c.state.tat_recipients));
         qb.push(" end where user_id in ");
-        let ids: Vec<i64> = chunk.iter().map(|(customer_id, _)| *customer_id).collect();
+        let ids: Vec<i64> = chunk.iter().map(|c| c.state.customer_id).collect();
         batch::push_in_list(&mut qb, &ids);
+        // The condition sees the balance before the update; rows affected counts the rows
+        // matched (the connection sets CLIENT_FOUND_ROWS), changed or not.
         qb.push(" and balance >= case user_id");
-        batch::push_case_arms(&mut qb, chunk);
+        batch::push_case_arms(&mut qb, &debits);
         qb.push(" end");
         let updated = qb.build().execute(&mut **tx).await?.rows_affected();
         if updated != chunk.len() as u64 {

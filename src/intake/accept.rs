@@ -4,10 +4,10 @@
 //! Inside the caller's transaction it locks the balance rows of every customer involved
 //! (`FOR UPDATE`, in primary-key order, so concurrent transactions never deadlock on each
 //! other), checks keys taken from the key cache, decides each request in order against the
-//! running balance ([`charge_for`]), then charges with one conditional UPDATE and writes the
-//! ledger, request, status and outbox rows with multi-row statements (`db::batch`), and adds
-//! them to the daily counters (`db::daily`, one statement). The caller commits
-//! (docs/DESIGN.md).
+//! running balance ([`charge_for`]), then charges with one conditional UPDATE (which also
+//! saves each customer's fair-order and rate-limit state) and writes the ledger, request,
+//! status and outbox rows with multi-row statements (`db::batch`), and adds them to the daily
+//! counters (`db::daily`, one statement). The caller commits (docs/DESIGN.md).
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -17,7 +17,7 @@ use super::SendCommand;
 pub use super::charge::charge_for;
 use super::charge::{Shortfall, limits_of};
 use super::personal;
-use super::record::record;
+use super::record::{Plan, record};
 use crate::db::{Tx, fair_share as fair, ledger};
 use crate::domain::fair_share;
 use crate::domain::{Encoding, PhoneNumber, SmsType};
@@ -105,25 +105,6 @@ pub async fn accept(
         .pop()
         .flatten()
         .expect("a request nobody abandoned has an outcome"))
-}
-
-/// A request decided to be charged, before its rows are written.
-pub(super) struct Plan {
-    pub(super) index: usize,
-    pub(super) sms_id: String,
-    pub(super) take: usize,
-    pub(super) cost: i64,
-    pub(super) balance_after: i64,
-    pub(super) recipients: Vec<String>,
-    pub(super) transaction_id: String,
-    pub(super) description: String,
-    pub(super) operators: String,
-    pub(super) sender: Option<String>,
-    /// Virtual start of its first slice, and virtual time per recipient (the fair order).
-    pub(super) vtime: i64,
-    pub(super) vstep: i64,
-    /// The database's clock when the balance was locked: its `created_at`.
-    pub(super) accepted_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// Decides and writes `requests` inside `tx`, in order. `abandoned(i)` is asked once the
@@ -266,12 +247,16 @@ pub async fn accept_many(
     if plans.is_empty() {
         return Ok(outcomes);
     }
-    record(tx, requests, &plans, debits).await?;
-    let states: Vec<fair::AccountState> = touched
+    let charges: Vec<ledger::Charge> = touched
         .iter()
-        .filter_map(|id| balances.get(id).map(|a| a.state))
+        .filter_map(|id| {
+            balances.get(id).map(|a| ledger::Charge {
+                debit: debits.get(id).copied().unwrap_or(0),
+                state: a.state,
+            })
+        })
         .collect();
-    fair::save_states(tx, &states).await?;
+    record(tx, requests, &plans, &charges).await?;
     for p in plans {
         let cmd = requests[p.index].cmd;
         let personal = &cmd.personal[..p.take.min(cmd.personal.len())];

@@ -1,22 +1,38 @@
-//! Writing what [`super::accept_many`] decided: the debits and their ledger rows, the
+//! Writing what [`super::accept_many`] decided: the charges (debits and the customers' fair
+//! order and rate-limit state) and their ledger rows, the
 //! requests and their status rows, the outbox rows (a scheduled request's waits for its
 //! `send_at`, counted in `scheduled_counts`), and the daily counters, last.
 
-use std::collections::HashMap;
-
 use super::Request;
-use super::accept::Plan;
 use super::personal;
 use crate::db::{Tx, daily, ledger, messages, outbox};
+
+/// A request decided to be charged, before its rows are written.
+pub(super) struct Plan {
+    pub(super) index: usize,
+    pub(super) sms_id: String,
+    pub(super) take: usize,
+    pub(super) cost: i64,
+    pub(super) balance_after: i64,
+    pub(super) recipients: Vec<String>,
+    pub(super) transaction_id: String,
+    pub(super) description: String,
+    pub(super) operators: String,
+    pub(super) sender: Option<String>,
+    /// Virtual start of its first slice, and virtual time per recipient (the fair order).
+    pub(super) vtime: i64,
+    pub(super) vstep: i64,
+    /// The database's clock when the balance was locked: its `created_at`.
+    pub(super) accepted_at: chrono::DateTime<chrono::Utc>,
+}
 
 /// Writes the planned requests (see the module documentation).
 pub(super) async fn record(
     tx: &mut Tx,
     requests: &[Request<'_>],
     plans: &[Plan],
-    debits: HashMap<i64, i64>,
+    charges: &[ledger::Charge],
 ) -> Result<(), sqlx::Error> {
-    let debits: Vec<(i64, i64)> = debits.into_iter().collect();
     let entries: Vec<(ledger::Entry<'_>, i64)> = plans
         .iter()
         .filter(|p| p.cost > 0)
@@ -31,7 +47,7 @@ pub(super) async fn record(
             (entry, -p.cost)
         })
         .collect();
-    if !ledger::debit_many(tx, &debits, &entries).await? {
+    if !ledger::charge_many(tx, charges, &entries).await? {
         // Unreachable while the rows are locked; kept so the invariant never rests on it.
         return Err(sqlx::Error::Protocol(
             "a locked balance did not cover its debit".into(),

@@ -170,8 +170,14 @@ async fn publishers_and_group_commit_never_wait_for_rows_they_do_not_name() {
         .expect("locking 4 balances waited for another customer's")
         .unwrap();
     assert_eq!(balances.len(), 4);
-    let debits: Vec<(i64, i64)> = users.iter().map(|id| (*id, 1)).collect();
-    let covered = tokio::time::timeout(limit, ledger::debit_many(&mut tx, &debits, &[]))
+    let charges: Vec<ledger::Charge> = users
+        .iter()
+        .map(|id| ledger::Charge {
+            debit: 1,
+            state: balances[id].state,
+        })
+        .collect();
+    let covered = tokio::time::timeout(limit, ledger::charge_many(&mut tx, &charges, &[]))
         .await
         .expect("debiting 4 balances waited for another customer's")
         .unwrap();

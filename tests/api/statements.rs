@@ -52,7 +52,13 @@ async fn batches_of_every_size_reuse_a_bounded_set_of_prepared_statements() {
         fair_share::clocks(&mut *tx).await.unwrap();
         let states: Vec<fair_share::AccountState> = balances.values().map(|a| a.state).collect();
         fair_share::save_states(&mut tx, &states).await.unwrap();
-        let debits: Vec<(i64, i64)> = users[..n].iter().map(|u| (*u, 1)).collect();
+        let charges: Vec<ledger::Charge> = users[..n]
+            .iter()
+            .map(|u| ledger::Charge {
+                debit: 1,
+                state: balances[u].state,
+            })
+            .collect();
         let entries: Vec<(Entry<'_>, i64)> = (0..n)
             .map(|i| {
                 let entry = Entry {
@@ -66,7 +72,7 @@ async fn batches_of_every_size_reuse_a_bounded_set_of_prepared_statements() {
             })
             .collect();
         assert!(
-            ledger::debit_many(&mut tx, &debits, &entries)
+            ledger::charge_many(&mut tx, &charges, &entries)
                 .await
                 .unwrap()
         );
