@@ -48,14 +48,34 @@ pub fn connect_options(config: &DatabaseConfig) -> Result<MySqlConnectOptions, s
         .statement_cache_capacity(config.statement_cache))
 }
 
+/// A connection that went back to the pool less than this long ago is handed out again
+/// without a ping (as HikariCP's `aliveBypassWindowMs`); one idle longer is pinged first and
+/// replaced if the ping fails.
+pub const ALIVE_WITHOUT_PING: Duration = Duration::from_millis(500);
+
 /// Builds the bounded pool. Connections are opened on demand, so the process starts (and
 /// reports not-ready) while the database is down, and recovers by itself when it returns.
 /// Every connection gets the session time bounds of [`set_time_bounds`].
+///
+/// sqlx pings every connection it hands out by default: under one-recipient load that was a
+/// round trip to MariaDB for every acquire, more pings than statements (docs/BENCHMARKS.md
+/// "What one SMS costs", cut 10). A connection in steady use is not pinged
+/// ([`ALIVE_WITHOUT_PING`]); one that broke since its last use fails its statement, which the
+/// callers treat like any other database error (retried where that is safe, 503 at intake).
 pub fn pool(config: &DatabaseConfig) -> Result<MySqlPool, sqlx::Error> {
     let (statement, lock_wait) = (config.statement_timeout, config.lock_wait_timeout);
     Ok(MySqlPoolOptions::new()
         .after_connect(move |conn, _| {
             Box::pin(async move { set_time_bounds(conn, statement, lock_wait).await })
+        })
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= ALIVE_WITHOUT_PING {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
         })
         .max_connections(config.max_connections)
         .min_connections(config.min_connections)
