@@ -237,21 +237,22 @@ pub struct ParkedRow {
     pub parked_at: DateTime<Utc>,
 }
 
-/// A customer's parked events, oldest first, after event id `after_id`, at most `limit`.
+/// A customer's parked events, newest first, with an id below `before_id` (the cursor), at
+/// most `limit`.
 pub async fn parked(
     pool: &MySqlPool,
     customer_id: i64,
-    after_id: i64,
+    before_id: Option<i64>,
     limit: u32,
 ) -> Result<Vec<ParkedRow>, sqlx::Error> {
     sqlx::query_as(
         "select e.id, e.status, s.sms_identifier, s.recipient, e.occurred_at, e.attempts, \
          e.last_error, e.next_attempt_at as parked_at \
          from callback_events e join sms_status s on s.id = e.status_id \
-         where e.customer_id = ? and e.state = 'parked' and e.id > ? order by e.id limit ?",
+         where e.customer_id = ? and e.state = 'parked' and e.id < ? order by e.id desc limit ?",
     )
     .bind(customer_id)
-    .bind(after_id)
+    .bind(before_id.unwrap_or(i64::MAX))
     .bind(limit)
     .fetch_all(pool)
     .await
