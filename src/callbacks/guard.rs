@@ -167,7 +167,12 @@ mod tests {
         ] {
             assert!(!is_public(ip(private)), "{private}");
         }
-        for public in ["93.184.216.34", "8.8.8.8", "2606:4700::1111", "::ffff:8.8.8.8"] {
+        for public in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+        ] {
             assert!(is_public(ip(public)), "{public}");
         }
     }
@@ -178,7 +183,11 @@ mod tests {
         let strict = Guard::default();
         assert!(strict.check_literal(&url("http://127.0.0.1:9/x")).is_err());
         assert!(strict.check_literal(&url("http://[::1]:9/x")).is_err());
-        assert!(strict.check_literal(&url("http://169.254.169.254/")).is_err());
+        assert!(
+            strict
+                .check_literal(&url("http://169.254.169.254/"))
+                .is_err()
+        );
         assert!(strict.check_literal(&url("http://8.8.8.8/")).is_ok());
         let lenient = Guard::new(AllowList::parse("127.0.0.0/8").unwrap());
         assert!(lenient.check_literal(&url("http://127.0.0.1:9/x")).is_ok());

@@ -56,7 +56,10 @@ impl Dispatcher {
 
     /// Starts the dispatch loop and the pruning of the delivery log.
     pub fn spawn(self: &Arc<Self>, tracker: &TaskTracker, stop: &CancellationToken) {
-        tracker.spawn(self.clone().run_until_stopped(tracker.clone(), stop.clone()));
+        tracker.spawn(
+            self.clone()
+                .run_until_stopped(tracker.clone(), stop.clone()),
+        );
         tracker.spawn(self.clone().prune_until_stopped(stop.clone()));
     }
 
@@ -78,7 +81,9 @@ impl Dispatcher {
     /// served. Returns how many customers were.
     pub async fn run_once(self: &Arc<Self>) -> anyhow::Result<usize> {
         let tracker = TaskTracker::new();
-        let started = self.start_round(&tracker, &CancellationToken::new()).await?;
+        let started = self
+            .start_round(&tracker, &CancellationToken::new())
+            .await?;
         tracker.close();
         tracker.wait().await;
         Ok(started)
@@ -96,11 +101,19 @@ impl Dispatcher {
         let due = repo::due_customers(&self.db, (free * 2).min(1_000) as u32).await?;
         let mut started = 0;
         for customer_id in due {
-            if !self.in_flight.lock().expect("not poisoned").insert(customer_id) {
+            if !self
+                .in_flight
+                .lock()
+                .expect("not poisoned")
+                .insert(customer_id)
+            {
                 continue;
             }
             let Ok(permit) = self.slots.clone().try_acquire_owned() else {
-                self.in_flight.lock().expect("not poisoned").remove(&customer_id);
+                self.in_flight
+                    .lock()
+                    .expect("not poisoned")
+                    .remove(&customer_id);
                 break;
             };
             let me = self.clone();
@@ -118,7 +131,11 @@ impl Dispatcher {
     }
 
     /// Posts a customer's due events, a batch at a time, while full batches come.
-    async fn serve_customer(&self, customer_id: i64, stop: &CancellationToken) -> anyhow::Result<()> {
+    async fn serve_customer(
+        &self,
+        customer_id: i64,
+        stop: &CancellationToken,
+    ) -> anyhow::Result<()> {
         let lease_ms = (self.config.timeout + Duration::from_secs(10)).as_millis() as u64;
         loop {
             let ids = repo::claim(&self.db, customer_id, self.config.batch_max, lease_ms).await?;
@@ -141,7 +158,9 @@ impl Dispatcher {
             }
             let mut by_url: Vec<(&str, Vec<&EventRow>)> = Vec::new();
             for row in &rows {
-                let Some(url) = row.url.as_deref() else { continue };
+                let Some(url) = row.url.as_deref() else {
+                    continue;
+                };
                 match by_url.iter_mut().find(|(u, _)| *u == url) {
                     Some((_, group)) => group.push(row),
                     None => by_url.push((url, vec![row])),
@@ -168,7 +187,12 @@ impl Dispatcher {
     }
 
     /// One POST of one customer's events to one URL, and what follows from its outcome.
-    async fn post_group(&self, customer_id: i64, url: &str, group: &[&EventRow]) -> anyhow::Result<()> {
+    async fn post_group(
+        &self,
+        customer_id: i64,
+        url: &str,
+        group: &[&EventRow],
+    ) -> anyhow::Result<()> {
         let ids: Vec<i64> = group.iter().map(|r| r.id).collect();
         let batch = CallbackBatch {
             events: group.iter().map(|r| CallbackEvent::from(*r)).collect(),

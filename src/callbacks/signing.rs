@@ -57,7 +57,10 @@ pub fn verify(header: &str, body: &[u8], secret: &str, now: i64, tolerance_secs:
     let expected = sign(secret, t, body);
     signatures.iter().any(|s| {
         s.len() == expected.len()
-            && bool::from(subtle::ConstantTimeEq::ct_eq(s.as_bytes(), expected.as_bytes()))
+            && bool::from(subtle::ConstantTimeEq::ct_eq(
+                s.as_bytes(),
+                expected.as_bytes(),
+            ))
     })
 }
 

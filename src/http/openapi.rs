@@ -5,8 +5,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    admin, balance, callbacks, customer_limits, customers, dead_letters, dlr, error, health, reports, senders,
-    sms,
+    admin, balance, callbacks, customer_limits, customers, dead_letters, dlr, error, health,
+    reports, senders, sms,
 };
 use crate::domain;
 

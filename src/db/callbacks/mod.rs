@@ -28,7 +28,10 @@ pub struct NewEvent<'a> {
 /// Queues `events` (from a change's own transaction): one multi-row statement per
 /// [`batch::insert_chunks`] chunk. An event already queued (the same status row reaching the
 /// same state, which the state machine never allows twice) is left as it is.
-pub async fn insert(conn: &mut MySqlConnection, events: &[NewEvent<'_>]) -> Result<(), sqlx::Error> {
+pub async fn insert(
+    conn: &mut MySqlConnection,
+    events: &[NewEvent<'_>],
+) -> Result<(), sqlx::Error> {
     for chunk in batch::insert_chunks(events) {
         let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
             "insert ignore into callback_events (customer_id, status_id, status, detail, refund) ",
@@ -214,8 +217,7 @@ pub async fn retry_later(
             "select cast(sum(state = 'parked') as signed), count(*) from callback_events where id in ",
         );
         batch::push_in_list(&mut qb, chunk);
-        let (parked, all): (Option<i64>, i64) =
-            qb.build_query_as().fetch_one(&mut *tx).await?;
+        let (parked, all): (Option<i64>, i64) = qb.build_query_as().fetch_one(&mut *tx).await?;
         tx.commit().await?;
         let parked = parked.unwrap_or(0).max(0) as u64;
         out.parked += parked;

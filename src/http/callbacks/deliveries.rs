@@ -198,13 +198,22 @@ pub async fn replay(
                 .map(|id| {
                     id.strip_prefix("evt_")
                         .and_then(|n| n.parse::<i64>().ok())
-                        .ok_or_else(|| ApiError::field("event_ids", format!("{id:?} is not an event id (evt_<number>)")))
+                        .ok_or_else(|| {
+                            ApiError::field(
+                                "event_ids",
+                                format!("{id:?} is not an event id (evt_<number>)"),
+                            )
+                        })
                 })
                 .collect::<Result<Vec<i64>, ApiError>>()?,
         ),
     };
     let replayed = repo::replay(&state.db, customer_id, ids.as_deref()).await?;
-    tracing::info!(customer.id = customer_id, replayed, "parked callbacks replayed");
+    tracing::info!(
+        customer.id = customer_id,
+        replayed,
+        "parked callbacks replayed"
+    );
     Ok(crate::http::json_response(
         StatusCode::OK,
         &ReplayResult { replayed },

@@ -121,10 +121,21 @@ pub async fn put_settings(
             .await
             .map_err(|e| ApiError::field("url", e.to_string()))?;
     }
-    if !repo::set_url(&state.db, customer_id, req.url.as_deref(), &signing::new_secret()).await? {
+    if !repo::set_url(
+        &state.db,
+        customer_id,
+        req.url.as_deref(),
+        &signing::new_secret(),
+    )
+    .await?
+    {
         return Err(ApiError::unknown_customer(customer_id));
     }
-    tracing::info!(customer.id = customer_id, enabled = req.url.is_some(), "callback URL set");
+    tracing::info!(
+        customer.id = customer_id,
+        enabled = req.url.is_some(),
+        "callback URL set"
+    );
     settings_of(&state, customer_id).await
 }
 
@@ -148,6 +159,10 @@ pub async fn rotate_secret(
     if !repo::rotate(&state.db, customer_id, &signing::new_secret(), grace).await? {
         return Err(ApiError::unknown_customer(customer_id));
     }
-    tracing::info!(customer.id = customer_id, grace_secs = grace, "callback secret rotated");
+    tracing::info!(
+        customer.id = customer_id,
+        grace_secs = grace,
+        "callback secret rotated"
+    );
     settings_of(&state, customer_id).await
 }

@@ -61,7 +61,10 @@ async fn every_state_change_reaches_the_customer_s_endpoint_signed_and_batched()
         .collect();
     assert_eq!(seen, expected, "{events:?}");
     assert_eq!(events.len(), 4, "each change once: {events:?}");
-    let ids: HashSet<&str> = events.iter().map(|e| e["event_id"].as_str().unwrap()).collect();
+    let ids: HashSet<&str> = events
+        .iter()
+        .map(|e| e["event_id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids.len(), 4);
     for e in &events {
         assert_eq!(e["sms_identifier"], sms_id.as_str());
@@ -80,14 +83,26 @@ async fn every_state_change_reaches_the_customer_s_endpoint_signed_and_batched()
         assert!(!signed_with(r, "whsec_someone_else"));
         assert_eq!(r.headers.get("content-type").unwrap(), "application/json");
     }
-    assert_eq!(app.count("callback_events").await, 0, "delivered events are gone");
+    assert_eq!(
+        app.count("callback_events").await,
+        0,
+        "delivered events are gone"
+    );
 
     let log = app.get("/callbacks/deliveries", Some(&key)).await;
     log.assert_status(200);
     let items = log.body["items"].as_array().unwrap();
     assert_eq!(items.len(), requests.len());
-    assert!(items.iter().all(|i| i["outcome"] == "delivered" && i["http_status"] == 200));
-    assert!(app.metric("smsgw_callback_events_total{outcome=\"delivered\"}").await >= 4.0);
+    assert!(
+        items
+            .iter()
+            .all(|i| i["outcome"] == "delivered" && i["http_status"] == 200)
+    );
+    assert!(
+        app.metric("smsgw_callback_events_total{outcome=\"delivered\"}")
+            .await
+            >= 4.0
+    );
     assert!(app.metric("smsgw_callback_lag_seconds_count").await >= 4.0);
     app.finish().await;
 }
@@ -115,7 +130,10 @@ async fn a_failed_recipient_is_reported_with_its_refund_at_the_request_s_own_url
     assert_eq!(events[0]["status"], "FAILED");
     assert_eq!(events[0]["refund"], 1);
     assert!(events[0]["reason"].as_str().is_some_and(|r| !r.is_empty()));
-    assert!(events_received(&customer_hook).await.is_empty(), "the request's URL wins");
+    assert!(
+        events_received(&customer_hook).await.is_empty(),
+        "the request's URL wins"
+    );
     let secret = app.callback_secret(&key).await;
     let posts = request_hook.received_requests().await.unwrap();
     assert!(signed_with(&posts[0], &secret));
@@ -139,10 +157,16 @@ async fn a_request_s_callback_url_works_without_settings_and_creates_the_secret(
     let events = app.dispatch_until(&hook, 1).await;
     assert_eq!(events[0]["status"], "SENT");
     let secret = app.callback_secret(&key).await;
-    assert!(signed_with(&hook.received_requests().await.unwrap()[0], &secret));
+    assert!(signed_with(
+        &hook.received_requests().await.unwrap()[0],
+        &secret
+    ));
     // A bad callback_url is a 400 naming it.
     let bad = app
-        .send(&key, json!({"text": "hi", "recipients": ["+989121234567"], "callback_url": "ftp://x"}))
+        .send(
+            &key,
+            json!({"text": "hi", "recipients": ["+989121234567"], "callback_url": "ftp://x"}),
+        )
         .await;
     let problem = bad.assert_problem(400);
     assert!(problem.to_string().contains("callback_url"), "{problem}");

@@ -15,7 +15,9 @@ use sms_gateway::callbacks::Dispatcher;
 use sms_gateway::callbacks::signing;
 use wiremock::{MockServer, Request};
 
-use crate::helpers::{ADMIN_TOKEN, Mock, TestApp, TestResponse, operators_json, spawn_app_with_broker};
+use crate::helpers::{
+    ADMIN_TOKEN, Mock, TestApp, TestResponse, operators_json, spawn_app_with_broker,
+};
 
 /// An app delivering through these operators, its callbacks allowed to reach 127.0.0.1
 /// (wiremock), with `vars` on top.
@@ -61,7 +63,14 @@ impl TestApp {
     }
 
     /// Posts a delivery report for the operator's message id of every recipient of `sms_id`.
-    pub async fn report_all(&self, key: &str, op: &Mock, operator: &str, sms_id: &str, status: &str) {
+    pub async fn report_all(
+        &self,
+        key: &str,
+        op: &Mock,
+        operator: &str,
+        sms_id: &str,
+        status: &str,
+    ) {
         let detail = self.wait_for_status(key, sms_id, &["SENT"]).await;
         for m in detail["messages"].as_array().unwrap() {
             let message_id = m["provider_message_id"].as_str().unwrap();
@@ -86,7 +95,10 @@ impl TestApp {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("fewer than {n} events arrived: {:?}", events_received(server).await);
+        panic!(
+            "fewer than {n} events arrived: {:?}",
+            events_received(server).await
+        );
     }
 
     /// A counter of the metrics page.
@@ -119,7 +131,13 @@ pub fn signed_with(request: &Request, secret: &str) -> bool {
         .get("x-signature")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    signing::verify(header, &request.body, secret, chrono::Utc::now().timestamp(), 300)
+    signing::verify(
+        header,
+        &request.body,
+        secret,
+        chrono::Utc::now().timestamp(),
+        300,
+    )
 }
 
 /// The admin token, for tests acting for a customer.

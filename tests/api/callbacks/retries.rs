@@ -52,7 +52,11 @@ async fn a_failing_endpoint_is_retried_then_parked_then_replayed() {
     dispatcher.run_once().await.unwrap();
     let second = events_received(&hook).await;
     assert_eq!(second.len(), 2, "retried once");
-    assert_eq!(second[1]["event_id"], event_id.as_str(), "the same event id");
+    assert_eq!(
+        second[1]["event_id"],
+        event_id.as_str(),
+        "the same event id"
+    );
     assert_eq!(second[1]["attempt"], 2);
     let parked = app.get("/callbacks/parked", Some(&key)).await;
     parked.assert_status(200);
@@ -61,8 +65,16 @@ async fn a_failing_endpoint_is_retried_then_parked_then_replayed() {
     assert_eq!(items[0]["event_id"], event_id.as_str());
     assert_eq!(items[0]["attempts"], 2);
     assert_eq!(items[0]["last_error"], "answered 500");
-    assert_eq!(app.metric("smsgw_callback_events_total{outcome=\"parked\"}").await, 1.0);
-    assert!(app.metric("smsgw_callback_posts_total{outcome=\"failed\"}").await >= 2.0);
+    assert_eq!(
+        app.metric("smsgw_callback_events_total{outcome=\"parked\"}")
+            .await,
+        1.0
+    );
+    assert!(
+        app.metric("smsgw_callback_posts_total{outcome=\"failed\"}")
+            .await
+            >= 2.0
+    );
 
     // Parked: not tried again.
     tokio::time::sleep(Duration::from_millis(1_100)).await;
@@ -76,7 +88,11 @@ async fn a_failing_endpoint_is_retried_then_parked_then_replayed() {
         .mount(&hook)
         .await;
     let replayed = app
-        .post("/callbacks/replay", Some(&key), &json!({"event_ids": [event_id]}))
+        .post(
+            "/callbacks/replay",
+            Some(&key),
+            &json!({"event_ids": [event_id]}),
+        )
         .await;
     replayed.assert_status(200);
     assert_eq!(replayed.body["replayed"], 1);
@@ -124,18 +140,27 @@ async fn a_dead_endpoint_of_one_customer_delays_no_other_customer() {
     tokio::spawn(dispatcher.run_until_stopped(TaskTracker::new(), app.stop.clone()));
 
     let slow_sms = app
-        .send_ok(&slow_key, json!({"text": "hi", "recipients": ["+989121234567"]}))
+        .send_ok(
+            &slow_key,
+            json!({"text": "hi", "recipients": ["+989121234567"]}),
+        )
         .await;
     app.wait_for_status(&slow_key, &slow_sms, &["SENT"]).await;
     // The slow endpoint has its POST and hangs on it.
     let hung = Instant::now();
     while slow.received_requests().await.unwrap().is_empty() {
-        assert!(hung.elapsed() < Duration::from_secs(5), "the slow endpoint got no POST");
+        assert!(
+            hung.elapsed() < Duration::from_secs(5),
+            "the slow endpoint got no POST"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let sent_at = Instant::now();
     let fast_sms = app
-        .send_ok(&fast_key, json!({"text": "hi", "recipients": ["+989127654321"]}))
+        .send_ok(
+            &fast_key,
+            json!({"text": "hi", "recipients": ["+989127654321"]}),
+        )
         .await;
     app.wait_for_status(&fast_key, &fast_sms, &["SENT"]).await;
     while events_received(&fast).await.is_empty() {

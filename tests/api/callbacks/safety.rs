@@ -29,7 +29,10 @@ async fn private_targets_are_refused_at_the_settings_and_at_the_connection() {
     ] {
         let r = app.put_callback_url(&key, Some(&url)).await;
         let problem = r.assert_problem(400);
-        assert!(problem.to_string().contains("not a public address"), "{url}: {problem}");
+        assert!(
+            problem.to_string().contains("not a public address"),
+            "{url}: {problem}"
+        );
     }
     // A request's own URL is checked where the connection is made: literal and named.
     for url in [
@@ -45,15 +48,28 @@ async fn private_targets_are_refused_at_the_settings_and_at_the_connection() {
         app.wait_for_status(&key, &sms_id, &["SENT"]).await;
     }
     app.dispatcher().run_once().await.unwrap();
-    assert!(hook.received_requests().await.unwrap().is_empty(), "nothing reached the target");
+    assert!(
+        hook.received_requests().await.unwrap().is_empty(),
+        "nothing reached the target"
+    );
     let log = app.get("/callbacks/deliveries", Some(&key)).await;
     let items = log.body["items"].as_array().unwrap();
     assert_eq!(items.len(), 2, "{}", log.body);
     for i in items {
         assert_eq!(i["outcome"], "refused", "{i}");
-        assert!(i["error"].as_str().unwrap().contains("not a public address"), "{i}");
+        assert!(
+            i["error"]
+                .as_str()
+                .unwrap()
+                .contains("not a public address"),
+            "{i}"
+        );
     }
-    assert_eq!(app.metric("smsgw_callback_posts_total{outcome=\"refused\"}").await, 2.0);
+    assert_eq!(
+        app.metric("smsgw_callback_posts_total{outcome=\"refused\"}")
+            .await,
+        2.0
+    );
     assert_eq!(app.count("callback_events").await, 2, "kept for retries");
     app.finish().await;
 }
@@ -70,7 +86,9 @@ async fn redirects_are_not_followed() {
         )
         .mount(&hook)
         .await;
-    app.put_callback_url(&key, Some(&hook.uri())).await.assert_status(200);
+    app.put_callback_url(&key, Some(&hook.uri()))
+        .await
+        .assert_status(200);
     let sms_id = app
         .send_ok(&key, json!({"text": "hi", "recipients": ["+989121234567"]}))
         .await;
