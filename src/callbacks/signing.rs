@@ -82,6 +82,11 @@ mod tests {
         // The documented construction: HMAC-SHA256("<t>.<body>") in hex.
         let expected = hex(&hmac_sha256(b"whsec_new", b"1700000000.{\"events\":[]}"));
         assert_eq!(sign("whsec_new", 1_700_000_000, body), expected);
+        // And what docs/API.md's Python computes for it.
+        assert_eq!(
+            expected,
+            "44ac46e25d138c488384054bbe6da6ca4cd8bafcc719c06afe7fb47f9a6e1466"
+        );
         assert!(new_secret().starts_with("whsec_"));
         assert_ne!(new_secret(), new_secret());
     }
