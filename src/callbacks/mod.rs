@@ -3,42 +3,52 @@
 //! endpoints, signed ([`signing`]), batched per customer, retried with backoff and parked
 //! when `CALLBACK_RETRY_PERIOD_SECS` is over.
 //!
-//! Isolation: a round claims the customers with due events; each customer is served by a
-//! task of its own, at most one per customer in a process and at most `CALLBACK_CONCURRENCY`
-//! in all, so a slow or dead endpoint holds one task (until its timeout) and delays nobody
-//! else; its failed events wait out their own backoff (`next_attempt_at`) while others'
-//! events flow. Nothing here is on the sending path: the worker only inserts rows.
+//! A round claims the due events of every customer this process is not serving now, in one
+//! short transaction, and hands each customer's events to a task of its own (at most
+//! `CALLBACK_CONCURRENCY`), which posts them a batch at a time; the outcomes are settled
+//! ([`settle`]: deletes, retries, the delivery log) by one task for all customers, a few
+//! statements for many POSTs. A slow or dead endpoint holds its own task until its timeout
+//! and delays nobody else; its failed events wait out their own backoff (`next_attempt_at`).
+//! Nothing here is on the sending path: the worker only inserts rows.
 
 pub mod guard;
 pub mod payload;
 pub mod post;
+mod settle;
 pub mod signing;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::Utc;
 use sqlx::MySqlPool;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::backoff::{Backoff, Jitter};
 use crate::config::CallbacksConfig;
-use crate::db::callbacks::{self as repo, EventRow, log, settings};
+use crate::db::callbacks::{self as repo, EventRow, settings};
 use payload::{CallbackBatch, CallbackEvent};
-use post::{PostOutcome, Poster};
+use post::Poster;
+use settle::Settled;
+
+/// Events one round claims at most.
+const CLAIM_MAX: u32 = 2_000;
 
 /// The callback dispatcher of a process.
 pub struct Dispatcher {
     db: MySqlPool,
     config: CallbacksConfig,
     poster: Poster,
-    /// Customers being served by this process now.
+    /// Customers being served by this process now (their events are not claimed again).
     in_flight: Mutex<HashSet<i64>>,
     slots: Arc<Semaphore>,
+    /// Customers served since the last [`Dispatcher::run_once`] (tests).
+    served: AtomicUsize,
 }
 
 impl Dispatcher {
@@ -51,202 +61,193 @@ impl Dispatcher {
             config,
             poster,
             in_flight: Mutex::new(HashSet::new()),
+            served: AtomicUsize::new(0),
         }))
     }
 
-    /// Starts the dispatch loop and the pruning of the delivery log.
+    /// Starts the dispatch loop, its settler and the pruning of the delivery log.
     pub fn spawn(self: &Arc<Self>, tracker: &TaskTracker, stop: &CancellationToken) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        tracker.spawn(self.clone().settle_until_closed(rx));
         tracker.spawn(
             self.clone()
-                .run_until_stopped(tracker.clone(), stop.clone()),
+                .run_until_stopped(tx, tracker.clone(), stop.clone()),
         );
         tracker.spawn(self.clone().prune_until_stopped(stop.clone()));
     }
 
-    /// Every `CALLBACK_POLL_MS`: serves the customers with due events, each in a task of its
-    /// own, without waiting for them.
-    pub async fn run_until_stopped(self: Arc<Self>, tracker: TaskTracker, stop: CancellationToken) {
+    /// Claims and hands out due events: again at once while rounds come full, else every
+    /// `CALLBACK_POLL_MS`. The settler's channel closes when this and every task it started
+    /// have ended.
+    async fn run_until_stopped(
+        self: Arc<Self>,
+        settled: mpsc::UnboundedSender<Settled>,
+        tracker: TaskTracker,
+        stop: CancellationToken,
+    ) {
         loop {
-            if let Err(e) = self.start_round(&tracker, &stop).await {
-                tracing::warn!(error = %e, "callback round failed");
-            }
-            tokio::select! {
+            // Claim only what a free slot can post.
+            let permit = tokio::select! {
                 _ = stop.cancelled() => return,
-                _ = tokio::time::sleep(self.config.poll) => {}
+                p = self.slots.clone().acquire_owned() => p.expect("never closed"),
+            };
+            drop(permit);
+            let full = match self.start_round(&settled, &tracker).await {
+                Ok(claimed) => claimed == CLAIM_MAX as usize,
+                Err(e) => {
+                    tracing::warn!(error = %e, "callback round failed");
+                    false
+                }
+            };
+            if !full {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(self.config.poll) => {}
+                }
             }
         }
     }
 
-    /// One round for tests: serves every customer with due events and waits until they are
-    /// served. Returns how many customers were.
+    /// One round for tests: claims every due event, posts them and settles the outcomes
+    /// before it returns. Returns how many customers were served.
     pub async fn run_once(self: &Arc<Self>) -> anyhow::Result<usize> {
         let tracker = TaskTracker::new();
-        let started = self
-            .start_round(&tracker, &CancellationToken::new())
-            .await?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let claimed = self.start_round(&tx, &tracker).await;
+        drop(tx);
         tracker.close();
         tracker.wait().await;
-        Ok(started)
+        self.clone().settle_until_closed(rx).await;
+        claimed?;
+        Ok(self.served.swap(0, Ordering::Relaxed))
     }
 
+    /// Claims due events and starts a task per customer; returns the events claimed.
     async fn start_round(
         self: &Arc<Self>,
+        settled: &mpsc::UnboundedSender<Settled>,
         tracker: &TaskTracker,
-        stop: &CancellationToken,
     ) -> anyhow::Result<usize> {
-        let free = self.slots.available_permits();
-        if free == 0 {
+        let skip: Vec<i64> = self
+            .in_flight
+            .lock()
+            .expect("not poisoned")
+            .iter()
+            .copied()
+            .collect();
+        let lease_ms = (self.config.timeout + Duration::from_secs(10)).as_millis() as u64;
+        let ids = repo::claim(&self.db, &skip, CLAIM_MAX, lease_ms).await?;
+        if ids.is_empty() {
             return Ok(0);
         }
-        let due = repo::due_customers(&self.db, (free * 2).min(1_000) as u32).await?;
-        let mut started = 0;
-        for customer_id in due {
-            if !self
-                .in_flight
-                .lock()
-                .expect("not poisoned")
-                .insert(customer_id)
-            {
-                continue;
+        let rows = repo::load(&self.db, &ids).await?;
+        // Events without a status row (pruned history), or whose request and customer have
+        // no URL any more, have nowhere to go.
+        let loaded: HashSet<i64> = rows.iter().map(|r| r.id).collect();
+        let mut dropped: Vec<i64> = ids.iter().copied().filter(|id| !loaded.contains(id)).collect();
+        let mut by_customer: BTreeMap<i64, Vec<EventRow>> = BTreeMap::new();
+        for row in rows {
+            if row.url.is_none() {
+                dropped.push(row.id);
+            } else {
+                by_customer.entry(row.customer_id).or_default().push(row);
             }
+        }
+        if !dropped.is_empty() {
+            repo::delete(&self.db, &dropped).await?;
+            crate::metrics::callback_events("dropped", dropped.len() as u64);
+        }
+        let mut unserved: Vec<i64> = Vec::new();
+        for (customer_id, events) in by_customer {
             let Ok(permit) = self.slots.clone().try_acquire_owned() else {
-                self.in_flight
-                    .lock()
-                    .expect("not poisoned")
-                    .remove(&customer_id);
-                break;
+                unserved.extend(events.iter().map(|e| e.id));
+                continue;
             };
+            self.in_flight.lock().expect("not poisoned").insert(customer_id);
+            self.served.fetch_add(1, Ordering::Relaxed);
             let me = self.clone();
-            let stop = stop.clone();
-            started += 1;
+            let settled = settled.clone();
             tracker.spawn(async move {
-                if let Err(e) = me.serve_customer(customer_id, &stop).await {
+                if let Err(e) = me.serve_customer(customer_id, events, &settled).await {
                     tracing::warn!(customer.id = customer_id, error = %e, "serving callbacks failed");
                 }
                 me.in_flight.lock().expect("not poisoned").remove(&customer_id);
                 drop(permit);
             });
         }
-        Ok(started)
+        if !unserved.is_empty() {
+            repo::release(&self.db, &unserved).await?;
+        }
+        Ok(ids.len())
     }
 
-    /// Posts a customer's due events, a batch at a time, while full batches come.
+    /// Posts one customer's claimed events, a batch per URL and at most
+    /// `CALLBACK_BATCH_MAX` events a POST, one POST after the other.
     async fn serve_customer(
         &self,
         customer_id: i64,
-        stop: &CancellationToken,
+        events: Vec<EventRow>,
+        settled: &mpsc::UnboundedSender<Settled>,
     ) -> anyhow::Result<()> {
-        let lease_ms = (self.config.timeout + Duration::from_secs(10)).as_millis() as u64;
-        loop {
-            let ids = repo::claim(&self.db, customer_id, self.config.batch_max, lease_ms).await?;
-            if ids.is_empty() {
-                return Ok(());
-            }
-            let full = ids.len() as u32 == self.config.batch_max;
-            let rows = repo::load(&self.db, &ids).await?;
-            // Events without a status row, or whose request and customer have no URL any
-            // more, have nowhere to go.
-            let mut dropped: Vec<i64> = ids
-                .iter()
-                .copied()
-                .filter(|id| !rows.iter().any(|r| r.id == *id))
-                .collect();
-            dropped.extend(rows.iter().filter(|r| r.url.is_none()).map(|r| r.id));
-            if !dropped.is_empty() {
-                repo::delete(&self.db, &dropped).await?;
-                crate::metrics::callback_events("dropped", dropped.len() as u64);
-            }
-            let mut by_url: Vec<(&str, Vec<&EventRow>)> = Vec::new();
-            for row in &rows {
-                let Some(url) = row.url.as_deref() else {
-                    continue;
-                };
-                match by_url.iter_mut().find(|(u, _)| *u == url) {
-                    Some((_, group)) => group.push(row),
-                    None => by_url.push((url, vec![row])),
-                }
-            }
-            for (url, group) in by_url {
-                self.post_group(customer_id, url, &group).await?;
-            }
-            if !full || stop.is_cancelled() {
-                return Ok(());
+        let mut by_url: Vec<(String, Vec<&EventRow>)> = Vec::new();
+        for row in &events {
+            let url = row.url.clone().unwrap_or_default();
+            match by_url.iter_mut().find(|(u, _)| *u == url) {
+                Some((_, group)) => group.push(row),
+                None => by_url.push((url, vec![row])),
             }
         }
+        let secrets = self.secrets(customer_id, &events[0]).await?;
+        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        for (url, group) in &by_url {
+            for batch in group.chunks(self.config.batch_max as usize) {
+                let outcome = self.post_batch(url, batch, &secrets).await?;
+                let _ = settled.send(Settled::of(customer_id, url, batch, outcome));
+            }
+        }
+        Ok(())
     }
 
-    /// The customer's signing secrets, the current one first (created when it has none).
-    async fn secrets(&self, customer_id: i64) -> anyhow::Result<Vec<String>> {
-        let mut s = settings::get(&self.db, customer_id).await?;
-        if s.as_ref().is_some_and(|s| s.secret.is_none()) {
-            settings::ensure_secret(&self.db, customer_id, &signing::new_secret()).await?;
-            s = settings::get(&self.db, customer_id).await?;
+    /// The customer's signing secrets as loaded with its events, the current one first (one
+    /// is created when it has none: a request's own `callback_url` needs no settings).
+    async fn secrets(&self, customer_id: i64, row: &EventRow) -> anyhow::Result<Vec<String>> {
+        if let Some(secret) = &row.secret {
+            return Ok(std::iter::once(secret.clone())
+                .chain(row.previous_secret.clone())
+                .collect());
         }
-        let s = s.context("the customer is gone")?;
+        settings::ensure_secret(&self.db, customer_id, &signing::new_secret()).await?;
+        let s = settings::get(&self.db, customer_id)
+            .await?
+            .context("the customer is gone")?;
         Ok(s.secret.into_iter().chain(s.previous_secret).collect())
     }
 
-    /// One POST of one customer's events to one URL, and what follows from its outcome.
-    async fn post_group(
+    /// One signed POST; its outcome and duration.
+    async fn post_batch(
         &self,
-        customer_id: i64,
         url: &str,
-        group: &[&EventRow],
-    ) -> anyhow::Result<()> {
-        let ids: Vec<i64> = group.iter().map(|r| r.id).collect();
-        let batch = CallbackBatch {
-            events: group.iter().map(|r| CallbackEvent::from(*r)).collect(),
+        batch: &[&EventRow],
+        secrets: &[&str],
+    ) -> anyhow::Result<(post::PostOutcome, Duration)> {
+        let body = CallbackBatch {
+            events: batch.iter().map(|r| CallbackEvent::from(*r)).collect(),
         };
-        let body = serde_json::to_vec(&batch)?;
-        let secrets = self.secrets(customer_id).await?;
-        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
-        let signature = signing::signature_header(Utc::now().timestamp(), &body, &secrets);
+        let body = serde_json::to_vec(&body)?;
+        let signature = signing::signature_header(Utc::now().timestamp(), &body, secrets);
         let started = Instant::now();
         let outcome = self.poster.post(url, &signature, body).await;
         let took = started.elapsed();
         crate::metrics::callback_post(outcome.as_str(), took);
-        let error = outcome.error();
-        log::insert(
-            &self.db,
-            &log::NewDelivery {
-                customer_id,
-                url,
-                events: ids.len(),
-                outcome: outcome.as_str(),
-                http_status: outcome.http_status(),
-                error: error.as_deref(),
-                duration_ms: took.as_millis() as u64,
-            },
-        )
-        .await?;
-        if let PostOutcome::Delivered(_) = outcome {
-            repo::delete(&self.db, &ids).await?;
-            crate::metrics::callback_events("delivered", ids.len() as u64);
+        if let post::PostOutcome::Delivered(_) = outcome {
             let now = Utc::now();
-            for row in group {
+            for row in batch {
                 if let Ok(lag) = (now - row.occurred_at).to_std() {
                     crate::metrics::callback_lag(lag);
                 }
             }
-            return Ok(());
         }
-        let attempts = group.iter().map(|r| r.attempts).max().unwrap_or(0);
-        let delay = self.retry_delay(attempts.max(0) as u32 + 1);
-        let error = error.unwrap_or_default();
-        let retried = repo::retry_later(
-            &self.db,
-            &ids,
-            delay.as_millis() as u64,
-            self.config.retry_period.as_secs(),
-            &error,
-        )
-        .await?;
-        crate::metrics::callback_events("retried", retried.pending);
-        crate::metrics::callback_events("parked", retried.parked);
-        tracing::info!(customer.id = customer_id, outcome = outcome.as_str(), error = %error,
-            events = ids.len(), parked = retried.parked, retry_in_ms = delay.as_millis() as u64,
-            "callback not delivered");
-        Ok(())
+        Ok((outcome, took))
     }
 
     /// The wait before try `n + 1` of a failed event: `CALLBACK_RETRY_BASE_MS` doubling up to
@@ -266,7 +267,7 @@ impl Dispatcher {
     async fn prune_until_stopped(self: Arc<Self>, stop: CancellationToken) {
         loop {
             loop {
-                match log::prune(&self.db, self.config.log_days, 1_000).await {
+                match repo::log::prune(&self.db, self.config.log_days, 1_000).await {
                     Ok(1_000) if !stop.is_cancelled() => continue,
                     Ok(_) => break,
                     Err(e) => {

@@ -70,7 +70,7 @@ impl Poster {
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .pool_idle_timeout(Duration::from_secs(30))
-            .pool_max_idle_per_host(4)
+            .pool_max_idle_per_host(config.concurrency)
             .user_agent(concat!("sms-gateway-callbacks/", env!("CARGO_PKG_VERSION")))
             .dns_resolver(std::sync::Arc::new(guard.clone()))
             .build()?;

@@ -4,6 +4,8 @@
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, MySqlPool};
 
+use crate::db::batch;
+
 /// One POST, as logged.
 #[derive(Debug, Clone, FromRow)]
 pub struct Delivery {
@@ -30,22 +32,24 @@ pub struct NewDelivery<'a> {
     pub duration_ms: u64,
 }
 
-/// Logs a POST.
-pub async fn insert(pool: &MySqlPool, d: &NewDelivery<'_>) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "insert into callback_deliveries \
-         (customer_id, url, events, outcome, http_status, error, duration_ms) \
-         values (?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(d.customer_id)
-    .bind(d.url.chars().take(2048).collect::<String>())
-    .bind(d.events as u32)
-    .bind(d.outcome)
-    .bind(d.http_status)
-    .bind(d.error.map(|e| e.chars().take(255).collect::<String>()))
-    .bind(d.duration_ms.min(i32::MAX as u64) as i32)
-    .execute(pool)
-    .await?;
+/// Logs POSTs: one multi-row statement per [`batch::insert_chunks`] chunk.
+pub async fn insert(pool: &MySqlPool, rows: &[NewDelivery<'_>]) -> Result<(), sqlx::Error> {
+    for chunk in batch::insert_chunks(rows) {
+        let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
+            "insert into callback_deliveries \
+             (customer_id, url, events, outcome, http_status, error, duration_ms) ",
+        );
+        qb.push_values(chunk, |mut b, d| {
+            b.push_bind(d.customer_id)
+                .push_bind(d.url.chars().take(2048).collect::<String>())
+                .push_bind(d.events as u32)
+                .push_bind(d.outcome)
+                .push_bind(d.http_status)
+                .push_bind(d.error.map(|e| e.chars().take(255).collect::<String>()))
+                .push_bind(d.duration_ms.min(i32::MAX as u64) as i32);
+        });
+        qb.build().execute(pool).await?;
+    }
     Ok(())
 }
 

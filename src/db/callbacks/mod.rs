@@ -81,58 +81,61 @@ pub async fn insert_if_wanted(
     .await
 }
 
-/// Customers with due, unclaimed pending events, the longest waiting first; at most `limit`.
-pub async fn due_customers(pool: &MySqlPool, limit: u32) -> Result<Vec<i64>, sqlx::Error> {
-    sqlx::query_scalar(
-        "select customer_id from callback_events \
-         where state = 'pending' and next_attempt_at <= now(6) \
-         and (claimed_until is null or claimed_until < now(6)) \
-         group by customer_id order by min(id) limit ?",
-    )
-    .bind(limit)
-    .fetch_all(pool)
-    .await
-}
-
-/// Claims up to `limit` of a customer's due pending events, oldest first, for `lease_ms`:
-/// `for update skip locked`, so two dispatchers never take the same event, and a lease, so
-/// a dispatcher that died gives its events back when it runs out.
+/// Claims up to `limit` due pending events, oldest first, of customers other than `skip`
+/// (those this dispatcher is serving now), for `lease_ms`: `for update skip locked`, so two
+/// dispatchers never take the same event, and a lease, so a dispatcher that died gives its
+/// events back when it runs out. READ COMMITTED: the claim locks the rows it takes and no
+/// gaps, so the state changes inserting new events never wait for it.
 pub async fn claim(
     pool: &MySqlPool,
-    customer_id: i64,
+    skip: &[i64],
     limit: u32,
     lease_ms: u64,
 ) -> Result<Vec<i64>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let ids: Vec<i64> = sqlx::query_scalar(
-        "select id from callback_events force index (idx_callback_events_customer) \
-         where customer_id = ? and state = 'pending' and next_attempt_at <= now(6) \
-         and (claimed_until is null or claimed_until < now(6)) \
-         order by id limit ? for update skip locked",
-    )
-    .bind(customer_id)
-    .bind(limit)
-    .fetch_all(&mut *tx)
-    .await?;
+    let mut tx = super::begin_read_committed(pool).await?;
+    let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
+        "select id from callback_events force index (idx_callback_events_due) \
+         where state = 'pending' and next_attempt_at <= now(6) \
+         and (claimed_until is null or claimed_until < now(6))",
+    );
+    if !skip.is_empty() {
+        qb.push(" and customer_id not in ");
+        batch::push_in_list(&mut qb, &skip[..skip.len().min(batch::MAX_ROWS)]);
+    }
+    qb.push(" order by id limit ")
+        .push_bind(limit)
+        .push(" for update skip locked");
+    let ids: Vec<i64> = qb.build_query_scalar().fetch_all(&mut *tx).await?;
     if ids.is_empty() {
         tx.rollback().await?;
         return Ok(ids);
     }
-    let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
-        "update callback_events set claimed_until = now(6) + interval ",
-    );
-    qb.push_bind(lease_ms * 1_000)
-        .push(" microsecond where id in ");
-    batch::push_in_list(&mut qb, &ids);
-    qb.build().execute(&mut *tx).await?;
+    for chunk in batch::key_chunks(&ids) {
+        let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
+            "update callback_events set claimed_until = now(6) + interval ",
+        );
+        qb.push_bind(lease_ms * 1_000)
+            .push(" microsecond where id in ");
+        batch::push_in_list(&mut qb, chunk);
+        qb.build().execute(&mut *tx).await?;
+    }
     tx.commit().await?;
     Ok(ids)
 }
 
-/// A claimed event with what its payload says.
+/// Gives claimed events back at once (claimed, but no slot was free to post them).
+pub async fn release(pool: &MySqlPool, ids: &[i64]) -> Result<u64, sqlx::Error> {
+    batch::execute_per_chunk(pool, ids, |qb| {
+        qb.push("update callback_events set claimed_until = null where id in ");
+    })
+    .await
+}
+
+/// A claimed event with what its payload says, where it goes and how it is signed.
 #[derive(Debug, Clone, FromRow)]
 pub struct EventRow {
     pub id: i64,
+    pub customer_id: i64,
     pub status: String,
     pub occurred_at: DateTime<Utc>,
     pub detail: Option<String>,
@@ -148,17 +151,23 @@ pub struct EventRow {
     /// Where it goes: its request's `callback_url`, or the customer's; `None` when neither
     /// has one any more.
     pub url: Option<String>,
+    /// The customer's signing secret (`None` until it has one).
+    pub secret: Option<String>,
+    /// The secret before the last rotation, while it still signs.
+    pub previous_secret: Option<String>,
 }
 
-/// The events `ids` with their status rows' and requests' data, in id order.
+/// The events `ids` with their status rows', requests' and customers' data, in id order.
 pub async fn load(pool: &MySqlPool, ids: &[i64]) -> Result<Vec<EventRow>, sqlx::Error> {
     let mut out = Vec::with_capacity(ids.len());
     for chunk in batch::key_chunks(ids) {
         let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
-            "select e.id, e.status, e.occurred_at, e.detail, e.refund, e.attempts, \
-             s.sms_identifier, s.recipient, s.client_reference, s.sms_type, s.provider, \
-             s.provider_message_id, s.created_at as accepted_at, \
-             coalesce(r.callback_url, c.callback_url) as url \
+            "select e.id, e.customer_id, e.status, e.occurred_at, e.detail, e.refund, \
+             e.attempts, s.sms_identifier, s.recipient, s.client_reference, s.sms_type, \
+             s.provider, s.provider_message_id, s.created_at as accepted_at, \
+             coalesce(r.callback_url, c.callback_url) as url, c.callback_secret as secret, \
+             if(c.callback_previous_until > now(6), c.callback_previous_secret, null) \
+             as previous_secret \
              from callback_events e join sms_status s on s.id = e.status_id \
              join sms_requests r on r.id = s.request_id join customers c on c.id = e.customer_id \
              where e.id in ",

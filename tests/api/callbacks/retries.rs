@@ -137,7 +137,7 @@ async fn a_dead_endpoint_of_one_customer_delays_no_other_customer() {
         .await
         .assert_status(200);
     let dispatcher = app.dispatcher();
-    tokio::spawn(dispatcher.run_until_stopped(TaskTracker::new(), app.stop.clone()));
+    dispatcher.spawn(&TaskTracker::new(), &app.stop);
 
     let slow_sms = app
         .send_ok(
