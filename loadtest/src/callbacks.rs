@@ -111,7 +111,9 @@ impl Receiver {
                     listen.ip()
                 );
             }
-            let secret = body["secret"].as_str().context("no secret in the settings")?;
+            let secret = body["secret"]
+                .as_str()
+                .context("no secret in the settings")?;
             secrets.push(secret.to_string());
         }
         *self.secrets.lock().unwrap() = secrets;

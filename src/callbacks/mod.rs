@@ -144,7 +144,11 @@ impl Dispatcher {
         // Events without a status row (pruned history), or whose request and customer have
         // no URL any more, have nowhere to go.
         let loaded: HashSet<i64> = rows.iter().map(|r| r.id).collect();
-        let mut dropped: Vec<i64> = ids.iter().copied().filter(|id| !loaded.contains(id)).collect();
+        let mut dropped: Vec<i64> = ids
+            .iter()
+            .copied()
+            .filter(|id| !loaded.contains(id))
+            .collect();
         let mut by_customer: BTreeMap<i64, Vec<EventRow>> = BTreeMap::new();
         for row in rows {
             if row.url.is_none() {
@@ -163,7 +167,10 @@ impl Dispatcher {
                 unserved.extend(events.iter().map(|e| e.id));
                 continue;
             };
-            self.in_flight.lock().expect("not poisoned").insert(customer_id);
+            self.in_flight
+                .lock()
+                .expect("not poisoned")
+                .insert(customer_id);
             self.served.fetch_add(1, Ordering::Relaxed);
             let me = self.clone();
             let settled = settled.clone();

@@ -48,7 +48,10 @@ impl Settled {
 
 impl Dispatcher {
     /// Settles outcomes as they come, until every sender is gone.
-    pub(super) async fn settle_until_closed(self: Arc<Self>, mut rx: mpsc::UnboundedReceiver<Settled>) {
+    pub(super) async fn settle_until_closed(
+        self: Arc<Self>,
+        mut rx: mpsc::UnboundedReceiver<Settled>,
+    ) {
         while let Some(first) = rx.recv().await {
             let mut items = vec![first];
             while items.len() < SETTLE_MAX {
@@ -73,7 +76,10 @@ impl Dispatcher {
             retry_transient(3, || repo::delete(&self.db, &delivered)).await?;
             crate::metrics::callback_events("delivered", delivered.len() as u64);
         }
-        for item in items.iter().filter(|i| !matches!(i.outcome, PostOutcome::Delivered(_))) {
+        for item in items
+            .iter()
+            .filter(|i| !matches!(i.outcome, PostOutcome::Delivered(_)))
+        {
             let delay = self.retry_delay(item.attempts.max(0) as u32 + 1);
             let error = item.outcome.error().unwrap_or_default();
             let retried = retry_transient(3, || {
