@@ -15,10 +15,24 @@ use url::Host;
 
 use crate::config::AllowList;
 
+/// The longest a name's resolution may take.
+const DNS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// A target refused: private, loopback, link-local or otherwise not public, and not allowed.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("refused: {0}")]
 pub struct Refused(pub String);
+
+/// Why a name gave no address to connect to.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Unusable {
+    /// It resolves to an address that may not be reached.
+    #[error(transparent)]
+    Refused(#[from] Refused),
+    /// It does not resolve (now): a failure like an unreachable host, retried.
+    #[error("{0}")]
+    Unresolved(String),
+}
 
 /// The target check and the dispatcher's DNS resolver.
 #[derive(Debug, Clone, Default)]
@@ -56,26 +70,31 @@ impl Guard {
 
     /// The addresses `host` may be reached at (all of them), or why not: a name with any
     /// address that is not allowed is refused as a whole.
-    pub async fn resolve_host(&self, host: &str) -> Result<Vec<SocketAddr>, Refused> {
-        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, 0))
+    pub async fn resolve_host(&self, host: &str) -> Result<Vec<SocketAddr>, Unusable> {
+        let lookup = tokio::time::timeout(DNS_TIMEOUT, tokio::net::lookup_host((host, 0)))
             .await
-            .map_err(|e| Refused(format!("{host} does not resolve: {e}")))?
+            .map_err(|_| {
+                Unusable::Unresolved(format!("{host} did not resolve within {DNS_TIMEOUT:?}"))
+            })?;
+        let addrs: Vec<SocketAddr> = lookup
+            .map_err(|e| Unusable::Unresolved(format!("{host} does not resolve: {e}")))?
             .collect();
         if addrs.is_empty() {
-            return Err(Refused(format!("{host} has no address")));
+            return Err(Unusable::Unresolved(format!("{host} has no address")));
         }
         if let Some(bad) = addrs.iter().find(|a| !self.allows(host, a.ip())) {
             return Err(Refused(format!(
                 "{host} resolves to {}, not a public address",
                 bad.ip()
-            )));
+            ))
+            .into());
         }
         Ok(addrs)
     }
 
     /// Checks a URL as the dispatcher will reach it: its literal address, or every address
     /// its name resolves to now (the settings endpoint refuses a private target at once).
-    pub async fn check_url(&self, url: &Url) -> Result<(), Refused> {
+    pub async fn check_url(&self, url: &Url) -> Result<(), Unusable> {
         self.check_literal(url)?;
         match url.host() {
             Some(Host::Domain(name)) => self.resolve_host(name).await.map(|_| ()),
@@ -198,7 +217,8 @@ mod tests {
     async fn a_name_resolving_to_loopback_is_refused_unless_allowed() {
         let strict = Guard::default();
         let e = strict.resolve_host("localhost").await.unwrap_err();
-        assert!(e.0.contains("not a public address"), "{e}");
+        assert!(matches!(e, Unusable::Refused(_)), "{e}");
+        assert!(e.to_string().contains("not a public address"), "{e}");
         let by_name = Guard::new(AllowList::parse("localhost").unwrap());
         assert!(!by_name.resolve_host("localhost").await.unwrap().is_empty());
     }

@@ -17,7 +17,7 @@ pub mod post;
 mod settle;
 pub mod signing;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -149,13 +149,20 @@ impl Dispatcher {
             .copied()
             .filter(|id| !loaded.contains(id))
             .collect();
-        let mut by_customer: BTreeMap<i64, Vec<EventRow>> = BTreeMap::new();
+        // Customers in the order of their oldest event: when slots run short, those whose
+        // events waited longest go first, so nobody is passed over round after round.
+        let mut by_customer: Vec<(i64, Vec<EventRow>)> = Vec::new();
+        let mut position: HashMap<i64, usize> = HashMap::new();
         for row in rows {
             if row.url.is_none() {
                 dropped.push(row.id);
-            } else {
-                by_customer.entry(row.customer_id).or_default().push(row);
+                continue;
             }
+            let at = *position.entry(row.customer_id).or_insert_with(|| {
+                by_customer.push((row.customer_id, Vec::new()));
+                by_customer.len() - 1
+            });
+            by_customer[at].1.push(row);
         }
         if !dropped.is_empty() {
             repo::delete(&self.db, &dropped).await?;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use reqwest::Url;
 
-use super::guard::{Guard, Refused};
+use super::guard::{Guard, Refused, Unusable};
 use super::signing::SIGNATURE_HEADER;
 use crate::config::CallbacksConfig;
 
@@ -144,6 +144,11 @@ fn classify(e: &reqwest::Error) -> PostOutcome {
     while let Some(s) = source {
         if let Some(Refused(why)) = s.downcast_ref::<Refused>() {
             return PostOutcome::Refused(why.clone());
+        }
+        match s.downcast_ref::<Unusable>() {
+            Some(Unusable::Refused(Refused(why))) => return PostOutcome::Refused(why.clone()),
+            Some(Unusable::Unresolved(why)) => return PostOutcome::Unreachable(why.clone()),
+            None => {}
         }
         source = s.source();
     }

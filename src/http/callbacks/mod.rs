@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::error::ApiError;
 use super::extract::{ApiJson, ForCustomer, NamesCustomer};
 use super::responses::{JsonWriteErrors, LookupErrors};
-use crate::callbacks::guard::Guard;
+use crate::callbacks::guard::{Guard, Unusable};
 use crate::callbacks::signing;
 use crate::db::callbacks::settings as repo;
 use crate::state::AppState;
@@ -97,8 +97,8 @@ pub async fn get_settings(
 
 /// Sets or clears the customer's webhook URL. The first URL also creates its signing secret.
 /// A URL whose host is, or resolves to, a private, loopback or link-local address is refused
-/// (400) unless `CALLBACK_ALLOWED_HOSTS` allows it; the dispatcher checks again at every
-/// connection.
+/// (400) unless `CALLBACK_ALLOWED_HOSTS` allows it; a name that does not resolve now is
+/// accepted. The dispatcher checks again at every connection.
 #[utoipa::path(
     put, path = "/callbacks/settings", tag = "callbacks",
     security(("api_key" = []), ("admin_token" = [])),
@@ -116,10 +116,18 @@ pub async fn put_settings(
 ) -> Result<Response, ApiError> {
     if let Some(raw) = &req.url {
         let url = crate::domain::callback_url::parse(raw).map_err(|e| ApiError::field("url", e))?;
-        Guard::new(state.config.callbacks.allowed.clone())
+        match Guard::new(state.config.callbacks.allowed.clone())
             .check_url(&url)
             .await
-            .map_err(|e| ApiError::field("url", e.to_string()))?;
+        {
+            Ok(()) => {}
+            Err(Unusable::Refused(e)) => return Err(ApiError::field("url", e.to_string())),
+            // DNS may be down, or the name not published yet: the dispatcher checks it at
+            // every connection and retries until it resolves.
+            Err(Unusable::Unresolved(why)) => {
+                tracing::warn!(customer.id = customer_id, problem = %why, "callback URL set although its host does not resolve now");
+            }
+        }
     }
     if !repo::set_url(
         &state.db,

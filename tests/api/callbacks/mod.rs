@@ -43,7 +43,7 @@ impl TestApp {
         Dispatcher::new(self.db.clone(), self.state.config.callbacks.clone()).unwrap()
     }
 
-    /// `PUT /callbacks/settings` as `token` (`?user_id=` when `as_admin_for` is given).
+    /// `PUT /callbacks/settings` as the customer whose key `token` is.
     pub async fn put_callback_url(&self, token: &str, url: Option<&str>) -> TestResponse {
         self.request(
             "PUT",
