@@ -4,8 +4,11 @@ use std::time::Duration;
 
 use super::catalog::*;
 
-/// The POST outcomes and event outcomes, registered at zero.
+/// The POST outcomes and event outcomes at zero, and the histograms empty, so every family
+/// is served before the first callback.
 pub fn register_callback_series() {
+    CALLBACK_LAG.histogram::<&str>([]);
+    CALLBACK_POST_DURATION.histogram::<&str>([]);
     for outcome in ["delivered", "failed", "unreachable", "refused"] {
         CALLBACK_POSTS.counter([outcome]).increment(0);
     }
