@@ -7,8 +7,8 @@ use super::catalog::*;
 /// The POST outcomes and event outcomes at zero, and the histograms empty, so every family
 /// is served before the first callback.
 pub fn register_callback_series() {
-    CALLBACK_LAG.histogram::<&str>([]);
-    CALLBACK_POST_DURATION.histogram::<&str>([]);
+    let _ = CALLBACK_LAG.histogram::<&str>([]);
+    let _ = CALLBACK_POST_DURATION.histogram::<&str>([]);
     for outcome in ["delivered", "failed", "unreachable", "refused"] {
         CALLBACK_POSTS.counter([outcome]).increment(0);
     }

@@ -227,3 +227,35 @@ async fn after_a_rotation_both_secrets_sign_during_the_grace() {
     assert!(signed_with(post, &new) && signed_with(post, &old));
     app.finish().await;
 }
+
+#[tokio::test]
+async fn a_cancel_reports_each_cancelled_recipient_with_its_refund() {
+    let a = mock("opA", 0.0, 0.0).await;
+    let app = callback_app(&[("opA", &a)], &[]).await;
+    let (_, key) = app.create_customer("acme", 10).await;
+    let hook = endpoint("/hook").await;
+    app.put_callback_url(&key, Some(&format!("{}/hook", hook.uri())))
+        .await
+        .assert_status(200);
+    let send_at = (chrono::Utc::now() + chrono::Duration::minutes(10))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let sms_id = app
+        .send_ok(
+            &key,
+            json!({"text": "hi", "recipients": ["+989121234567", "+989127654321"],
+                   "type": "express", "send_at": send_at}),
+        )
+        .await;
+    app.post(&format!("/sms/{sms_id}/cancel"), Some(&key), &json!({}))
+        .await
+        .assert_status(200);
+    let events = app.dispatch_until(&hook, 2).await;
+    assert_eq!(events.len(), 2, "{events:?}");
+    for e in &events {
+        assert_eq!(e["status"], "CANCELLED");
+        assert_eq!(e["refund"], 2, "one express segment");
+        assert_eq!(e["reason"], "cancelled by the customer");
+        assert!(e["operator"].is_null());
+    }
+    app.finish().await;
+}
