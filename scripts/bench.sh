@@ -7,6 +7,9 @@
 #   B2     intake, 1,000 recipients per request                         (target >= 0.8 x C2)
 #   B3     end to end, operator at 2 ms, open loop 60 s                 (target >= 5,000 SMS/s, flat backlog)
 #   B3-1   B3 with one recipient a request (most real traffic)          (target >= 5,000 SMS/s, flat backlog)
+#   B3-CB  B3 with delivery-status callbacks for every customer, the load tester receiving
+#          them (targets: every SENT/FAILED reaches the endpoint, callback lag p99 <= 1 s,
+#          >= 0.9 x B3's SMS/s when B3 ran too)
 #   B4     express at 50/s behind 200,000 queued normal messages        (target p99 <= 100 ms)
 #   B5     one hot customer, 64 connections                             (target >= 0.8 x B1)
 #   B6     peak RSS (VmHWM) of the gateway during B1                    (target <= 100 MB)
@@ -28,7 +31,7 @@
 # same run.
 #
 # Overrides: BENCH_ONLY=C1,B1 (scenarios), BENCH_DURATION=10 (seconds of each load phase),
-# BENCH_B3_RATE / BENCH_B3_RECIPIENTS (offered B3 load, default 500 req/s x 10), BENCH_B3_1_RATE
+# BENCH_B3_RATE / BENCH_B3_RECIPIENTS (offered B3 and B3-CB load, default 500 req/s x 10), BENCH_B3_1_RATE
 # (offered B3-1 load, default 2,000 req/s x 1),
 # BENCH_RUST_LOG (gateway log filter), BENCH_GATEWAY_ENV
 # ("WORKERS_NORMAL=4 ..." added to every gateway's environment, for experiments), BENCH_PERF=1
@@ -38,7 +41,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-ONLY=",${BENCH_ONLY:-C1,C2,B1,B2,B3,B3-1,B4,B5,B6,B7,B8,B9},"
+ONLY=",${BENCH_ONLY:-C1,C2,B1,B2,B3,B3-1,B3-CB,B4,B5,B6,B7,B8,B9},"
 want() { [[ "$ONLY" == *",$1,"* ]]; }
 
 BENCH_RES="$(date -u +%Y%m%dT%H%M%SZ)"
@@ -161,10 +164,40 @@ b3_scenario() { # id, offered requests/s, recipients a request: B3 and B3-1
 }
 if want B3; then
   b3_scenario B3 "${BENCH_B3_RATE:-500}" "${BENCH_B3_RECIPIENTS:-10}" 5000
+  B3_STEADY=$steady
 fi
 if want B3-1; then
   # Most real traffic: one recipient a request (issue 13's target: 5,000 SMS/s).
   b3_scenario B3-1 "${BENCH_B3_1_RATE:-2000}" 1 5000
+fi
+
+# --- B3-CB: B3 with delivery-status callbacks --------------------------------------------------
+# Every customer's webhook points at the load tester's receiver (`run --callbacks-listen`),
+# which verifies each POST's signature and counts each event once; the loopback target is
+# allowed by CALLBACK_ALLOWED_HOSTS.
+if want B3-CB; then
+  CB_PORT=$(free_port)
+  B3_RECIPIENTS="${BENCH_B3_RECIPIENTS:-10}"
+  start_gateway B3-CB all CALLBACK_ALLOWED_HOSTS=127.0.0.1/32
+  say "B3-CB: B3's load ($(( ${BENCH_B3_RATE:-500} * B3_RECIPIENTS )) SMS/s offered) with callbacks to 127.0.0.1:$CB_PORT"
+  lt_run B3-CB --keys "$RES/keys-B3-CB.txt" --rate "${BENCH_B3_RATE:-500}" --duration "$(dur 60)" \
+    --recipients "$B3_RECIPIENTS" --express-ratio 0.1 --text mix --e2e \
+    --operator-listen "127.0.0.1:$OP_PORT" --operator-latency-ms 2 --connections 256 \
+    --drain-timeout 30 --callbacks-listen "127.0.0.1:$CB_PORT"
+  curl -fsS "$GW_URL/metrics" >"$RES/B3-CB-metrics.txt" || true
+  stop_gateway
+  f() { jget "$RES/B3-CB.json" "$1"; }
+  cb_steady=$(f e2e.steady_arrivals_per_s); cb_p99=$(f callbacks.lag.p99_ms)
+  cb_complete=$(f callbacks.complete)
+  cb_ratio=$(ratio "$cb_steady" "${B3_STEADY:-}")
+  met=false
+  if [[ $cb_complete == True && -n "$cb_p99" ]] && [[ $(le "$cb_p99" 1000) == true ]]; then
+    if [[ -n "$cb_ratio" ]]; then met=$(ge "$cb_ratio" 0.9); else met=""; fi
+  fi
+  result B3-CB "$cb_steady" "SMS/s to the operator with callbacks" \
+    "every event, lag p99 <= 1 s, >= 0.9 x B3" "$met" \
+    "callbacks $(f callbacks.events) of $(f callbacks.expected) events ($([[ $cb_complete == True ]] && echo complete || echo incomplete)), $(f callbacks.duplicates) duplicates, $(f callbacks.posts) POSTs, $(f callbacks.bad_signatures) bad signatures; lag p50 $(f callbacks.lag.p50_ms) / p99 ${cb_p99:-?} / max $(f callbacks.lag.max_ms) ms; $(if [[ -n "$cb_ratio" ]]; then echo "$cb_ratio x B3's ${B3_STEADY} SMS/s"; else echo "B3 not run: throughput not compared"; fi); backlog $(f e2e.backlog_growth_per_s)/s" \
+    "$cb_steady"
 fi
 
 # --- B4: express under a normal flood ---------------------------------------------------------

@@ -11,7 +11,7 @@ from pathlib import Path
 LAYERS = {
     1: ["domain", "config", "hashing", "backoff", "batching", "metrics", "telemetry"],
     2: ["db", "queue", "operators"],
-    3: ["intake", "outbox", "worker", "accounts", "mock_operator", "reports"],
+    3: ["intake", "outbox", "worker", "callbacks", "accounts", "mock_operator", "reports"],
     4: ["http", "state"],
     5: ["startup"],
 }

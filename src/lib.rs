@@ -8,6 +8,8 @@
 //! - [`outbox`]: the publisher pool moving outbox rows to the RabbitMQ lanes with confirms.
 //! - [`queue`]: the supervised RabbitMQ connection and the topology.
 //! - [`worker`]: delivery workers: consume the lanes, send, settle (SENT, FAILED + refund, retry).
+//! - [`callbacks`]: delivery-status callbacks: the dispatcher posting the callback outbox's
+//!   events (written with each state change) to the customers' endpoints, signed.
 //! - [`operators`]: upstream operators over HTTP ([`operators::wire`] is the wire protocol),
 //!   one circuit breaker each, and each lane's failover order.
 //! - [`startup`]: roles (`api`, `publisher`, `worker`, `all`), the gauges' samplers,
@@ -18,7 +20,7 @@
 //! - [`config`]: typed, validated configuration from the environment, one file per subsystem.
 //! - [`domain`]: phone numbers (E.164), GSM 03.38 segment counting, message types and states,
 //!   money.
-//! - [`hashing`]: SHA-256 of secrets and their constant-time comparison.
+//! - [`hashing`]: SHA-256 of secrets and their constant-time comparison, HMAC-SHA256.
 //! - [`metrics`]: the metric catalog (each metric declared once; `deploy/metrics.txt` is
 //!   rendered from it) and the recorder functions.
 //! - [`telemetry`]: logs and traces.
@@ -29,13 +31,14 @@
 //! Layers, bottom to top; a module imports only from its own layer or below:
 //! 1. `domain`, `config`, `hashing`, `metrics`, `telemetry`;
 //! 2. `db`, `queue`, `operators`;
-//! 3. `intake`, `outbox`, `worker`, `accounts`, `mock_operator`;
+//! 3. `intake`, `outbox`, `worker`, `callbacks`, `accounts`, `mock_operator`;
 //! 4. `http` (with `state`, its handlers' context);
 //! 5. `startup`, then the `sms-gateway` binary (`main.rs`).
 
 pub mod accounts;
 pub mod backoff;
 pub mod batching;
+pub mod callbacks;
 pub mod config;
 pub mod db;
 pub mod domain;

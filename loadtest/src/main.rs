@@ -5,12 +5,15 @@
 //!   acceptance-to-operator latency through an operator embedded in the load tester.
 //! - `operator`: that operator on its own, for a run in another process.
 //!
+//! - `run --callbacks-listen`: also receives the delivery-status callbacks ([`callbacks`]).
+//!
 //! Modules: [`text`] (text mix and tags), [`schedule`] (rate schedule, per-request choices),
 //! [`keys`] (keys file), [`seed`], [`run`], [`operator`], [`report`] (JSON and table),
 //! [`clock`] (time, CPU).
 
 #![warn(clippy::self_named_module_files)]
 
+mod callbacks;
 mod clock;
 mod kannel;
 mod keys;

@@ -18,7 +18,7 @@
 use sqlx::Row;
 
 use super::messages::RequestRow;
-use super::{Tx, batch, daily, ledger, outbox};
+use super::{Tx, batch, callbacks, daily, ledger, outbox};
 
 /// What [`cancel`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -47,6 +47,7 @@ pub async fn cancel(tx: &mut Tx, request: &RequestRow) -> Result<Cancelled, sqlx
     .await?;
     let mut ids: Vec<i64> = Vec::with_capacity(candidates.len());
     let mut segments: i64 = 0;
+    let mut refunds: Vec<(i64, i64)> = Vec::new();
     for chunk in batch::key_chunks(&candidates) {
         let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
             "select id, segments from sms_status force index (primary) where id in ",
@@ -54,8 +55,10 @@ pub async fn cancel(tx: &mut Tx, request: &RequestRow) -> Result<Cancelled, sqlx
         batch::push_in_list(&mut qb, chunk);
         qb.push(" and status = 'PENDING' order by id for update");
         for row in qb.build().fetch_all(&mut **tx).await? {
-            ids.push(row.try_get(0)?);
-            segments += i64::from(row.try_get::<i32, _>(1)?);
+            let (id, own) = (row.try_get(0)?, i64::from(row.try_get::<i32, _>(1)?));
+            ids.push(id);
+            segments += own;
+            refunds.push((id, own * request.price_per_segment));
         }
     }
     if ids.is_empty() {
@@ -76,6 +79,19 @@ pub async fn cancel(tx: &mut Tx, request: &RequestRow) -> Result<Cancelled, sqlx
         );
         batch::push_in_list(&mut qb, chunk);
         qb.build().execute(&mut **tx).await?;
+    }
+    if request.callbacks {
+        let events: Vec<callbacks::NewEvent<'_>> = refunds
+            .iter()
+            .map(|&(status_id, refund)| callbacks::NewEvent {
+                customer_id: request.customer_id,
+                status_id,
+                status: "CANCELLED",
+                detail: Some("cancelled by the customer"),
+                refund: Some(refund.max(0)),
+            })
+            .collect();
+        callbacks::insert(tx, &events).await?;
     }
     let removed = remove_outbox_row_if_done(tx, request.id).await?;
 

@@ -6,6 +6,7 @@
 use sqlx::{FromRow, MySqlPool};
 
 use super::batch;
+use super::callbacks;
 use super::daily;
 use super::ledger::{self, Entry, EntryType};
 use super::messages::RequestRow;
@@ -200,6 +201,16 @@ pub async fn fail_and_refund(
             amount,
         )
         .await?;
+    }
+    if request.callbacks {
+        let failed = callbacks::NewEvent {
+            customer_id: request.customer_id,
+            status_id,
+            status: "FAILED",
+            detail: Some(reason),
+            refund: Some(amount.max(0)),
+        };
+        callbacks::insert(&mut tx, &[failed]).await?;
     }
     let key = daily::Key::of(request.customer_id, request.created_at, request.sms_type);
     let counts = daily::Counts {

@@ -3,6 +3,7 @@
 //! so callers decide what belongs in one transaction.
 
 pub mod batch;
+pub mod callbacks;
 pub mod cancel;
 pub mod customers;
 pub mod daily;

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::MySqlPool;
 
+use super::callbacks;
 use super::daily;
 use super::delivery::event;
 use crate::domain::SmsType;
@@ -66,6 +67,7 @@ pub async fn apply_report(
     };
     event(&mut tx, status_id, shown, Some(&format!("report {report}"))).await?;
     if applied {
+        callbacks::insert_if_wanted(&mut tx, status_id, shown, Some(report), None).await?;
         let delivered = final_status == Some("DELIVERED");
         let counts = daily::Counts {
             delivered: i64::from(delivered),

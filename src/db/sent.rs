@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use sqlx::MySqlPool;
 
-use super::{batch, retry_transient};
+use super::{batch, callbacks, retry_transient};
 use crate::domain::message::usable_message_id;
 
 /// An operator's acceptance of one recipient, to record.
@@ -26,6 +26,12 @@ pub struct Acceptance {
     pub operator: String,
     /// The operator's id for it.
     pub message_id: String,
+    /// Its customer.
+    pub customer_id: i64,
+    /// Whether its SENT is queued as a callback event ([`RequestRow::callbacks`]).
+    ///
+    /// [`RequestRow::callbacks`]: super::messages::RequestRow::callbacks
+    pub callbacks: bool,
 }
 
 /// What recording one acceptance did.
@@ -73,6 +79,8 @@ pub async fn record(pool: &MySqlPool, rows: &[Acceptance]) -> Vec<(i64, RecordRe
 struct Prepared<'a> {
     id: i64,
     attempt: i32,
+    customer_id: i64,
+    callbacks: bool,
     operator: &'a str,
     message_id: Option<&'a str>,
     without_id: Option<String>,
@@ -84,6 +92,8 @@ impl<'a> Prepared<'a> {
             Ok(()) => Self {
                 id: a.id,
                 attempt: a.attempt,
+                customer_id: a.customer_id,
+                callbacks: a.callbacks,
                 operator: &a.operator,
                 message_id: Some(&a.message_id),
                 without_id: None,
@@ -91,6 +101,8 @@ impl<'a> Prepared<'a> {
             Err(why) => Self {
                 id: a.id,
                 attempt: a.attempt,
+                customer_id: a.customer_id,
+                callbacks: a.callbacks,
                 operator: &a.operator,
                 message_id: None,
                 without_id: Some(format!("the operator's message id is unusable: {why}")),
@@ -196,7 +208,8 @@ async fn set_sent(
 
 /// The SENT events of the `rows` (just moved to SENT by this transaction) recorded without
 /// the operator's id, whose detail says why; the others have none (their timeline reads
-/// `sent_at`, see [`set_sent`]).
+/// `sent_at`, see [`set_sent`]). And the callback events of the rows whose request wants
+/// them: one multi-row statement for the batch, none when no row does.
 async fn insert_events(
     tx: &mut sqlx::Transaction<'_, sqlx::MySql>,
     rows: &[&Prepared<'_>],
@@ -217,7 +230,18 @@ async fn insert_events(
         });
         qb.build().execute(&mut **tx).await?;
     }
-    Ok(())
+    let wanted: Vec<callbacks::NewEvent<'_>> = rows
+        .iter()
+        .filter(|r| r.callbacks)
+        .map(|r| callbacks::NewEvent {
+            customer_id: r.customer_id,
+            status_id: r.id,
+            status: "SENT",
+            detail: Some(r.operator),
+            refund: None,
+        })
+        .collect();
+    callbacks::insert(tx, &wanted).await
 }
 
 /// One row in a transaction of its own. An id another message of this operator already has

@@ -1,6 +1,7 @@
 //! Validated domain types: phone numbers, segment counting, message types and states, money,
-//! sender ids and customer references, and the fair order of a lane.
+//! sender ids and customer references, callback URLs, and the fair order of a lane.
 
+pub mod callback_url;
 mod column;
 pub mod fair_share;
 pub mod field_errors;

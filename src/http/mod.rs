@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod balance;
+pub mod callbacks;
 pub mod customer_limits;
 pub mod customers;
 pub mod dead_letters;
@@ -85,6 +86,20 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/operators", get(admin::operators))
         .route("/admin/dead-letters", get(dead_letters::list))
         .route("/admin/dead-letters/replay", post(dead_letters::replay))
+        .route(
+            "/callbacks/settings",
+            get(callbacks::get_settings).put(callbacks::put_settings),
+        )
+        .route(
+            "/callbacks/settings/rotate-secret",
+            post(callbacks::rotate_secret),
+        )
+        .route(
+            "/callbacks/deliveries",
+            get(callbacks::deliveries::list_deliveries),
+        )
+        .route("/callbacks/parked", get(callbacks::deliveries::list_parked))
+        .route("/callbacks/replay", post(callbacks::deliveries::replay))
         .route("/balance/add", post(balance::add_balance))
         .route("/balance", get(balance::get_balance))
         .route("/dlr/{operator}", post(dlr::receive))

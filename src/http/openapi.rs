@@ -5,8 +5,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    admin, balance, customer_limits, customers, dead_letters, dlr, error, health, reports, senders,
-    sms,
+    admin, balance, callbacks, customer_limits, customers, dead_letters, dlr, error, health,
+    reports, senders, sms,
 };
 use crate::domain;
 
@@ -34,6 +34,12 @@ use crate::domain;
         admin::operators,
         dead_letters::list,
         dead_letters::replay,
+        callbacks::get_settings,
+        callbacks::put_settings,
+        callbacks::rotate_secret,
+        callbacks::deliveries::list_deliveries,
+        callbacks::deliveries::list_parked,
+        callbacks::deliveries::replay,
         balance::add_balance,
         balance::get_balance,
         sms::send::send,
@@ -53,6 +59,8 @@ use crate::domain;
         domain::SmsStatus,
         domain::SmsType,
         domain::Encoding,
+        crate::callbacks::payload::CallbackBatch,
+        crate::callbacks::payload::CallbackEvent,
     )),
     modifiers(&SecuritySchemes),
     tags(
@@ -61,6 +69,7 @@ use crate::domain;
         (name = "reports", description = "Daily counts per customer and type"),
         (name = "admin", description = "Customer management (admin token)"),
         (name = "senders", description = "Sender ids a customer may send from (managed with the admin token)"),
+        (name = "callbacks", description = "Delivery-status callbacks: the webhook, its signing secret, recent POSTs, parked events and their replay. The POST body is the CallbackBatch schema"),
         (name = "delivery reports", description = "Operators reporting delivery"),
         (name = "operations", description = "Health and readiness"),
     )

@@ -96,6 +96,7 @@ pub(super) async fn record(
                 sender: p.sender.as_deref(),
                 client_reference: cmd.reference.as_deref(),
                 send_at: cmd.send_at,
+                callback_url: cmd.callback_url.as_deref(),
             }
         })
         .collect();

@@ -11,6 +11,7 @@
 //! backlog, queue depth, pool use) are set by samplers in the start-up layer, never on the
 //! scrape.
 
+pub mod callbacks;
 pub mod catalog;
 mod family;
 pub mod limits;
@@ -21,6 +22,7 @@ use std::sync::OnceLock;
 use metrics::{describe_counter, describe_gauge, describe_histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
+pub use callbacks::*;
 pub use limits::*;
 pub use record::*;
 

@@ -86,6 +86,7 @@ pub fn register_series(operators: &[String]) {
         }
     }
     dispatch_paused(false);
+    super::register_callback_series();
 }
 
 /// Records one answered HTTP request.

@@ -108,6 +108,8 @@ fn a_scrape_serves_exactly_the_catalog() {
     http_connection_timed_out(HttpTimeout::Header);
     api_key_negative_cache_hit();
     api_key_lookups_waiting(1.0);
+    callback_events("delivered", 2);
+    callback_backlog(3, 1);
 
     let scrape = render();
     let served = scraped_families(&scrape);

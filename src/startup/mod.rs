@@ -160,6 +160,10 @@ pub async fn run(config: Config, role: Role, stop: CancellationToken) -> anyhow:
             "outbox publishers starting"
         );
         publishers.spawn(&tracker, &stop);
+        // The callback dispatcher runs where the outbox is published: beside the sending
+        // path, never on it (docs/DESIGN.md "Delivery-status callbacks").
+        let callbacks = crate::callbacks::Dispatcher::new(pool.clone(), config.callbacks.clone())?;
+        callbacks.spawn(&tracker, &stop);
     }
 
     let operators = Arc::new(build_operators(&config, &tracker, &stop).await?);

@@ -31,7 +31,8 @@ pub struct Samplers {
 }
 
 /// Every second: pool use; every 5 s: rendering upkeep, outbox backlog per lane (one indexed
-/// count), scheduled requests per lane (16 counter rows) and queue depth (a passive declare).
+/// count), scheduled requests per lane (16 counter rows), the callback outbox's pending and
+/// parked events (one count) and queue depth (a passive declare).
 pub fn spawn_samplers(samplers: Samplers, tracker: &TaskTracker, stop: CancellationToken) {
     metrics::install();
     tracker.spawn(async move {
@@ -104,6 +105,10 @@ async fn sample_outbox(db: &MySqlPool) {
             Ok((requests, recipients)) => metrics::scheduled(lane, requests, recipients),
             Err(e) => tracing::debug!(error = %e, "cannot sample the scheduled counters"),
         }
+    }
+    match crate::db::callbacks::totals(db).await {
+        Ok((pending, parked)) => metrics::callback_backlog(pending, parked),
+        Err(e) => tracing::debug!(error = %e, "cannot sample the callback outbox"),
     }
 }
 

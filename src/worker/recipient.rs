@@ -166,6 +166,8 @@ async fn record(
         attempt: taken.attempt,
         operator,
         message_id,
+        customer_id: plan.request.customer_id,
+        callbacks: plan.request.callbacks,
     };
     let operator = acceptance.operator.clone();
     let mut out = ctx

@@ -295,6 +295,7 @@ async fn an_acceptance_that_rolls_back_leaves_no_count() {
         from: None,
         reference: None,
         send_at: None,
+        callback_url: None,
     };
     let cmd = intake::validate(customer, &input, &app.state.config.intake, |_| {
         BTreeSet::new()

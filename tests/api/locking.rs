@@ -41,6 +41,8 @@ async fn taking_and_recording_recipients_never_waits_for_rows_they_do_not_name()
             attempt: 1,
             operator: "opA".into(),
             message_id: format!("opA-{id}"),
+            customer_id: 1,
+            callbacks: false,
         })
         .collect();
     let moved = tokio::time::timeout(limit, sent::record(&app.db, &sent))

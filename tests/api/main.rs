@@ -2,6 +2,7 @@
 
 mod admin;
 mod balance;
+mod callbacks;
 mod crash;
 mod daily_reports;
 mod delivery;

@@ -42,6 +42,7 @@ async fn batches_of_every_size_reuse_a_bounded_set_of_prepared_statements() {
                 client_reference: None,
                 personal: &[],
                 send_at: None,
+                callback_url: None,
             })
             .collect();
         let mut tx = app.db.begin().await.unwrap();
@@ -127,6 +128,7 @@ async fn batches_of_every_size_reuse_a_bounded_set_of_prepared_statements() {
             client_reference: None,
             personal: &[],
             send_at: None,
+            callback_url: None,
         };
         let request_id = messages::insert_request(&mut tx, &request).await.unwrap();
         let key = daily::Key::of(users[0], request.created_at, SmsType::Normal);
@@ -152,6 +154,8 @@ async fn batches_of_every_size_reuse_a_bounded_set_of_prepared_statements() {
                 attempt: 1,
                 operator: "op-a".into(),
                 message_id: format!("m-{id}"),
+                customer_id: 1,
+                callbacks: false,
             })
             .collect();
         let moved = sent::record(&app.db, &sent).await;

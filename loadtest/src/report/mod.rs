@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use latency::{Latency, TypedHistograms, type_name};
+pub use latency::{Latency, TypedHistograms, new_histogram, type_name};
 pub use prometheus::{histogram_delta, parse_histograms};
 pub use trend::steady_state;
 
@@ -196,6 +196,9 @@ pub struct Report {
     pub e2e: Option<EndToEnd>,
     /// With `--e2e`: acceptance to SENT from the gateway's histogram.
     pub accept_to_sent: Option<AcceptToSent>,
+    /// With `--callbacks-listen`: the delivery-status callbacks received.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callbacks: Option<crate::callbacks::CallbacksReport>,
     /// CPU used by the load tester.
     pub loadtest_cpu: Cpu,
     /// One sample per second of the run.

@@ -116,6 +116,26 @@ impl Report {
         if let Some(a) = &self.accept_to_sent {
             write_accept_to_sent(&mut s, a);
         }
+        if let Some(c) = &self.callbacks {
+            let _ = writeln!(
+                s,
+                "  callbacks     {} of {} events ({}), {} duplicates, {} POSTs, {} bad signatures; drain {:.1} s",
+                c.events,
+                c.expected,
+                if c.complete { "complete" } else { "incomplete" },
+                c.duplicates,
+                c.posts,
+                c.bad_signatures,
+                c.drain_s
+            );
+            if let Some(l) = &c.lag {
+                let _ = writeln!(
+                    s,
+                    "  callback lag  p50 {:.1} / p99 {:.1} / max {:.1} ms",
+                    l.p50_ms, l.p99_ms, l.max_ms
+                );
+            }
+        }
         let cpu = &self.loadtest_cpu;
         let _ = writeln!(
             s,

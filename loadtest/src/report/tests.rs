@@ -101,6 +101,7 @@ fn full_report(open: bool, available: bool) -> Report {
                 BTreeMap::new()
             },
         }),
+        callbacks: None,
         loadtest_cpu: Cpu {
             user_s: 10.5,
             sys_s: 3.25,

@@ -95,6 +95,16 @@ pub async fn run(opts: RunArgs) -> anyhow::Result<Report> {
             .context("--resume-dispatch needs --admin-token")?;
         resume_dispatch(&client, &base, token).await?;
     }
+    let receiver = match opts.callbacks_listen {
+        Some(listen) if gateway => {
+            let r = crate::callbacks::Receiver::start(listen, stop.clone()).await?;
+            r.register(&client, &base, &all_keys[..customers], listen)
+                .await?;
+            Some(r)
+        }
+        Some(_) => bail!("--callbacks-listen needs --target gateway"),
+        None => None,
+    };
     let metrics_before = if opts.e2e && gateway {
         Some(scrape(&client, &base).await)
     } else {
@@ -131,6 +141,13 @@ pub async fn run(opts: RunArgs) -> anyhow::Result<Report> {
     let drain_s = match e2e_arrivals {
         Some(a) => a.drain(accepted_recipients, t.drain_timeout).await,
         None => 0.0,
+    };
+    let callbacks = match &receiver {
+        Some(r) => {
+            let waited = r.drain(accepted_recipients, t.drain_timeout).await;
+            Some(r.report(accepted_recipients, drain_s + waited))
+        }
+        None => None,
     };
     sampler_stop.cancel();
     let _ = sampler.await;
@@ -171,6 +188,7 @@ pub async fn run(opts: RunArgs) -> anyhow::Result<Report> {
         intake: intake(&shared, &collected, load_s),
         e2e,
         accept_to_sent,
+        callbacks,
         loadtest_cpu: Cpu {
             user_s: round2(user_s),
             sys_s: round2(sys_s),

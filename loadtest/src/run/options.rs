@@ -85,6 +85,12 @@ pub struct RunArgs {
     /// Latency of the embedded operator.
     #[arg(long, default_value_t = 2)]
     pub operator_latency_ms: u64,
+    /// Receive the gateway's delivery-status callbacks on this address: every customer's
+    /// webhook is set to it (`PUT /callbacks/settings`; the gateway needs
+    /// `CALLBACK_ALLOWED_HOSTS` to reach it), each POST's signature is verified and each
+    /// event counted once; the report gets a `callbacks` section.
+    #[arg(long)]
+    pub callbacks_listen: Option<SocketAddr>,
     /// After the load, wait at most this many seconds for the messages to arrive.
     #[arg(long, default_value_t = 30.0)]
     pub drain_timeout: f64,

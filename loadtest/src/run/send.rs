@@ -141,6 +141,7 @@ impl Shared {
             from: None,
             reference: None,
             send_at: None,
+            callback_url: None,
         };
         serde_json::to_vec(&body).expect("request serializes")
     }

@@ -33,6 +33,8 @@ pub struct NewRequest<'a> {
     pub created_at: DateTime<Utc>,
     /// When it is due (scheduled sending); `None`: at once. Its validity counts from it.
     pub send_at: Option<DateTime<Utc>>,
+    /// Its own callback URL, if any.
+    pub callback_url: Option<&'a str>,
 }
 
 /// A recipient's own text in a personalized request.
@@ -57,10 +59,10 @@ pub async fn insert_request(tx: &mut Tx, req: &NewRequest<'_>) -> Result<i64, sq
     let id = sqlx::query(
         "insert into sms_requests (sms_identifier, user_id, sms_type, body, encoding, segments, \
          recipients, price_per_segment, cost, operators, expires_at, traceparent, sender, \
-         client_reference, created_at, send_at) \
+         client_reference, created_at, send_at, callback_url) \
          values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, \
          case when ? is null then null else coalesce(?, now(6)) + interval ? second end, \
-         ?, ?, ?, ?, ?)",
+         ?, ?, ?, ?, ?, ?)",
     )
     .bind(req.sms_identifier)
     .bind(req.customer_id)
@@ -80,6 +82,7 @@ pub async fn insert_request(tx: &mut Tx, req: &NewRequest<'_>) -> Result<i64, sq
     .bind(req.client_reference)
     .bind(req.created_at)
     .bind(req.send_at)
+    .bind(req.callback_url)
     .execute(&mut **tx)
     .await?
     .last_insert_id();
@@ -106,7 +109,7 @@ pub async fn insert_requests(
         let mut qb: QueryBuilder<MySql> = QueryBuilder::new(
             "insert into sms_requests (sms_identifier, user_id, sms_type, body, encoding, segments, \
              recipients, price_per_segment, cost, operators, expires_at, traceparent, sender, \
-             client_reference, created_at, send_at) ",
+             client_reference, created_at, send_at, callback_url) ",
         );
         qb.push_values(chunk, |mut b, req| {
             b.push_bind(req.sms_identifier)
@@ -132,7 +135,8 @@ pub async fn insert_requests(
                 .push_bind(req.sender)
                 .push_bind(req.client_reference)
                 .push_bind(req.created_at)
-                .push_bind(req.send_at);
+                .push_bind(req.send_at)
+                .push_bind(req.callback_url);
         });
         qb.build().execute(&mut **tx).await?;
     }

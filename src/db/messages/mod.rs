@@ -131,6 +131,12 @@ pub struct RequestRow {
     /// When it is due (scheduled sending); `None`: at once.
     pub send_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// Its own callback URL (`callback_url`), if any.
+    pub callback_url: Option<String>,
+    /// Whether its recipients' state changes are queued as callback events (it has a
+    /// callback URL, or its customer has one), as read with the request: the worker's SENT
+    /// then writes its events without a query more, and writes none for the others.
+    pub callbacks: bool,
 }
 
 impl RequestRow {
@@ -155,7 +161,8 @@ macro_rules! request_columns {
     () => {
         "id, sms_identifier, user_id, sms_type, body, encoding, segments, recipients, \
          price_per_segment, cost, operators, expires_at, sender, client_reference, send_at, \
-         created_at"
+         created_at, callback_url, (callback_url is not null or exists (select 1 from customers \
+         cb where cb.id = sms_requests.user_id and cb.callback_url is not null)) as callbacks"
     };
 }
 pub(crate) use request_columns;

@@ -78,6 +78,12 @@ pub struct SendRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(example = "2026-12-24T18:00:00Z", format = DateTime)]
     pub send_at: Option<String>,
+    /// Where the delivery-status callbacks of this request's recipients go, instead of the
+    /// customer's webhook URL (`PUT /callbacks/settings`); signed with the customer's
+    /// secret. An absolute `http://` or `https://` URL of at most 2,048 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "https://hooks.example.com/sms-status", max_length = 2048)]
+    pub callback_url: Option<String>,
 }
 
 /// Charges the balance and queues one message per recipient.
@@ -153,6 +159,7 @@ async fn accept_send(
             from: req.from.as_deref(),
             reference: req.reference.as_deref(),
             send_at: req.send_at.as_deref(),
+            callback_url: req.callback_url.as_deref(),
         },
         &config.intake,
         |t| config.operators.names_for(t),

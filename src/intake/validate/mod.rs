@@ -32,6 +32,8 @@ pub struct SendInput<'a> {
     pub reference: Option<&'a str>,
     /// When to send it (RFC 3339); absent: at once.
     pub send_at: Option<&'a str>,
+    /// Where its recipients' delivery-status callbacks go instead of the customer's webhook.
+    pub callback_url: Option<&'a str>,
 }
 
 /// A validated request, ready to be accepted.
@@ -59,6 +61,8 @@ pub struct SendCommand {
     pub reference: Option<String>,
     /// When it is due (`send_at` ahead of now); `None`: at once.
     pub send_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Its own callback URL (`callback_url`), well-formed.
+    pub callback_url: Option<String>,
     /// W3C traceparent of the request, carried to the delivery path.
     pub traceparent: Option<String>,
     /// SHA-256 of the API key the caller presented, when it was taken from the key cache
@@ -140,6 +144,11 @@ pub fn validate(
         && let Err(e) = domain::sender_id::check_reference(reference)
     {
         errors.add("reference", e);
+    }
+    if let Some(url) = input.callback_url
+        && let Err(e) = domain::callback_url::parse(url)
+    {
+        errors.add("callback_url", e);
     }
 
     let validity_seconds = match input.validity_seconds {
@@ -224,6 +233,7 @@ pub fn validate(
         from,
         reference: input.reference.map(str::to_string),
         send_at,
+        callback_url: input.callback_url.map(str::to_string),
         traceparent: None,
         api_key_hash: None,
         default_limits: DefaultLimits::of(config),

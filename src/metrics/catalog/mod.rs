@@ -3,12 +3,14 @@
 //! recorders, the `# HELP` lines, the histogram buckets and `deploy/metrics.txt`
 //! ([`render_catalog`]) all read these declarations; [`CATALOG`] lists them in sections.
 
+mod callbacks;
 mod delivery;
 mod traffic;
 
 use std::fmt::Write as _;
 
 pub use super::family::{Declared, Family, Kind};
+pub use callbacks::*;
 pub use delivery::*;
 pub use traffic::*;
 
@@ -116,6 +118,17 @@ pub static CATALOG: &[Section] = &[
             &DELIVERY_RECIPIENTS,
             &DLR_REPORTS,
             &DLR_HELD,
+        ],
+    },
+    Section {
+        title: "Delivery-status callbacks",
+        families: &[
+            &CALLBACK_BACKLOG,
+            &CALLBACK_PARKED,
+            &CALLBACK_POSTS,
+            &CALLBACK_EVENTS,
+            &CALLBACK_LAG,
+            &CALLBACK_POST_DURATION,
         ],
     },
     Section {

@@ -205,6 +205,8 @@ async fn a_worker_whose_lease_ran_out_can_neither_record_refund_nor_retry_a_newe
             attempt: 1,
             operator: "opS".into(),
             message_id: "stale".into(),
+            customer_id: 1,
+            callbacks: false,
         }],
     )
     .await;
@@ -227,6 +229,8 @@ async fn a_worker_whose_lease_ran_out_can_neither_record_refund_nor_retry_a_newe
         attempt,
         operator: "opS".into(),
         message_id: message_id.into(),
+        customer_id: 1,
+        callbacks: false,
     };
     let mixed = sent::record(
         &app.db,

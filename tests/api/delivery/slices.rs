@@ -26,6 +26,7 @@ async fn request(app: &crate::helpers::TestApp, customer: i64, id: &str, recipie
         client_reference: None,
         personal: &[],
         send_at: None,
+        callback_url: None,
     };
     let mut tx = app.db.begin().await.unwrap();
     let request_id = messages::insert_request(&mut tx, &request).await.unwrap();
