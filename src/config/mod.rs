@@ -7,6 +7,7 @@
 //! [`secrecy::SecretString`] and never appear in `Debug` output or logs.
 
 mod amqp;
+mod console;
 mod database;
 mod delivery;
 mod http;
@@ -17,6 +18,7 @@ mod reports;
 mod telemetry;
 
 pub use amqp::AmqpConfig;
+pub use console::{ConsoleConfig, CookieSecure};
 pub use database::DatabaseConfig;
 pub use delivery::{CALLS_PER_OPERATOR, DeliveryConfig, ROUNDS_PER_TAKE, minimum_lease};
 pub use http::HttpConfig;
@@ -39,6 +41,7 @@ pub struct Config {
     pub delivery: DeliveryConfig,
     pub telemetry: TelemetryConfig,
     pub reports: ReportsConfig,
+    pub console: ConsoleConfig,
 }
 
 /// One or more invalid variables.
@@ -107,6 +110,7 @@ impl Config {
             delivery: DeliveryConfig::read(&mut r),
             telemetry: TelemetryConfig::read(&mut r),
             reports: ReportsConfig::read(&mut r),
+            console: ConsoleConfig::read(&mut r),
         };
         config.check_lease(&mut r);
         let mut problems = r.into_problems();

@@ -16,6 +16,7 @@ pub mod messages;
 pub mod outbox;
 pub mod reports;
 pub mod senders;
+pub mod sessions;
 pub mod sent;
 pub mod slices;
 

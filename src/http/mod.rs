@@ -3,6 +3,8 @@
 
 pub mod admin;
 pub mod balance;
+pub mod console;
+pub mod customer_list;
 pub mod customer_limits;
 pub mod customers;
 pub mod dead_letters;
@@ -16,6 +18,7 @@ pub mod pagination;
 pub mod reports;
 pub mod responses;
 pub mod senders;
+pub mod session;
 pub mod sms;
 
 use std::time::Duration;
@@ -58,7 +61,10 @@ pub fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response {
 pub fn router(state: AppState) -> Router {
     let max_body = state.config.http.max_body_bytes;
     let api = Router::new()
-        .route("/admin/customers", post(customers::create_customer))
+        .route(
+            "/admin/customers",
+            get(customer_list::list_customers).post(customers::create_customer),
+        )
         .route(
             "/admin/customers/{customer_id}/limits",
             get(customer_limits::get_limits).put(customer_limits::put_limits),
@@ -80,9 +86,17 @@ pub fn router(state: AppState) -> Router {
             put(senders::set_default_sender),
         )
         .route("/senders", get(senders::own_senders))
+        .route("/api-key", post(customers::rotate_own_api_key))
+        .route(
+            "/session",
+            post(session::sign_in)
+                .get(session::get_session)
+                .delete(session::sign_out),
+        )
         .route("/admin/dispatch/pause", post(admin::pause))
         .route("/admin/dispatch/resume", post(admin::resume))
         .route("/admin/operators", get(admin::operators))
+        .route("/admin/lanes", get(admin::lanes))
         .route("/admin/dead-letters", get(dead_letters::list))
         .route("/admin/dead-letters/replay", post(dead_letters::replay))
         .route("/balance/add", post(balance::add_balance))
@@ -93,6 +107,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .merge(sms::router())
+        .merge(console::router())
         .layer(middleware::from_fn_with_state(state.clone(), timeout))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
