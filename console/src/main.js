@@ -40,7 +40,7 @@ function customerPage({ parts, params }, session) {
     case 'send':
       return html`<${SendForm} />`;
     case 'history':
-      return html`<${History} params=${params} />`;
+      return html`<${History} key=${params.toString()} params=${params} />`;
     case 'sms':
       return html`<${Detail} id=${decodeURIComponent(parts[1] || '')} />`;
     case 'account':
@@ -56,7 +56,7 @@ function adminPage({ parts, params }) {
     case 'customers':
       return parts[1]
         ? html`<${CustomerPage} id=${Number(parts[1])} />`
-        : html`<${Customers} params=${params} />`;
+        : html`<${Customers} key=${params.toString()} params=${params} />`;
     case 'operators':
       return html`<${Operators} />`;
     case 'dead-letters':
