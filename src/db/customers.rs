@@ -116,7 +116,10 @@ pub async fn list(
     limit: u32,
 ) -> Result<Vec<Listed>, sqlx::Error> {
     let pattern = search.map(|s| {
-        let escaped = s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let escaped = s
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
         format!("%{escaped}%")
     });
     sqlx::query_as(

@@ -16,8 +16,8 @@ pub mod messages;
 pub mod outbox;
 pub mod reports;
 pub mod senders;
-pub mod sessions;
 pub mod sent;
+pub mod sessions;
 pub mod slices;
 
 use std::str::FromStr;

@@ -56,8 +56,8 @@ pub async fn find_live(
     .fetch_optional(pool)
     .await?;
     row.map(|(customer_id, hash, expires_at)| {
-        let credential_hash = <[u8; 32]>::try_from(hash.as_slice())
-            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+        let credential_hash =
+            <[u8; 32]>::try_from(hash.as_slice()).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
         Ok(StoredSession {
             customer_id,
             credential_hash,
@@ -69,12 +69,14 @@ pub async fn find_live(
 
 /// Ends a session (signing out); false if there was none.
 pub async fn delete(pool: &MySqlPool, id_hash: &[u8; 32]) -> Result<bool, sqlx::Error> {
-    Ok(sqlx::query("delete from console_sessions where id_hash = ?")
-        .bind(&id_hash[..])
-        .execute(pool)
-        .await?
-        .rows_affected()
-        == 1)
+    Ok(
+        sqlx::query("delete from console_sessions where id_hash = ?")
+            .bind(&id_hash[..])
+            .execute(pool)
+            .await?
+            .rows_affected()
+            == 1,
+    )
 }
 
 /// Binds a customer's session to its new key (the customer rotated its key from this session)

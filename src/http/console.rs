@@ -65,7 +65,10 @@ static ASSETS: &[Asset] = assets![
 /// The routes of `/console/`.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/console", get(|| async { Redirect::permanent("/console/") }))
+        .route(
+            "/console",
+            get(|| async { Redirect::permanent("/console/") }),
+        )
         .route("/console/", get(|| async { serve("index.html") }))
         .route("/console/{*path}", get(asset))
         .layer(middleware::from_fn(security_headers))
@@ -125,7 +128,11 @@ mod tests {
                 if path.is_dir() {
                     stack.push(path);
                 } else {
-                    let rel = path.strip_prefix(&root).unwrap().to_string_lossy().into_owned();
+                    let rel = path
+                        .strip_prefix(&root)
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned();
                     on_disk.push(rel);
                 }
             }

@@ -64,7 +64,11 @@ pub async fn list_customers(
     ApiQuery(query): ApiQuery<CustomerListQuery>,
 ) -> Result<Response, ApiError> {
     let page = PageRequest::parse(query.limit, query.cursor.as_deref())?;
-    let search = query.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let search = query
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
     let rows = db::customers::list(&state.db, search, page.before, page.fetch()).await?;
     let (rows, next_cursor) = page.split(rows, |r| r.id);
     let items = rows

@@ -11,9 +11,9 @@ use super::error::ApiError;
 use super::extract::{Admin, ApiJson, ApiPath, Caller, IdempotencyKey};
 use super::idempotency::{self, Begun, is_unique_violation};
 use super::responses::{Forbidden, JsonWriteErrors, LookupErrors, Unauthorized, Unavailable};
-use crate::{accounts, db};
 use crate::domain::FieldErrors;
 use crate::state::AppState;
+use crate::{accounts, db};
 
 /// Largest initial balance or top-up, in credits.
 pub const MAX_CREDIT: i64 = 1_000_000_000_000;

@@ -4,8 +4,8 @@
 pub mod admin;
 pub mod balance;
 pub mod console;
-pub mod customer_list;
 pub mod customer_limits;
+pub mod customer_list;
 pub mod customers;
 pub mod dead_letters;
 pub mod dlr;

@@ -5,8 +5,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, Secur
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    admin, balance, customer_limits, customer_list, customers, dead_letters, dlr, error, health, reports, senders,
-    session, sms,
+    admin, balance, customer_limits, customer_list, customers, dead_letters, dlr, error, health,
+    reports, senders, session, sms,
 };
 use crate::domain;
 

@@ -126,9 +126,10 @@ async fn caller_of(
             .map(HeaderValue::as_bytes)
             .unwrap_or_default();
         if !bool::from(sent.ct_eq(csrf_token(id).as_bytes())) {
-            return Err(ApiError::Forbidden(format!(
-                "a write made with the session cookie needs the session's CSRF token in {CSRF_HEADER}"
-            )));
+            return Err(ApiError::Forbidden(
+                "a write made with the session cookie needs the session's CSRF token in X-CSRF-Token"
+                    .into(),
+            ));
         }
     }
     Ok(match session.customer_id {
@@ -256,7 +257,12 @@ pub async fn sign_in(
     );
     let body = info(&state, &id, &session).await?;
     let mut resp = super::json_response(StatusCode::CREATED, &body);
-    set_cookie(&mut resp, &id, ttl.as_secs(), cookie_is_secure(&state, &headers));
+    set_cookie(
+        &mut resp,
+        &id,
+        ttl.as_secs(),
+        cookie_is_secure(&state, &headers),
+    );
     Ok(resp)
 }
 
@@ -306,11 +312,6 @@ pub async fn sign_out(
     }
     tracing::info!("console session closed");
     let mut resp = StatusCode::NO_CONTENT.into_response();
-    set_cookie(
-        &mut resp,
-        "",
-        0,
-        cookie_is_secure(&state, &headers),
-    );
+    set_cookie(&mut resp, "", 0, cookie_is_secure(&state, &headers));
     Ok(resp)
 }

@@ -2,6 +2,7 @@
 
 mod admin;
 mod balance;
+mod console;
 mod crash;
 mod daily_reports;
 mod delivery;

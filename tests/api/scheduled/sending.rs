@@ -55,7 +55,11 @@ async fn a_scheduled_request_is_charged_now_held_off_the_broker_and_delivered_wh
     // Until send_at nothing is published: the queue stays empty, the row scheduled.
     let queue = app.state.config.amqp.queue_normal.clone();
     while chrono::Utc::now() < due - chrono::Duration::milliseconds(300) {
-        assert_eq!(app.published_depth(&queue).await, 0, "published before send_at");
+        assert_eq!(
+            app.published_depth(&queue).await,
+            0,
+            "published before send_at"
+        );
         assert_eq!(outbox_status(&app, &id).await.as_deref(), Some("scheduled"));
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
