@@ -22,7 +22,6 @@ test('a customer signs in, sends an SMS, watches it delivered, filters the histo
   assert.equal(cookie.httpOnly, true);
   assert.equal(cookie.sameSite, 'Strict');
   await page.getByTestId('balance').filter({ hasText: '100' }).waitFor();
-  await screenshot(page, 'dashboard');
 
   // The send form: the server's quote follows the text.
   await page.getByRole('link', { name: 'Send', exact: true }).click();
@@ -87,6 +86,8 @@ test('a customer signs in, sends an SMS, watches it delivered, filters the histo
   assert.equal((await call('GET', '/balance', newKey)).status, 200);
   await page.getByRole('link', { name: 'Dashboard' }).click();
   await page.getByTestId('balance').filter({ hasText: '97' }).waitFor();
+  await page.getByTestId('Today-sent').filter({ hasText: '3' }).waitFor();
+  await screenshot(page, 'dashboard');
 
   // Signing out ends the session: the console shows the sign-in form again.
   await page.getByRole('button', { name: 'Sign out' }).click();

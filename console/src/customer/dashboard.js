@@ -9,7 +9,8 @@ const DAYS = 7;
 
 /** The last `DAYS` UTC days, oldest first, each with its counts (zeros for a quiet day). */
 function week(report, today) {
-  const byDay = new Map((report.totals || []).map((t) => [t.day, t.counts]));
+  // A day's totals carry its counts as fields (requests, recipients, delivered, ...).
+  const byDay = new Map((report.totals || []).map((t) => [t.day, t]));
   const days = [];
   for (let i = DAYS - 1; i >= 0; i--) {
     const d = new Date(today);
@@ -53,8 +54,7 @@ function Chart({ days }) {
       </g>`)}
     </svg>
     <figcaption>
-      <span class="key bar-sent"></span> sent <span class="key bar-delivered"></span> delivered
-      <span class="key bar-failed"></span> failed (UTC days)
+      <span class="key bar-sent"></span>${' sent · '}<span class="key bar-delivered"></span>${' delivered · '}<span class="key bar-failed"></span>${' failed (UTC days)'}
     </figcaption>
   </figure>`;
 }

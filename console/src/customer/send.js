@@ -71,11 +71,7 @@ export function SendForm() {
           aria-describedby="send-quote"></textarea>
       <//>
       <p id="send-quote" class="quote" aria-live="polite" data-testid="quote">
-        ${q ? html`<span data-testid="quote-segments">${q.segments} segment${q.segments === 1 ? '' : 's'}</span> ·
-            <span data-testid="quote-encoding">${q.encoding}</span> · ${q.units} units ·
-            ${q.recipients} recipient${q.recipients === 1 ? '' : 's'} ·
-            cost <strong data-testid="quote-cost">${num(q.cost)}</strong> credits
-            (${q.price_per_segment} per segment; balance ${num(q.balance)}${q.covered ? '' : ', not enough'})`
+        ${q ? html`<span data-testid="quote-segments">${`${q.segments} segment${q.segments === 1 ? '' : 's'}`}</span>${' · '}<span data-testid="quote-encoding">${q.encoding}</span>${` · ${q.units} units · ${q.recipients} recipient${q.recipients === 1 ? '' : 's'} · cost `}<strong data-testid="quote-cost">${num(q.cost)}</strong>${` credits (${q.price_per_segment} per segment; balance ${num(q.balance)}${q.covered ? '' : ', not enough'})`}`
           : form.text ? 'Pricing…' : 'Type a text to see its segments and cost.'}
       </p>
       <${ProblemBox} error=${quote.error} />
