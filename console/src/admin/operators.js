@@ -42,7 +42,7 @@ export function Operators() {
     ${v && html`<div>
       <div class="card">
         <h2>Dispatch: <span data-testid="dispatch-state" class=${v.ops.dispatch_paused ? 'badge bad' : 'badge ok'}>${v.ops.dispatch_paused ? 'paused' : 'running'}</span></h2>
-        <p>Paused, workers take no new message; nothing is lost, messages wait in the queues.</p>
+        <p>While paused, workers take no new message; nothing is lost, messages wait in the queues.</p>
         ${v.ops.dispatch_paused
           ? html`<${Action} kind="primary" onRun=${() => setPaused(false)}>Resume dispatch<//>`
           : html`<${Action} kind="danger" onRun=${() => setPaused(true)}>Pause dispatch<//>`}
