@@ -15,13 +15,19 @@ use super::responses::{BadRequest, Forbidden, Unauthorized, Unavailable};
 use crate::db;
 use crate::state::AppState;
 
+/// Longest `search`: a customer's name is at most 100 characters.
+const MAX_SEARCH: usize = 100;
+
 /// Query of `GET /admin/customers`.
 #[derive(Debug, Clone, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct CustomerListQuery {
     /// Only customers whose name contains this (case-insensitive).
+    #[param(max_length = 100)]
     pub search: Option<String>,
     /// Page size, 1-100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -69,6 +75,12 @@ pub async fn list_customers(
         .as_deref()
         .map(str::trim)
         .filter(|s| !s.is_empty());
+    if search.is_some_and(|s| s.chars().count() > MAX_SEARCH) {
+        return Err(ApiError::field(
+            "search",
+            format!("at most {MAX_SEARCH} characters (a name is at most 100)"),
+        ));
+    }
     let rows = db::customers::list(&state.db, search, page.before, page.fetch()).await?;
     let (rows, next_cursor) = page.split(rows, |r| r.id);
     let items = rows

@@ -161,6 +161,10 @@ async fn the_admin_lists_and_searches_customers_a_page_at_a_time() {
     app.get("/admin/customers?limit=0", Some(ADMIN_TOKEN))
         .await
         .assert_problem(400);
+    let long = "x".repeat(101);
+    app.get(&format!("/admin/customers?search={long}"), Some(ADMIN_TOKEN))
+        .await
+        .assert_problem(400);
     app.finish().await;
 }
 
