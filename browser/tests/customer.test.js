@@ -54,6 +54,7 @@ test('a customer signs in, sends an SMS, watches it delivered, filters the histo
   assert.equal(other.status, 202, other.text);
   await page.getByRole('link', { name: 'History' }).click();
   await page.getByTestId('history-row').nth(2).waitFor();
+  await screenshot(page, 'history');
   await page.getByLabel('Reference').fill('order-42');
   await page.getByRole('button', { name: 'Apply filters' }).click();
   await page.waitForURL(/reference=order-42/);
@@ -74,7 +75,6 @@ test('a customer signs in, sends an SMS, watches it delivered, filters the histo
   assert.equal(await page.getByTestId('history-row').count(), 1);
   const csv = await page.getByRole('link', { name: 'Export CSV' }).getAttribute('href');
   assert.ok(csv.startsWith('/sms/history.csv'), csv);
-  await screenshot(page, 'history');
 
   // Key rotation: the new key is shown once, the old one stops working, the session goes on.
   await page.getByRole('link', { name: 'Account' }).click();
