@@ -152,7 +152,7 @@ pub async fn rotate_api_key(
 /// Issues a new API key for the caller's own customer; the old key stops working at once, and
 /// so do the customer's console sessions, except the one this request came with (if any).
 #[utoipa::path(
-    post, path = "/api-key", tag = "balance",
+    post, path = "/api-key", tag = "account",
     security(("api_key" = [])),
     responses(
         (status = 200, description = "New key", body = ApiKeyRotated),

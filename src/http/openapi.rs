@@ -70,6 +70,7 @@ use crate::domain;
         (name = "senders", description = "Sender ids a customer may send from (managed with the admin token)"),
         (name = "delivery reports", description = "Operators reporting delivery"),
         (name = "operations", description = "Health and readiness"),
+        (name = "account", description = "A customer's own API key"),
         (name = "session", description = "Console sessions: a key or the admin token exchanged for a cookie"),
     )
 )]

@@ -162,9 +162,12 @@ async fn the_admin_lists_and_searches_customers_a_page_at_a_time() {
         .await
         .assert_problem(400);
     let long = "x".repeat(101);
-    app.get(&format!("/admin/customers?search={long}"), Some(ADMIN_TOKEN))
-        .await
-        .assert_problem(400);
+    app.get(
+        &format!("/admin/customers?search={long}"),
+        Some(ADMIN_TOKEN),
+    )
+    .await
+    .assert_problem(400);
     app.finish().await;
 }
 
