@@ -116,6 +116,10 @@ async fn the_session_stands_in_for_the_key_and_a_write_needs_its_csrf_token() {
     let r = s.write(&app, "POST", "/sms/send", &send).await;
     r.assert_status(202);
     assert_eq!(s.get(&app, "/balance").await.body["balance"], 9);
+    // The console's CSV export is a plain link: a GET with the cookie.
+    let csv = s.get(&app, "/sms/history.csv").await;
+    csv.assert_status(200);
+    assert!(csv.text.contains("+989121234567"), "{}", csv.text);
     // A bearer token wins over the cookie: the admin's token, with the customer's cookie.
     let r = app
         .request(
