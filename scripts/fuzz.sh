@@ -179,7 +179,8 @@ write_config() {
       "/sms/{sms_identifier}" "/sms/{sms_identifier}/recipients/{recipient}/events" \
       "/admin/customers/{customer_id}/limits" /senders "/admin/customers/{customer_id}/senders" \
       "/admin/customers/{customer_id}/senders/{sender}" \
-      "/admin/customers/{customer_id}/senders/{sender}/default" /sms/quote /session; do
+      "/admin/customers/{customer_id}/senders/{sender}/default" /sms/quote /session \
+      "/admin/customers/{customer_id}/sessions"; do
       cat <<TOML
 [[operations]]
 include-path = "$path"

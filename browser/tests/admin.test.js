@@ -44,6 +44,12 @@ test('the admin creates a customer, tops it up, and pauses and resumes dispatch'
   await page.getByRole('button', { name: 'Add sender id' }).click();
   await page.getByRole('alert').filter({ hasText: 'sender' }).waitFor();
   await screenshot(page, 'admin-customer');
+  // The customer's sessions end; its key still works.
+  const customerSession = await call('POST', '/session', null, { key });
+  assert.equal(customerSession.status, 201);
+  await page.getByRole('button', { name: 'End its console sessions' }).click();
+  await page.getByText('1 session(s) ended.').waitFor();
+  assert.equal((await call('GET', '/balance', key)).status, 200);
 
   await page.getByRole('link', { name: 'Operators' }).click();
   await page.getByTestId('operator-row').first().waitFor();

@@ -115,3 +115,14 @@ pub async fn purge_expired(
             .rows_affected(),
     )
 }
+
+/// Ends every session of a customer; returns how many there were.
+pub async fn delete_for_customer(pool: &MySqlPool, customer_id: i64) -> Result<u64, sqlx::Error> {
+    Ok(
+        sqlx::query("delete from console_sessions where customer_id = ?")
+            .bind(customer_id)
+            .execute(pool)
+            .await?
+            .rows_affected(),
+    )
+}

@@ -74,6 +74,10 @@ pub fn router(state: AppState) -> Router {
             post(customers::rotate_api_key),
         )
         .route(
+            "/admin/customers/{customer_id}/sessions",
+            delete(session::revoke_customer_sessions),
+        )
+        .route(
             "/admin/customers/{customer_id}/senders",
             get(senders::list_senders).post(senders::add_sender),
         )

@@ -27,6 +27,7 @@ use crate::domain;
         session::sign_in,
         session::get_session,
         session::sign_out,
+        session::revoke_customer_sessions,
         customer_limits::get_limits,
         customer_limits::put_limits,
         senders::own_senders,

@@ -1,6 +1,6 @@
 //! Console sessions: `POST /session` exchanges a customer's API key or the admin token for a
 //! session cookie, `GET /session` says who it is (and its CSRF token), `DELETE /session` signs
-//! out. [`caller`] is how the extractors of `extract` accept the cookie instead of a bearer
+//! out, and the admin ends a customer's sessions (`DELETE /admin/customers/{id}/sessions`). [`caller`] is how the extractors of `extract` accept the cookie instead of a bearer
 //! token: a write must then carry the session's CSRF token in `X-CSRF-Token`.
 
 use axum::extract::State;
@@ -314,4 +314,46 @@ pub async fn sign_out(
     let mut resp = StatusCode::NO_CONTENT.into_response();
     set_cookie(&mut resp, "", 0, cookie_is_secure(&state, &headers));
     Ok(resp)
+}
+
+/// The answer of `DELETE /admin/customers/{customer_id}/sessions`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SessionsRevoked {
+    pub customer_id: i64,
+    /// Sessions that ended.
+    pub revoked: u64,
+}
+
+/// Ends every console session of a customer at once, in every process, without changing its
+/// API key (rotating the key ends them too).
+#[utoipa::path(
+    delete, path = "/admin/customers/{customer_id}/sessions", tag = "admin",
+    security(("admin_token" = [])),
+    params(("customer_id" = i64, Path, description = "The customer")),
+    responses(
+        (status = 200, description = "Sessions ended", body = SessionsRevoked),
+        super::responses::LookupErrors,
+    )
+)]
+pub async fn revoke_customer_sessions(
+    State(state): State<AppState>,
+    _: super::extract::Admin,
+    super::extract::ApiPath(customer_id): super::extract::ApiPath<i64>,
+) -> Result<Response, ApiError> {
+    if !db::customers::exists(&state.db, customer_id).await? {
+        return Err(ApiError::unknown_customer(customer_id));
+    }
+    let revoked = db::sessions::delete_for_customer(&state.db, customer_id).await?;
+    tracing::info!(
+        customer.id = customer_id,
+        revoked,
+        "console sessions revoked"
+    );
+    Ok(super::json_response(
+        StatusCode::OK,
+        &SessionsRevoked {
+            customer_id,
+            revoked,
+        },
+    ))
 }

@@ -165,6 +165,15 @@ export function CustomerPage({ id }) {
   const balance = useLoad(() => api('GET', `/balance${query({ user_id: id, limit: 5 })}`), [id]);
   const [key, setKey] = useState(null);
   const [error, setError] = useState(null);
+  const [revoked, setRevoked] = useState(null);
+  const revoke = async () => {
+    setError(null);
+    try {
+      setRevoked((await api('DELETE', `/admin/customers/${id}/sessions`)).revoked);
+    } catch (e) {
+      setError(e);
+    }
+  };
   const rotate = async () => {
     setError(null);
     try {
@@ -191,6 +200,9 @@ export function CustomerPage({ id }) {
       <h2>API key</h2>
       <p>A new key ends the old one, and the customer's console sessions, at once.</p>
       <${Action} kind="danger" onRun=${rotate}>Rotate the key<//>
+      <p>Or end its console sessions only; the key keeps working.</p>
+      <${Action} onRun=${revoke}>End its console sessions<//>
+      ${revoked !== null && html`<p role="status">${revoked} session(s) ended.</p>`}
       <${ProblemBox} error=${error} />
       ${key && html`<div class="secret"><label for="rotated-key">New key, shown this once:</label><input id="rotated-key" readonly value=${key} /></div>`}
     </div>

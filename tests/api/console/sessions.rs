@@ -272,6 +272,42 @@ async fn rotating_a_key_ends_its_sessions_but_the_one_that_rotated_it() {
     app.finish().await;
 }
 
+#[tokio::test]
+async fn the_admin_ends_a_customers_sessions_and_its_key_keeps_working() {
+    let app = spawn_app().await;
+    let (id, key) = app.create_customer("acme", 0).await;
+    let (other_id, other_key) = app.create_customer("other", 0).await;
+    let (one, two, theirs) = (
+        sign_in(&app, &key).await,
+        sign_in(&app, &key).await,
+        sign_in(&app, &other_key).await,
+    );
+    let path = format!("/admin/customers/{id}/sessions");
+    app.request("DELETE", &path, Some(&key), &[], None)
+        .await
+        .assert_problem(403);
+    let r = app
+        .request("DELETE", &path, Some(ADMIN_TOKEN), &[], None)
+        .await;
+    r.assert_status(200);
+    assert_eq!(r.body, json!({"customer_id": id, "revoked": 2}));
+    one.get(&app, "/balance").await.assert_problem(401);
+    two.get(&app, "/balance").await.assert_problem(401);
+    theirs.get(&app, "/balance").await.assert_status(200);
+    app.get("/balance", Some(&key)).await.assert_status(200);
+    app.request(
+        "DELETE",
+        "/admin/customers/999999/sessions",
+        Some(ADMIN_TOKEN),
+        &[],
+        None,
+    )
+    .await
+    .assert_problem(404);
+    assert!(other_id > 0);
+    app.finish().await;
+}
+
 impl Session {
     /// A write with this session's cookie and CSRF token.
     pub async fn write(
