@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { ADMIN_TOKEN, call, closeBrowser, openPage, screenshot, signIn } from './helpers.js';
+import { ADMIN_TOKEN, call, closeBrowser, openPage, screenshot, secret, signIn } from './helpers.js';
 
 after(closeBrowser);
 
@@ -16,7 +16,7 @@ test('the admin creates a customer, tops it up, and pauses and resumes dispatch'
   await page.getByLabel('Name', { exact: true }).fill(name);
   await page.getByLabel('Initial balance (credits)').fill('5');
   await page.getByRole('button', { name: 'Create customer' }).click();
-  const key = await page.getByTestId('created-key').inputValue();
+  const key = secret(await page.getByTestId('created-key').inputValue());
   assert.match(key, /^sk_/);
   assert.equal((await call('GET', '/balance', key)).body.balance, 5);
 

@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { ADMIN_TOKEN, BASE_URL, call, closeBrowser, customer, openPage, screenshot, signIn } from './helpers.js';
+import { ADMIN_TOKEN, BASE_URL, call, closeBrowser, customer, openPage, screenshot, secret, signIn } from './helpers.js';
 
 after(closeBrowser);
 
@@ -80,7 +80,7 @@ test('a customer signs in, sends an SMS, watches it delivered, filters the histo
   await page.getByRole('link', { name: 'Account' }).click();
   await page.getByRole('button', { name: 'Rotate the API key…' }).click();
   await page.getByRole('button', { name: 'Yes, rotate it' }).click();
-  const newKey = await page.getByTestId('new-key').inputValue();
+  const newKey = secret(await page.getByTestId('new-key').inputValue());
   assert.match(newKey, /^sk_/);
   assert.equal((await call('GET', '/balance', me.key)).status, 401);
   assert.equal((await call('GET', '/balance', newKey)).status, 200);

@@ -3,6 +3,7 @@
 // on any script error or Content-Security-Policy violation.
 
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 
 export const BASE_URL = process.env.BASE_URL;
@@ -25,12 +26,27 @@ export async function call(method, path, token, body) {
   return { status: r.status, body: json, text };
 }
 
+/** Every API key the tests saw: none may appear in the gateway's log. */
+const secrets = [];
+
+/** Remembers a key the gateway must never log. */
+export function secret(key) {
+  secrets.push(key);
+  return key;
+}
+
+/** Asserts that no key the tests saw is in the gateway's log (GATEWAY_LOG). */
+export function assertNoSecretInLog() {
+  const log = readFileSync(process.env.GATEWAY_LOG, 'utf8');
+  for (const key of [...secrets, ADMIN_TOKEN]) assert.ok(!log.includes(key), "a key is in the gateway's log");
+}
+
 /** A customer made through the admin API, with a balance: { id, name, key }. */
 export async function customer(prefix, balance = 100) {
   const name = `${prefix}-${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
   const r = await call('POST', '/admin/customers', ADMIN_TOKEN, { name, balance });
   assert.equal(r.status, 201, r.text);
-  return { id: r.body.customer_id, name, key: r.body.api_key };
+  return { id: r.body.customer_id, name, key: secret(r.body.api_key) };
 }
 
 let browser;
@@ -44,9 +60,11 @@ export async function launch() {
   return browser;
 }
 
+/** Closes the browser and checks the gateway's log (each test file's `after`). */
 export async function closeBrowser() {
   if (browser) await browser.close();
   browser = undefined;
+  assertNoSecretInLog();
 }
 
 /**
