@@ -33,6 +33,8 @@ RUN mkdir -p src loadtest/src \
 #    the files' original modification times, which can be older than the stub build's
 #    outputs: touching the crate roots makes cargo rebuild the two project crates.
 COPY migrations migrations
+# console/ is embedded too (include_bytes! in src/http/console.rs): the web console's files.
+COPY console console
 COPY src src
 COPY loadtest/src loadtest/src
 RUN touch src/main.rs src/lib.rs loadtest/src/main.rs \

@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 
-.PHONY: help run test lint fmt unit bench bench-costs bench-peers openapi migrate build release clean postman validate-deploy loadtest-smoke fuzz
+.PHONY: help run test lint fmt unit bench bench-costs bench-peers openapi migrate build release clean postman validate-deploy loadtest-smoke fuzz browser screenshots
 
 help: ## List targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -11,13 +11,14 @@ help: ## List targets
 run: ## Build, start the gateway on :8080 and send a first SMS end to end (Ctrl-C stops)
 	@scripts/run.sh
 
-test: lint ## Everything CI checks: fmt, clippy, unit/integration tests, Postman via newman, schemathesis, deploy files, load-test smoke
+test: lint ## Everything CI checks: fmt, clippy, unit/integration tests, Postman via newman, schemathesis, the console in chromium, deploy files, load-test smoke
 	@eval "$$(scripts/services.sh test)" && \
 	  echo "test: DATABASE_URL=$${DATABASE_URL%%\?*} AMQP_URL=$${AMQP_URL//:*@/:***@}" && \
 	  $(CARGO) nextest run --workspace --all-targets --no-fail-fast --profile ci
 	@echo "test: doc tests" && $(CARGO) test --workspace --doc --quiet
 	@SMS_GATEWAY_BIN="$${CARGO_TARGET_DIR:-target}/debug/sms-gateway" $(MAKE) --no-print-directory postman
 	@SMS_GATEWAY_BIN="$${CARGO_TARGET_DIR:-target}/debug/sms-gateway" $(MAKE) --no-print-directory fuzz
+	@SMS_GATEWAY_BIN="$${CARGO_TARGET_DIR:-target}/debug/sms-gateway" $(MAKE) --no-print-directory browser
 	@$(MAKE) --no-print-directory validate-deploy
 	@$(MAKE) --no-print-directory loadtest-smoke
 
@@ -26,6 +27,12 @@ postman: ## Check the collection is built from the OpenAPI snapshot, run it with
 
 fuzz: ## schemathesis (as a customer and as the admin) against a gateway it starts; fails on any finding
 	@scripts/fuzz.sh
+
+browser: ## The web console's tests in chromium (playwright-core) against a gateway it starts
+	@scripts/browser-tests.sh
+
+screenshots: ## The browser tests, saving the screenshots of docs/console/
+	@SCREENSHOTS_DIR=docs/console scripts/browser-tests.sh
 
 loadtest-smoke: ## A 5 s run of sms-loadtest against a gateway it starts (keeps the CLI from rotting)
 	@scripts/loadtest-smoke.sh

@@ -167,8 +167,8 @@ say "customer $CUSTOMER_ID created and topped up"
 #   `recipient` filter is a phone number, that a daily report's `to` is not before its `from`
 #   and at most 366 days after it, which strings are sender ids (and which sender ids a
 #   customer has: a send's `from` may get a 403), and that JSON
-#   integers come without a fraction (`100.0` is refused): so schema-valid data may get a 400
-#   (or 402) on the operations below;
+#   integers come without a fraction (`100.0` is refused), and which strings are API keys
+#   (POST /session): so schema-valid data may get a 400 (or 401, 402) on the operations below;
 #   every other check, and schema-invalid data getting a 4xx, stays in force for them;
 # - that the admin must name the customer (`user_id`, `customer_id`) a customer key implies:
 #   the admin run names the fuzz customer (the customer run fuzzes those fields freely).
@@ -179,7 +179,8 @@ write_config() {
       "/sms/{sms_identifier}" "/sms/{sms_identifier}/recipients/{recipient}/events" \
       "/admin/customers/{customer_id}/limits" /senders "/admin/customers/{customer_id}/senders" \
       "/admin/customers/{customer_id}/senders/{sender}" \
-      "/admin/customers/{customer_id}/senders/{sender}/default"; do
+      "/admin/customers/{customer_id}/senders/{sender}/default" /sms/quote /session \
+      "/admin/customers/{customer_id}/sessions"; do
       cat <<TOML
 [[operations]]
 include-path = "$path"
@@ -187,6 +188,17 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "402",
 
 TOML
     done
+    # A customer rotating its own key (POST /api-key) would end the run's key: every later
+    # request would be a 401. tests/api/console/sessions.rs covers it; the admin run still
+    # calls it (a 403).
+    if [[ $admin == 0 ]]; then
+      cat <<TOML
+[[operations]]
+include-path = "/api-key"
+enabled = false
+
+TOML
+    fi
     if [[ $admin == 1 ]]; then
       cat <<TOML
 [parameters]

@@ -117,6 +117,7 @@ curl -fsS "$BASE/sms/$SMS_ID" -H "Authorization: Bearer $KEY" | pretty
 cat <<MSG
 
 run: the gateway is up at $BASE
+     console:     $BASE/console/  (sign in with your key below, or the admin token)
      Swagger UI:  $BASE/swagger-ui/
      OpenAPI:     $BASE/api-docs/openapi.json
      metrics:     $BASE/metrics

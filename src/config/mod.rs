@@ -8,6 +8,7 @@
 
 mod amqp;
 mod callbacks;
+mod console;
 mod database;
 mod delivery;
 mod http;
@@ -19,6 +20,7 @@ mod telemetry;
 
 pub use amqp::AmqpConfig;
 pub use callbacks::{AllowList, CallbacksConfig};
+pub use console::{ConsoleConfig, CookieSecure};
 pub use database::DatabaseConfig;
 pub use delivery::{CALLS_PER_OPERATOR, DeliveryConfig, ROUNDS_PER_TAKE, minimum_lease};
 pub use http::HttpConfig;
@@ -42,6 +44,7 @@ pub struct Config {
     pub telemetry: TelemetryConfig,
     pub reports: ReportsConfig,
     pub callbacks: CallbacksConfig,
+    pub console: ConsoleConfig,
 }
 
 /// One or more invalid variables.
@@ -111,6 +114,7 @@ impl Config {
             telemetry: TelemetryConfig::read(&mut r),
             reports: ReportsConfig::read(&mut r),
             callbacks: CallbacksConfig::read(&mut r),
+            console: ConsoleConfig::read(&mut r),
         };
         config.check_lease(&mut r);
         let mut problems = r.into_problems();

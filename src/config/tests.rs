@@ -279,3 +279,30 @@ fn connection_limits_and_key_caches_have_defaults_and_ranges() {
         assert!(err.contains(var), "{var} missing from {err}");
     }
 }
+
+#[test]
+fn console_sessions_last_eight_hours_and_their_cookie_is_secure_over_tls_by_default() {
+    let c = config(&[TOKEN]).unwrap();
+    assert_eq!(
+        c.console.session_ttl,
+        std::time::Duration::from_secs(8 * 3_600)
+    );
+    assert_eq!(c.console.cookie_secure, CookieSecure::Auto);
+    let c = config(&[
+        TOKEN,
+        ("SESSION_COOKIE_SECURE", "Always"),
+        ("SESSION_TTL_SECS", "600"),
+    ])
+    .unwrap();
+    assert_eq!(c.console.cookie_secure, CookieSecure::Always);
+    assert_eq!(c.console.session_ttl, std::time::Duration::from_secs(600));
+    let err = config(&[
+        TOKEN,
+        ("SESSION_COOKIE_SECURE", "maybe"),
+        ("SESSION_TTL_SECS", "5"),
+    ])
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("SESSION_COOKIE_SECURE"), "{text}");
+    assert!(text.contains("SESSION_TTL_SECS"), "{text}");
+}

@@ -84,3 +84,53 @@ pub async fn key_generation(pool: &MySqlPool) -> Result<Option<u64>, sqlx::Error
         .fetch_optional(pool)
         .await
 }
+
+/// A customer's name and key hint, if it exists.
+pub async fn name_and_hint(
+    pool: &MySqlPool,
+    id: i64,
+) -> Result<Option<(String, String)>, sqlx::Error> {
+    sqlx::query_as("select name, api_key_hint from customers where id = ?")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// A customer as the admin's list shows it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Listed {
+    pub id: i64,
+    pub name: String,
+    pub api_key_hint: String,
+    pub balance: i64,
+    pub weight: i32,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Customers whose name contains `search` (any, when `None`), newest first, with an id below
+/// `before` when given, at most `limit`.
+pub async fn list(
+    pool: &MySqlPool,
+    search: Option<&str>,
+    before: Option<i64>,
+    limit: u32,
+) -> Result<Vec<Listed>, sqlx::Error> {
+    let pattern = search.map(|s| {
+        let escaped = s
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        format!("%{escaped}%")
+    });
+    sqlx::query_as(
+        "select c.id, c.name, c.api_key_hint, coalesce(b.balance, 0) as balance, c.weight, \
+         c.created_at from customers c left join user_balances b on b.user_id = c.id \
+         where c.id < ? and (? is null or c.name like ?) order by c.id desc limit ?",
+    )
+    .bind(before.unwrap_or(i64::MAX))
+    .bind(pattern.as_deref())
+    .bind(pattern.as_deref())
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}

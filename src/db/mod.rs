@@ -18,6 +18,7 @@ pub mod outbox;
 pub mod reports;
 pub mod senders;
 pub mod sent;
+pub mod sessions;
 pub mod slices;
 
 use std::str::FromStr;

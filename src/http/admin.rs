@@ -1,4 +1,5 @@
-//! Operations endpoints of the admin: dispatch pause/resume and the operators' state.
+//! Operations endpoints of the admin: dispatch pause/resume, the operators' state and the
+//! lanes' backlog.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -88,6 +89,55 @@ pub async fn operators(State(state): State<AppState>, _: Admin) -> Result<Respon
         &OperatorsView {
             dispatch_paused,
             operators,
+        },
+    ))
+}
+
+/// Outbox rows counted at most per lane by `GET /admin/lanes` (each has at least one
+/// recipient): bounds the index scan of one look.
+const LANE_SCAN_CAP: u64 = 1_000_000;
+
+/// One lane's backlog.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LaneBacklog {
+    pub lane: crate::domain::SmsType,
+    /// Recipients of the lane's work in the outbox not yet all published (the backlog that
+    /// `NORMAL_BACKLOG_LIMIT` bounds), counted over at most 1,000,000 outbox rows.
+    pub waiting_recipients: u64,
+}
+
+/// The lanes and whether dispatch is paused.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LanesView {
+    pub dispatch_paused: bool,
+    pub lanes: Vec<LaneBacklog>,
+}
+
+/// Each lane's backlog in the outbox (what `/metrics` samples as `smsgw_outbox_*`), for the
+/// console's lanes view; throughput is the operators' `sent` counters over time.
+#[utoipa::path(get, path = "/admin/lanes", tag = "admin",
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "Lanes", body = LanesView),
+        Unauthorized, Forbidden, Unavailable,
+    ))]
+pub async fn lanes(State(state): State<AppState>, _: Admin) -> Result<Response, ApiError> {
+    use crate::domain::SmsType;
+    let dispatch_paused = db::dispatch::is_paused(&state.db).await?;
+    let mut lanes = Vec::new();
+    for lane in [SmsType::Express, SmsType::Normal] {
+        let waiting_recipients =
+            db::outbox::waiting_recipients(&state.db, lane.priority(), LANE_SCAN_CAP).await?;
+        lanes.push(LaneBacklog {
+            lane,
+            waiting_recipients,
+        });
+    }
+    Ok(super::json_response(
+        StatusCode::OK,
+        &LanesView {
+            dispatch_paused,
+            lanes,
         },
     ))
 }

@@ -1,7 +1,8 @@
-//! `POST /admin/customers` and key rotation (admin only).
+//! `POST /admin/customers` and key rotation: by the admin for any customer, by a customer for
+//! its own key (`POST /api-key`).
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -9,10 +10,10 @@ use utoipa::ToSchema;
 use super::error::ApiError;
 use super::extract::{Admin, ApiJson, ApiPath, Caller, IdempotencyKey};
 use super::idempotency::{self, Begun, is_unique_violation};
-use super::responses::{JsonWriteErrors, LookupErrors};
-use crate::accounts;
+use super::responses::{Forbidden, JsonWriteErrors, LookupErrors, Unauthorized, Unavailable};
 use crate::domain::FieldErrors;
 use crate::state::AppState;
+use crate::{accounts, db};
 
 /// Largest initial balance or top-up, in credits.
 pub const MAX_CREDIT: i64 = 1_000_000_000_000;
@@ -139,6 +140,47 @@ pub async fn rotate_api_key(
     tx.commit().await?;
     state.key_cache.forget_refused();
     tracing::info!(customer.id = customer_id, "api key rotated");
+    Ok(super::json_response(
+        StatusCode::OK,
+        &ApiKeyRotated {
+            customer_id,
+            api_key,
+        },
+    ))
+}
+
+/// Issues a new API key for the caller's own customer; the old key stops working at once, and
+/// so do the customer's console sessions, except the one this request came with (if any).
+#[utoipa::path(
+    post, path = "/api-key", tag = "account",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "New key", body = ApiKeyRotated),
+        Unauthorized, Forbidden, Unavailable,
+    )
+)]
+pub async fn rotate_own_api_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let Caller::Customer(customer_id) = caller else {
+        return Err(ApiError::Forbidden(
+            "the admin rotates a customer's key with POST /admin/customers/{customer_id}/api-key"
+                .into(),
+        ));
+    };
+    let mut tx = state.db.begin().await?;
+    let Some(api_key) = accounts::rotate_api_key(&mut tx, customer_id).await? else {
+        return Err(ApiError::unknown_customer(customer_id));
+    };
+    if let Some(session) = super::session::session_id_hash(&headers) {
+        let new_hash = crate::hashing::sha256(api_key.as_bytes());
+        db::sessions::rebind(&mut tx, &session, customer_id, &new_hash).await?;
+    }
+    tx.commit().await?;
+    state.key_cache.forget_refused();
+    tracing::info!(customer.id = customer_id, "api key rotated by its customer");
     Ok(super::json_response(
         StatusCode::OK,
         &ApiKeyRotated {

@@ -1,5 +1,7 @@
 //! Extractors: who is calling (`Caller`, `Admin`), `Idempotency-Key`, and JSON / query
-//! extractors whose rejections are problem documents.
+//! extractors whose rejections are problem documents. A caller is named by its bearer token
+//! or, without an `Authorization` header, by a console session cookie (`super::session`,
+//! which also checks the CSRF token of a write).
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts};
@@ -9,6 +11,7 @@ use serde::Serialize;
 use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
+use super::session;
 use crate::db;
 use crate::hashing::sha256;
 use crate::state::AppState;
@@ -97,6 +100,9 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if session::uses_session(&parts.headers) {
+            return session::caller(parts, state).await;
+        }
         let token = bearer(&parts.headers)?;
         if is_admin(state, token) {
             return Ok(Caller::Admin);
@@ -142,6 +148,12 @@ impl FromRequestParts<AppState> for Sender {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if session::uses_session(&parts.headers) {
+            return Ok(Sender {
+                caller: session::caller(parts, state).await?,
+                unverified: None,
+            });
+        }
         let token = bearer(&parts.headers)?;
         if is_admin(state, token) {
             return Ok(Sender {

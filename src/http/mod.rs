@@ -4,7 +4,9 @@
 pub mod admin;
 pub mod balance;
 pub mod callbacks;
+pub mod console;
 pub mod customer_limits;
+pub mod customer_list;
 pub mod customers;
 pub mod dead_letters;
 pub mod dlr;
@@ -17,6 +19,7 @@ pub mod pagination;
 pub mod reports;
 pub mod responses;
 pub mod senders;
+pub mod session;
 pub mod sms;
 
 use std::time::Duration;
@@ -59,7 +62,10 @@ pub fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response {
 pub fn router(state: AppState) -> Router {
     let max_body = state.config.http.max_body_bytes;
     let api = Router::new()
-        .route("/admin/customers", post(customers::create_customer))
+        .route(
+            "/admin/customers",
+            get(customer_list::list_customers).post(customers::create_customer),
+        )
         .route(
             "/admin/customers/{customer_id}/limits",
             get(customer_limits::get_limits).put(customer_limits::put_limits),
@@ -67,6 +73,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/admin/customers/{customer_id}/api-key",
             post(customers::rotate_api_key),
+        )
+        .route(
+            "/admin/customers/{customer_id}/sessions",
+            delete(session::revoke_customer_sessions),
         )
         .route(
             "/admin/customers/{customer_id}/senders",
@@ -81,9 +91,17 @@ pub fn router(state: AppState) -> Router {
             put(senders::set_default_sender),
         )
         .route("/senders", get(senders::own_senders))
+        .route("/api-key", post(customers::rotate_own_api_key))
+        .route(
+            "/session",
+            post(session::sign_in)
+                .get(session::get_session)
+                .delete(session::sign_out),
+        )
         .route("/admin/dispatch/pause", post(admin::pause))
         .route("/admin/dispatch/resume", post(admin::resume))
         .route("/admin/operators", get(admin::operators))
+        .route("/admin/lanes", get(admin::lanes))
         .route("/admin/dead-letters", get(dead_letters::list))
         .route("/admin/dead-letters/replay", post(dead_letters::replay))
         .route(
@@ -108,6 +126,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .merge(sms::router())
+        .merge(console::router())
         .layer(middleware::from_fn_with_state(state.clone(), timeout))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -1,12 +1,12 @@
 //! The OpenAPI document (`/api-docs/openapi.json`) and Swagger UI (`/swagger-ui/`, served from
 //! assets vendored at build time).
 
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    admin, balance, callbacks, customer_limits, customers, dead_letters, dlr, error, health,
-    reports, senders, sms,
+    admin, balance, callbacks, customer_limits, customer_list, customers, dead_letters, dlr, error,
+    health, reports, senders, session, sms,
 };
 use crate::domain;
 
@@ -21,7 +21,13 @@ use crate::domain;
     ),
     paths(
         customers::create_customer,
+        customer_list::list_customers,
         customers::rotate_api_key,
+        customers::rotate_own_api_key,
+        session::sign_in,
+        session::get_session,
+        session::sign_out,
+        session::revoke_customer_sessions,
         customer_limits::get_limits,
         customer_limits::put_limits,
         senders::own_senders,
@@ -32,6 +38,7 @@ use crate::domain;
         admin::pause,
         admin::resume,
         admin::operators,
+        admin::lanes,
         dead_letters::list,
         dead_letters::replay,
         callbacks::get_settings,
@@ -43,6 +50,7 @@ use crate::domain;
         balance::add_balance,
         balance::get_balance,
         sms::send::send,
+        sms::quote::quote,
         sms::history::history,
         sms::history_csv::history_csv,
         sms::detail::get_sms,
@@ -72,6 +80,8 @@ use crate::domain;
         (name = "callbacks", description = "Delivery-status callbacks: the webhook, its signing secret, recent POSTs, parked events and their replay. The POST body is the CallbackBatch schema"),
         (name = "delivery reports", description = "Operators reporting delivery"),
         (name = "operations", description = "Health and readiness"),
+        (name = "account", description = "A customer's own API key"),
+        (name = "session", description = "Console sessions: a key or the admin token exchanged for a cookie"),
     )
 )]
 pub struct ApiDoc;
@@ -94,6 +104,18 @@ impl Modify for SecuritySchemes {
         components.add_security_scheme(
             "operator_key",
             bearer("The operator's api_key from OPERATORS / EXPRESS_OPERATORS"),
+        );
+        // Every endpoint that takes `api_key` or `admin_token` also takes this cookie instead
+        // (no Authorization header), with the session's X-CSRF-Token on any write.
+        let mut cookie = ApiKeyValue::new(super::session::SESSION_COOKIE);
+        cookie.description = Some(
+            "A console session (POST /session), in place of api_key or admin_token on any \
+             endpoint; writes also need its X-CSRF-Token header"
+                .to_string(),
+        );
+        components.add_security_scheme(
+            "console_session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(cookie)),
         );
     }
 }

@@ -3,6 +3,7 @@
 mod admin;
 mod balance;
 mod callbacks;
+mod console;
 mod crash;
 mod daily_reports;
 mod delivery;

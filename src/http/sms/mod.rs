@@ -1,4 +1,4 @@
-//! The SMS resource: sending (`send`), the per-recipient history (`history`, and all of it as
+//! The SMS resource: sending (`send`) and its price beforehand (`quote`), the per-recipient history (`history`, and all of it as
 //! CSV: `history_csv`), one request's detail (`detail`), one recipient's timeline
 //! (`events`) and cancelling what is left of a request (`cancel`), with their routes.
 
@@ -8,6 +8,7 @@ pub mod detail;
 pub mod events;
 pub mod history;
 pub mod history_csv;
+pub mod quote;
 pub mod send;
 mod timeline;
 
@@ -26,6 +27,7 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/sms/send", post(send::send))
+        .route("/sms/quote", post(quote::quote))
         .route("/sms/history", get(history::history))
         .route("/sms/history.csv", get(history_csv::history_csv))
         .route("/sms/{sms_identifier}", get(detail::get_sms))

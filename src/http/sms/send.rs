@@ -86,6 +86,25 @@ pub struct SendRequest {
     pub callback_url: Option<String>,
 }
 
+impl SendRequest {
+    /// The fields intake validates (`POST /sms/send` and `POST /sms/quote` alike).
+    pub fn input(&self) -> SendInput<'_> {
+        SendInput {
+            text: self.text.as_deref(),
+            recipients: self.recipients.as_deref(),
+            messages: self.messages.as_deref(),
+            sms_type: self.sms_type.as_deref(),
+            allow_partial: self.allow_partial,
+            validity_seconds: self.validity_seconds,
+            operators: self.operators.as_deref(),
+            from: self.from.as_deref(),
+            reference: self.reference.as_deref(),
+            send_at: self.send_at.as_deref(),
+            callback_url: self.callback_url.as_deref(),
+        }
+    }
+}
+
 /// Charges the balance and queues one message per recipient.
 #[utoipa::path(
     post, path = "/sms/send", tag = "sms",
@@ -146,24 +165,9 @@ async fn accept_send(
     let customer_id = caller
         .target(&state, req.customer_id, "customer_id")
         .await?;
-    let validated = intake::validate(
-        customer_id,
-        &SendInput {
-            text: req.text.as_deref(),
-            recipients: req.recipients.as_deref(),
-            messages: req.messages.as_deref(),
-            sms_type: req.sms_type.as_deref(),
-            allow_partial: req.allow_partial,
-            validity_seconds: req.validity_seconds,
-            operators: req.operators.as_deref(),
-            from: req.from.as_deref(),
-            reference: req.reference.as_deref(),
-            send_at: req.send_at.as_deref(),
-            callback_url: req.callback_url.as_deref(),
-        },
-        &config.intake,
-        |t| config.operators.names_for(t),
-    );
+    let validated = intake::validate(customer_id, &req.input(), &config.intake, |t| {
+        config.operators.names_for(t)
+    });
     let mut cmd = match validated {
         Ok(cmd) => cmd,
         Err(errors) => {

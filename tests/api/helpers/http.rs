@@ -82,6 +82,14 @@ impl OtherProcess {
         )
         .await
     }
+
+    /// The status of a GET with these headers (a console session's cookie, say).
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> u16 {
+        request_via(&self.router, "GET", path, None, headers, None)
+            .await
+            .status
+            .as_u16()
+    }
 }
 
 /// Sends a request through `router` (no socket).
