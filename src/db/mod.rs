@@ -52,8 +52,10 @@ pub fn connect_options(config: &DatabaseConfig) -> Result<MySqlConnectOptions, s
 
 /// A connection that went back to the pool less than this long ago is handed out again
 /// without a ping (as HikariCP's `aliveBypassWindowMs`); one idle longer is pinged first and
-/// replaced if the ping fails.
-pub const ALIVE_WITHOUT_PING: Duration = Duration::from_millis(500);
+/// replaced if the ping fails. What a ping catches is a connection closed while it sat idle
+/// (the server's `wait_timeout`, a firewall's idle timeout: minutes or hours); the pool hands
+/// out its connections in turn, so at 500 ms most of them were still pinged under load.
+pub const ALIVE_WITHOUT_PING: Duration = Duration::from_secs(5);
 
 /// Builds the bounded pool. Connections are opened on demand, so the process starts (and
 /// reports not-ready) while the database is down, and recovers by itself when it returns.
