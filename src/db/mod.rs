@@ -54,7 +54,7 @@ pub fn connect_options(config: &DatabaseConfig) -> Result<MySqlConnectOptions, s
 /// without a ping (as HikariCP's `aliveBypassWindowMs`); one idle longer is pinged first and
 /// replaced if the ping fails. What a ping catches is a connection closed while it sat idle
 /// (the server's `wait_timeout`, a firewall's idle timeout: minutes or hours); the pool hands
-/// out its connections in turn, so at 500 ms most of them were still pinged under load.
+/// out its connections in turn, so at 500 ms about half of the acquires under load still pinged.
 pub const ALIVE_WITHOUT_PING: Duration = Duration::from_secs(5);
 
 /// Builds the bounded pool. Connections are opened on demand, so the process starts (and
