@@ -57,7 +57,7 @@ function Settings() {
   if (!s) return html`<${ProblemBox} error=${settings.error} />`;
   return html`<section class="card" aria-labelledby="webhook-title">
     <h2 id="webhook-title">Webhook</h2>
-    <form class="stack" onSubmit=${save} aria-label="Webhook URL">
+    <form class="stack" onSubmit=${save}>
       <${Field} id="cb-url" label="Webhook URL"
         hint="Every SENT, DELIVERED, UNDELIVERED and FAILED of your messages is POSTed here (a request's own callback_url takes precedence). Empty: no callbacks.">
         <input id="cb-url" type="url" inputmode="url" maxlength="2048" placeholder="https://hooks.example.com/sms-status"
