@@ -143,6 +143,8 @@ test("the admin opens a customer's parked callbacks from its page and replays th
   await page.getByRole('heading', { name: `Callbacks of customer #${them.id}` }).waitFor();
   await page.getByTestId('parked-row').filter({ hasText: parked[0].event_id }).waitFor();
   await page.getByTestId('delivery-row').filter({ hasText: 'unreachable' }).first().waitFor();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - innerWidth);
+  assert.ok(overflow <= 0, `the parked callbacks page is ${overflow} px wider than the screen`);
   await screenshot(page, 'admin-callbacks');
   const shown = await page.getByTestId('parked-row').count();
   await page.getByRole('button', { name: 'Replay all parked events' }).click();

@@ -68,14 +68,14 @@ export function Parked({ userId }) {
   return html`<section class="card" aria-labelledby="parked-title">
     <h2 id="parked-title">Parked events</h2>
     <p class="muted">Events whose retries ran out. A replay makes them pending again: each is posted as a new event would be, under its own event id.</p>
-    <p class="buttons"><${Action} kind="primary" onRun=${() => replay(null)}>Replay all parked events<//>
+    <p class="buttons">${items.length > 0 && html`<${Action} kind="primary" onRun=${() => replay(null)}>Replay all parked events<//>`}
       <button type="button" onClick=${page.reload}>Refresh</button></p>
     ${report !== null && html`<p role="status" data-testid="replayed">${report} event(s) replayed.</p>`}
     <${ProblemBox} error=${page.error || error} />
     ${page.data && items.length === 0 && html`<p class="muted" data-testid="no-parked">No parked events.</p>`}
     ${items.length > 0 && html`<div class="table-wrap"><table>
       <caption class="sr-only">Parked events, newest first</caption>
-      <thead><tr><th scope="col">Event</th><th scope="col">Status</th><th scope="col">Recipient</th><th scope="col">Request</th><th scope="col">Occurred</th><th scope="col">Tries</th><th scope="col">Last error</th><th scope="col">Parked</th><th scope="col"><span class="sr-only">Action</span></th></tr></thead>
+      <thead><tr><th scope="col">Event</th><th scope="col">Status</th><th scope="col">Recipient</th><th scope="col">Request</th><th scope="col">Occurred</th><th scope="col">Tries</th><th scope="col">Last error</th><th scope="col">Parked</th><th scope="col">Action</th></tr></thead>
       <tbody>${items.map((p) => html`<tr data-testid="parked-row">
         <td><code>${p.event_id}</code></td><td>${p.status}</td><td>${p.recipient}</td>
         <td><code class="id">${p.sms_identifier}</code></td><td>${when(p.occurred_at)}</td><td>${num(p.attempts)}</td>

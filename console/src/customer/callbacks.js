@@ -59,7 +59,7 @@ function Settings() {
     <h2 id="webhook-title">Webhook</h2>
     <form class="stack" onSubmit=${save}>
       <${Field} id="cb-url" label="Webhook URL"
-        hint="Every SENT, DELIVERED, UNDELIVERED and FAILED of your messages is POSTed here (a request's own callback_url takes precedence). Empty: no callbacks.">
+        hint="Every SENT, DELIVERED, UNDELIVERED, FAILED and CANCELLED of your recipients is POSTed here (a request's own callback_url takes precedence). Empty: no callbacks.">
         <input id="cb-url" type="url" inputmode="url" maxlength="2048" placeholder="https://hooks.example.com/sms-status"
           aria-describedby="cb-url-hint" value=${value} onInput=${(e) => setUrl(e.target.value)} />
       <//>
