@@ -130,6 +130,9 @@ export OPERATORS="[{\"name\":\"mock-a\",\"url\":\"http://127.0.0.1:$PORT_A/send\
 unset EXPRESS_OPERATORS
 export PRICE_NORMAL=1 PRICE_EXPRESS=2 MAX_SEGMENTS=10 DEFAULT_COUNTRY_CODE=98 RUN_MIGRATIONS=false
 export SHUTDOWN_TIMEOUT_SECS=10 LOG_FORMAT=json SESSION_COOKIE_SECURE=auto
+# Callbacks: the tests' receivers listen on 127.0.0.1, and an event to a closed port parks
+# after 1 s of retries (browser/tests/callbacks.test.js).
+export CALLBACK_ALLOWED_HOSTS=127.0.0.1/32 CALLBACK_RETRY_PERIOD_SECS=1 CALLBACK_RETRY_BASE_MS=200 CALLBACK_RETRY_MAX_SECS=1
 export RUST_LOG="${RUST_LOG:-info,sqlx=warn,lapin=warn}"
 
 say "database $DB_NAME, exchange $EXCHANGE, gateway on $BASE (log $LOG)"

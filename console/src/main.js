@@ -10,9 +10,11 @@ import { SendForm } from './customer/send.js';
 import { History } from './customer/history.js';
 import { Detail } from './customer/detail.js';
 import { Account } from './customer/account.js';
+import { Callbacks } from './customer/callbacks.js';
 import { Customers, CustomerPage } from './admin/customers.js';
 import { Operators } from './admin/operators.js';
 import { DeadLetters } from './admin/dead_letters.js';
+import { CustomerCallbacks } from './admin/callbacks.js';
 
 /** The current route: its path segments and its query parameters. */
 function currentRoute() {
@@ -25,6 +27,7 @@ const CUSTOMER_NAV = [
   ['#/', 'Dashboard'],
   ['#/send', 'Send'],
   ['#/history', 'History'],
+  ['#/callbacks', 'Callbacks'],
   ['#/account', 'Account'],
 ];
 const ADMIN_NAV = [
@@ -43,6 +46,8 @@ function customerPage({ parts, params }, session) {
       return html`<${History} key=${params.toString()} params=${params} />`;
     case 'sms':
       return html`<${Detail} id=${decodeURIComponent(parts[1] || '')} />`;
+    case 'callbacks':
+      return html`<${Callbacks} />`;
     case 'account':
       return html`<${Account} session=${session} />`;
     default:
@@ -54,6 +59,7 @@ function adminPage({ parts, params }) {
   switch (parts[0]) {
     case undefined:
     case 'customers':
+      if (parts[1] && parts[2] === 'callbacks') return html`<${CustomerCallbacks} id=${Number(parts[1])} />`;
       return parts[1]
         ? html`<${CustomerPage} id=${Number(parts[1])} />`
         : html`<${Customers} key=${params.toString()} params=${params} />`;

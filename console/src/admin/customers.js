@@ -1,5 +1,6 @@
 // The admin's customers: search and page through them, create one (its key is shown once),
-// and on a customer's page: top up, limits and weight, sender ids, a new key.
+// and on a customer's page: top up, limits and weight, sender ids, a link to its callbacks, a
+// new key.
 
 import { useState } from '../../vendor/hooks.mjs';
 import { api, query } from '../api.js';
@@ -196,6 +197,10 @@ export function CustomerPage({ id }) {
     </div>
     <div class="card"><h2>Limits and weight</h2><${Limits} id=${id} /></div>
     <div class="card"><h2>Sender ids</h2><${Senders} id=${id} /></div>
+    <div class="card">
+      <h2>Callbacks</h2>
+      <p><a href=${`#/customers/${id}/callbacks`}>Its webhook, recent callback POSTs and parked events (replay)</a></p>
+    </div>
     <div class="card">
       <h2>API key</h2>
       <p>A new key ends the old one, and the customer's console sessions, at once.</p>

@@ -1,0 +1,25 @@
+// A customer's callbacks, for the admin (#/customers/{id}/callbacks): its webhook URL, the
+// recent POSTs and its parked events with their replay, each endpoint named `?user_id=`.
+
+import { api, query } from '../api.js';
+import { when } from '../format.js';
+import { Deliveries, Parked } from '../callbacks.js';
+import { ProblemBox, html, useLoad, useTitle } from '../ui.js';
+
+export function CustomerCallbacks({ id }) {
+  useTitle(`Callbacks of customer ${id}`);
+  const settings = useLoad(() => api('GET', `/callbacks/settings${query({ user_id: id })}`), [id]);
+  const s = settings.data;
+  return html`<section>
+    <p><a href=${`#/customers/${id}`}>← Customer #${id}</a></p>
+    <h1>Callbacks of customer #${id}</h1>
+    <${ProblemBox} error=${settings.error} />
+    ${s && html`<div class="card">
+      <h2>Webhook</h2>
+      <p data-testid="webhook-state">${s.url ? html`Callbacks go to <code class="id">${s.url}</code>.` : 'No webhook URL: callbacks only for requests that name a callback_url.'}</p>
+      ${s.previous_secret_expires_at && html`<p class="muted">The secret was rotated; the previous one signs too until ${when(s.previous_secret_expires_at)}.</p>`}
+    </div>`}
+    <${Parked} userId=${id} />
+    <${Deliveries} userId=${id} />
+  </section>`;
+}
