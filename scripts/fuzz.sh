@@ -167,8 +167,9 @@ say "customer $CUSTOMER_ID created and topped up"
 #   `recipient` filter is a phone number, that a daily report's `to` is not before its `from`
 #   and at most 366 days after it, which strings are sender ids (and which sender ids a
 #   customer has: a send's `from` may get a 403), and that JSON
-#   integers come without a fraction (`100.0` is refused), and which strings are API keys
-#   (POST /session): so schema-valid data may get a 400 (or 401, 402) on the operations below;
+#   integers come without a fraction (`100.0` is refused), which strings are API keys
+#   (POST /session), which strings are event ids this API issued (POST /callbacks/replay), and
+#   whether a callback URL is absolute http(s) with a public host (PUT /callbacks/settings): so schema-valid data may get a 400 (or 401, 402) on the operations below;
 #   every other check, and schema-invalid data getting a 4xx, stays in force for them;
 # - that the admin must name the customer (`user_id`, `customer_id`) a customer key implies:
 #   the admin run names the fuzz customer (the customer run fuzzes those fields freely).
@@ -180,7 +181,8 @@ write_config() {
       "/admin/customers/{customer_id}/limits" /senders "/admin/customers/{customer_id}/senders" \
       "/admin/customers/{customer_id}/senders/{sender}" \
       "/admin/customers/{customer_id}/senders/{sender}/default" /sms/quote /session \
-      "/admin/customers/{customer_id}/sessions"; do
+      "/admin/customers/{customer_id}/sessions" /callbacks/replay /callbacks/settings \
+      /callbacks/deliveries /callbacks/parked; do
       cat <<TOML
 [[operations]]
 include-path = "$path"

@@ -98,16 +98,29 @@ pub async fn set_default(tx: &mut Tx, customer_id: i64, sender: &str) -> Result<
 
 /// Removes a sender (the default too: the customer then has none); false when it had none
 /// such.
+///
+/// It locks the customer's row first, as adding a sender and setting the default do, so the
+/// three queue on that row instead of on each other's index locks of `customer_senders` (a
+/// lone `delete` answered 503 under schemathesis's concurrent admin requests); a deadlock or
+/// lock wait timeout is retried.
 pub async fn remove(pool: &MySqlPool, customer_id: i64, sender: &str) -> Result<bool, sqlx::Error> {
-    Ok(
-        sqlx::query("delete from customer_senders where customer_id = ? and sender = ?")
-            .bind(customer_id)
-            .bind(sender)
-            .execute(pool)
-            .await?
-            .rows_affected()
-            == 1,
-    )
+    super::retry_transient(3, || async {
+        let mut tx = pool.begin().await?;
+        if !lock_customer(&mut tx, customer_id).await? {
+            return Ok(false);
+        }
+        let removed =
+            sqlx::query("delete from customer_senders where customer_id = ? and sender = ?")
+                .bind(customer_id)
+                .bind(sender)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                == 1;
+        tx.commit().await?;
+        Ok(removed)
+    })
+    .await
 }
 
 async fn lock_customer(tx: &mut Tx, customer_id: i64) -> Result<bool, sqlx::Error> {

@@ -26,6 +26,7 @@ pub struct ListQuery {
     #[param(rename = "user_id")]
     pub customer_id: Option<i64>,
     /// Rows per page, 1-100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

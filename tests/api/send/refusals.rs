@@ -123,6 +123,25 @@ async fn every_refused_send_leaves_nothing_behind() {
     )
     .await
     .assert_problem(400);
+    // A JSON array in a struct's field order (serde alone would take it), and a scalar: not
+    // an object, so refused before any field is read.
+    for body in [r#"["hi", ["+989121234567"]]"#, "[]", "42"] {
+        let r = app.request("POST", "/sms/send", auth, &[], raw(body)).await;
+        assert_eq!(
+            r.assert_problem(400)["detail"],
+            "the body must be a JSON object",
+            "{body}"
+        );
+    }
+    app.request(
+        "POST",
+        "/sms/send",
+        auth,
+        &[("content-type", "application/merge-patch+json")],
+        raw(r#"{"text":"hi","recipients":"+989121234567"}"#),
+    )
+    .await
+    .assert_problem(400);
     app.request(
         "POST",
         "/sms/send",
