@@ -17,36 +17,12 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use hdrhistogram::Histogram;
-use serde::{Deserialize, Serialize};
 use sms_gateway::callbacks::payload::CallbackBatch;
 use sms_gateway::callbacks::signing;
 use tokio_util::sync::CancellationToken;
 
 use crate::keys::CustomerKey;
-use crate::report::{Latency, new_histogram};
-
-/// What the receiver saw, for the report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CallbacksReport {
-    /// Events expected: one per accepted recipient (its SENT, or its FAILED).
-    pub expected: u64,
-    /// Distinct events received.
-    pub events: u64,
-    /// Events received again (the same `event_id`).
-    pub duplicates: u64,
-    /// POSTs received.
-    pub posts: u64,
-    /// POSTs whose signature did not verify (answered 400, their events not counted).
-    pub bad_signatures: u64,
-    /// Distinct events by status.
-    pub by_status: BTreeMap<String, u64>,
-    /// Whether every expected event arrived.
-    pub complete: bool,
-    /// Seconds waited after the load for the last ones.
-    pub drain_s: f64,
-    /// From each state change to its arrival (the gateway's clock against this machine's).
-    pub lag: Option<Latency>,
-}
+use crate::report::{CallbacksReport, Latency, new_histogram};
 
 /// The receiver.
 pub struct Receiver {

@@ -174,7 +174,7 @@ pub async fn rotate_own_api_key(
     let Some(api_key) = accounts::rotate_api_key(&mut tx, customer_id).await? else {
         return Err(ApiError::unknown_customer(customer_id));
     };
-    if let Some(session) = super::session::session_id_hash(&headers) {
+    if let Some(session) = super::session_auth::session_id_hash(&headers) {
         let new_hash = crate::hashing::sha256(api_key.as_bytes());
         db::sessions::rebind(&mut tx, &session, customer_id, &new_hash).await?;
     }

@@ -11,8 +11,7 @@ use serde::Serialize;
 use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
-use super::session;
-use crate::db;
+use super::session_auth;
 use crate::hashing::sha256;
 use crate::state::AppState;
 
@@ -21,52 +20,7 @@ const MAX_TOKEN_LEN: usize = 256;
 /// Longest accepted `Idempotency-Key`.
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 
-/// The authenticated caller of a customer endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Caller {
-    /// `ADMIN_TOKEN`: may act for any customer by naming it.
-    Admin,
-    /// A customer's API key: acts for that customer only.
-    Customer(i64),
-}
-
-impl Caller {
-    /// The customer a request acts for. A customer naming another customer gets 403; the
-    /// admin must name one (400) that exists (404).
-    pub async fn target(
-        self,
-        state: &AppState,
-        named: Option<i64>,
-        field: &str,
-    ) -> Result<i64, ApiError> {
-        match (self, named) {
-            (Caller::Customer(id), None) => Ok(id),
-            (Caller::Customer(id), Some(n)) if n == id => Ok(id),
-            (Caller::Customer(_), Some(_)) => Err(ApiError::Forbidden(format!(
-                "this API key may only act for its own customer; {field} names another"
-            ))),
-            (Caller::Admin, None) => Err(ApiError::field(
-                field,
-                "required when authenticating with the admin token",
-            )),
-            (Caller::Admin, Some(n)) => {
-                if db::customers::exists(&state.db, n).await? {
-                    Ok(n)
-                } else {
-                    Err(ApiError::unknown_customer(n))
-                }
-            }
-        }
-    }
-
-    /// Scope of this caller's idempotency keys.
-    pub fn idempotency_scope(self) -> String {
-        match self {
-            Caller::Admin => "admin".into(),
-            Caller::Customer(id) => format!("c:{id}"),
-        }
-    }
-}
+pub use super::caller::Caller;
 
 /// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive), or 401.
 pub fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
@@ -100,8 +54,8 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if session::uses_session(&parts.headers) {
-            return session::caller(parts, state).await;
+        if session_auth::uses_session(&parts.headers) {
+            return session_auth::caller(parts, state).await;
         }
         let token = bearer(&parts.headers)?;
         if is_admin(state, token) {
@@ -148,9 +102,9 @@ impl FromRequestParts<AppState> for Sender {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if session::uses_session(&parts.headers) {
+        if session_auth::uses_session(&parts.headers) {
             return Ok(Sender {
-                caller: session::caller(parts, state).await?,
+                caller: session_auth::caller(parts, state).await?,
                 unverified: None,
             });
         }

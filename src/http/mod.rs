@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod balance;
 pub mod callbacks;
+pub mod caller;
 pub mod console;
 pub mod customer_limits;
 pub mod customer_list;
@@ -20,6 +21,7 @@ pub mod reports;
 pub mod responses;
 pub mod senders;
 pub mod session;
+pub mod session_auth;
 pub mod sms;
 
 use std::time::Duration;

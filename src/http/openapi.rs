@@ -107,7 +107,7 @@ impl Modify for SecuritySchemes {
         );
         // Every endpoint that takes `api_key` or `admin_token` also takes this cookie instead
         // (no Authorization header), with the session's X-CSRF-Token on any write.
-        let mut cookie = ApiKeyValue::new(super::session::SESSION_COOKIE);
+        let mut cookie = ApiKeyValue::new(super::session_auth::SESSION_COOKIE);
         cookie.description = Some(
             "A console session (POST /session), in place of api_key or admin_token on any \
              endpoint; writes also need its X-CSRF-Token header"

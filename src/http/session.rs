@@ -1,10 +1,9 @@
 //! Console sessions: `POST /session` exchanges a customer's API key or the admin token for a
 //! session cookie, `GET /session` says who it is (and its CSRF token), `DELETE /session` signs
-//! out, and the admin ends a customer's sessions (`DELETE /admin/customers/{id}/sessions`). [`caller`] is how the extractors of `extract` accept the cookie instead of a bearer
-//! token: a write must then carry the session's CSRF token in `X-CSRF-Token`.
+//! out, and the admin ends a customer's sessions (`DELETE /admin/customers/{id}/sessions`).
+//! How the extractors accept the cookie instead of a bearer token is `session_auth`.
 
 use axum::extract::State;
-use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -15,20 +14,17 @@ use subtle::ConstantTimeEq;
 use utoipa::ToSchema;
 
 use super::error::ApiError;
-use super::extract::{ApiJson, Caller};
+use super::extract::ApiJson;
 use super::responses::{Forbidden, JsonWriteErrors, Unauthorized, Unavailable};
+use super::session_auth::{
+    SESSION_COOKIE, caller_of, csrf_token, live_session, session_cookie, uses_session,
+};
 use crate::config::CookieSecure;
 use crate::db;
 use crate::db::sessions::StoredSession;
 use crate::hashing::sha256;
 use crate::state::AppState;
 
-/// Name of the session cookie.
-pub const SESSION_COOKIE: &str = "smsgw_session";
-/// Header carrying the CSRF token on writes made with the session cookie.
-pub const CSRF_HEADER: &str = "x-csrf-token";
-/// Longest session id accepted from a cookie (ours are 43 characters).
-const MAX_SESSION_ID_LEN: usize = 64;
 /// Expired sessions removed per sign-in (they are refused anyway; this bounds the table).
 const PURGE_PER_SIGN_IN: u32 = 100;
 
@@ -67,89 +63,6 @@ pub struct SessionInfo {
     pub csrf_token: String,
     /// When the session ends (`SESSION_TTL_SECS` after sign-in).
     pub expires_at: DateTime<Utc>,
-}
-
-/// The session id of the request's cookie, if it carries one.
-pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
-        .map(|(_, value)| value.trim())
-        .filter(|v| !v.is_empty() && v.len() <= MAX_SESSION_ID_LEN)
-}
-
-/// Whether a request authenticates with the session cookie: it has one and no
-/// `Authorization` header (a bearer token always wins).
-pub fn uses_session(headers: &HeaderMap) -> bool {
-    !headers.contains_key(header::AUTHORIZATION) && session_cookie(headers).is_some()
-}
-
-/// The session id hash of a request that authenticates with its cookie ([`uses_session`]).
-pub fn session_id_hash(headers: &HeaderMap) -> Option<[u8; 32]> {
-    uses_session(headers)
-        .then(|| session_cookie(headers))
-        .flatten()
-        .map(|id| sha256(id.as_bytes()))
-}
-
-/// The CSRF token of a session: derived from its secret id, so it needs no storage, cannot be
-/// computed without the cookie (which scripts cannot read), and differs from the stored hash.
-fn csrf_token(session_id: &str) -> String {
-    let mut input = b"smsgw-csrf\0".to_vec();
-    input.extend_from_slice(session_id.as_bytes());
-    URL_SAFE_NO_PAD.encode(sha256(&input))
-}
-
-/// The caller of a request authenticated by its session cookie. 401 if the session is
-/// unknown, expired, signed out, or its key or token has changed since sign-in; 403 for a
-/// write (any method but GET, HEAD, OPTIONS) without the session's `X-CSRF-Token`.
-pub async fn caller(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
-    caller_of(&parts.method, &parts.headers, state).await
-}
-
-async fn caller_of(
-    method: &Method,
-    headers: &HeaderMap,
-    state: &AppState,
-) -> Result<Caller, ApiError> {
-    let id = session_cookie(headers).ok_or(ApiError::Unauthorized(
-        "send your API key as Authorization: Bearer <key>",
-    ))?;
-    let session = live_session(state, id).await?;
-    if !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
-        let sent = headers
-            .get(CSRF_HEADER)
-            .map(HeaderValue::as_bytes)
-            .unwrap_or_default();
-        if !bool::from(sent.ct_eq(csrf_token(id).as_bytes())) {
-            return Err(ApiError::Forbidden(
-                "a write made with the session cookie needs the session's CSRF token in X-CSRF-Token"
-                    .into(),
-            ));
-        }
-    }
-    Ok(match session.customer_id {
-        Some(id) => Caller::Customer(id),
-        None => Caller::Admin,
-    })
-}
-
-async fn live_session(state: &AppState, id: &str) -> Result<StoredSession, ApiError> {
-    const EXPIRED: &str = "the session has expired or ended; sign in again";
-    let session = db::sessions::find_live(&state.db, &sha256(id.as_bytes()), Utc::now())
-        .await?
-        .ok_or(ApiError::Unauthorized(EXPIRED))?;
-    // An admin session lives only while ADMIN_TOKEN is the one it was opened with.
-    if session.customer_id.is_none()
-        && !bool::from(session.credential_hash.ct_eq(&state.admin_token_hash))
-    {
-        return Err(ApiError::Unauthorized(EXPIRED));
-    }
-    Ok(session)
 }
 
 fn cookie_is_secure(state: &AppState, headers: &HeaderMap) -> bool {

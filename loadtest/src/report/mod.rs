@@ -198,7 +198,7 @@ pub struct Report {
     pub accept_to_sent: Option<AcceptToSent>,
     /// With `--callbacks-listen`: the delivery-status callbacks received.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub callbacks: Option<crate::callbacks::CallbacksReport>,
+    pub callbacks: Option<CallbacksReport>,
     /// CPU used by the load tester.
     pub loadtest_cpu: Cpu,
     /// One sample per second of the run.
@@ -207,3 +207,26 @@ pub struct Report {
 
 #[cfg(test)]
 mod tests;
+
+/// What the receiver saw, for the report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallbacksReport {
+    /// Events expected: one per accepted recipient (its SENT, or its FAILED).
+    pub expected: u64,
+    /// Distinct events received.
+    pub events: u64,
+    /// Events received again (the same `event_id`).
+    pub duplicates: u64,
+    /// POSTs received.
+    pub posts: u64,
+    /// POSTs whose signature did not verify (answered 400, their events not counted).
+    pub bad_signatures: u64,
+    /// Distinct events by status.
+    pub by_status: BTreeMap<String, u64>,
+    /// Whether every expected event arrived.
+    pub complete: bool,
+    /// Seconds waited after the load for the last ones.
+    pub drain_s: f64,
+    /// From each state change to its arrival (the gateway's clock against this machine's).
+    pub lag: Option<Latency>,
+}

@@ -1,0 +1,106 @@
+//! How the extractors of `extract` accept the console's session cookie instead of a bearer
+//! token ([`caller`]): the session must be live, and a write must carry the session's CSRF
+//! token in `X-CSRF-Token`. The session endpoints themselves are in `session`.
+
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, header};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::Utc;
+use subtle::ConstantTimeEq;
+
+use super::caller::Caller;
+use super::error::ApiError;
+use crate::db;
+use crate::db::sessions::StoredSession;
+use crate::hashing::sha256;
+use crate::state::AppState;
+
+/// Name of the session cookie.
+pub const SESSION_COOKIE: &str = "smsgw_session";
+/// Header carrying the CSRF token on writes made with the session cookie.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+/// Longest session id accepted from a cookie (ours are 43 characters).
+const MAX_SESSION_ID_LEN: usize = 64;
+/// The session id of the request's cookie, if it carries one.
+pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.trim())
+        .filter(|v| !v.is_empty() && v.len() <= MAX_SESSION_ID_LEN)
+}
+
+/// Whether a request authenticates with the session cookie: it has one and no
+/// `Authorization` header (a bearer token always wins).
+pub fn uses_session(headers: &HeaderMap) -> bool {
+    !headers.contains_key(header::AUTHORIZATION) && session_cookie(headers).is_some()
+}
+
+/// The session id hash of a request that authenticates with its cookie ([`uses_session`]).
+pub fn session_id_hash(headers: &HeaderMap) -> Option<[u8; 32]> {
+    uses_session(headers)
+        .then(|| session_cookie(headers))
+        .flatten()
+        .map(|id| sha256(id.as_bytes()))
+}
+
+/// The CSRF token of a session: derived from its secret id, so it needs no storage, cannot be
+/// computed without the cookie (which scripts cannot read), and differs from the stored hash.
+pub(super) fn csrf_token(session_id: &str) -> String {
+    let mut input = b"smsgw-csrf\0".to_vec();
+    input.extend_from_slice(session_id.as_bytes());
+    URL_SAFE_NO_PAD.encode(sha256(&input))
+}
+
+/// The caller of a request authenticated by its session cookie. 401 if the session is
+/// unknown, expired, signed out, or its key or token has changed since sign-in; 403 for a
+/// write (any method but GET, HEAD, OPTIONS) without the session's `X-CSRF-Token`.
+pub async fn caller(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
+    caller_of(&parts.method, &parts.headers, state).await
+}
+
+pub(super) async fn caller_of(
+    method: &Method,
+    headers: &HeaderMap,
+    state: &AppState,
+) -> Result<Caller, ApiError> {
+    let id = session_cookie(headers).ok_or(ApiError::Unauthorized(
+        "send your API key as Authorization: Bearer <key>",
+    ))?;
+    let session = live_session(state, id).await?;
+    if !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        let sent = headers
+            .get(CSRF_HEADER)
+            .map(HeaderValue::as_bytes)
+            .unwrap_or_default();
+        if !bool::from(sent.ct_eq(csrf_token(id).as_bytes())) {
+            return Err(ApiError::Forbidden(
+                "a write made with the session cookie needs the session's CSRF token in X-CSRF-Token"
+                    .into(),
+            ));
+        }
+    }
+    Ok(match session.customer_id {
+        Some(id) => Caller::Customer(id),
+        None => Caller::Admin,
+    })
+}
+
+pub(super) async fn live_session(state: &AppState, id: &str) -> Result<StoredSession, ApiError> {
+    const EXPIRED: &str = "the session has expired or ended; sign in again";
+    let session = db::sessions::find_live(&state.db, &sha256(id.as_bytes()), Utc::now())
+        .await?
+        .ok_or(ApiError::Unauthorized(EXPIRED))?;
+    // An admin session lives only while ADMIN_TOKEN is the one it was opened with.
+    if session.customer_id.is_none()
+        && !bool::from(session.credential_hash.ct_eq(&state.admin_token_hash))
+    {
+        return Err(ApiError::Unauthorized(EXPIRED));
+    }
+    Ok(session)
+}
