@@ -13,7 +13,7 @@ import json
 import os
 import sys
 
-ORDER = ["C1", "C2", "B1", "B2", "B3", "B3-1", "B4", "B5", "B6", "B7", "B8", "B9"]
+ORDER = ["C1", "C2", "B1", "B2", "B3", "B3-1", "B3-CB", "B4", "B5", "B6", "B7", "B8", "B9"]
 HEADER = (
     "| scenario | figure | target | met | details | CPU (cores) |\n"
     "|---|---|---|---|---|---|\n"
