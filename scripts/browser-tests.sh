@@ -69,27 +69,11 @@ QUEUE_NORMAL="$EXCHANGE.normal"
 QUEUE_EXPRESS="$EXCHANGE.express"
 
 # --- binary --------------------------------------------------------------------------------
-if [[ -n "${SMS_GATEWAY_BIN:-}" ]]; then
-  BIN="$SMS_GATEWAY_BIN"
-else
-  say "building sms-gateway (cargo build --bin sms-gateway)"
-  cargo build --quiet --bin sms-gateway
-  BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/sms-gateway"
-fi
-[[ -x "$BIN" ]] || die "no executable sms-gateway at $BIN"
-BIN="$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")"
+# shellcheck source=scripts/lib/gateway.sh
+source "$ROOT/scripts/lib/gateway.sh"
+gateway_bin
 
 # --- processes, and their cleanup on every exit ---------------------------------------------
-free_ports() {
-  node -e '
-    const net = require("net");
-    const servers = Array.from({ length: Number(process.argv[1]) }, () => net.createServer());
-    Promise.all(servers.map((s) => new Promise((ok) => s.listen(0, "127.0.0.1", ok)))).then(() => {
-      console.log(servers.map((s) => s.address().port).join(" "));
-      servers.forEach((s) => s.close());
-    });' "$1"
-}
-random_token() { node -e 'console.log(require("crypto").randomBytes(24).toString("hex"))'; }
 
 WORKDIR="$(mktemp -d "${TMPDIR:-/tmp}/sms-gateway-browser.XXXXXX")"
 PIDS=()

@@ -66,17 +66,9 @@ EXCHANGE="fuzz.$$"
 export AMQP_EXCHANGE="$EXCHANGE" AMQP_QUEUE_NORMAL="$EXCHANGE.normal" AMQP_QUEUE_EXPRESS="$EXCHANGE.express"
 
 # --- binary --------------------------------------------------------------------------------
-if [[ -n "${SMS_GATEWAY_BIN:-}" ]]; then
-  BIN="$SMS_GATEWAY_BIN"
-else
-  say "building sms-gateway (cargo build --bin sms-gateway)"
-  cargo build --quiet --bin sms-gateway
-  target_dir="$(cargo metadata --format-version 1 --no-deps |
-    "$PY" -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
-  BIN="$target_dir/debug/sms-gateway"
-fi
-[[ -x "$BIN" ]] || die "no executable sms-gateway at $BIN"
-BIN="$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")"
+# shellcheck source=scripts/lib/gateway.sh
+source "$ROOT/scripts/lib/gateway.sh"
+gateway_bin
 
 # --- the gateway, and its cleanup on every exit --------------------------------------------
 # Run from an empty directory, so that a developer's .env cannot change the configuration.

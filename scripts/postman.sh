@@ -65,30 +65,11 @@ QUEUE_NORMAL="$EXCHANGE.normal"
 QUEUE_EXPRESS="$EXCHANGE.express"
 
 # --- binary --------------------------------------------------------------------------------
-if [[ -n "${SMS_GATEWAY_BIN:-}" ]]; then
-  BIN="$SMS_GATEWAY_BIN"
-else
-  say "building sms-gateway (cargo build --bin sms-gateway)"
-  cargo build --quiet --bin sms-gateway
-  target_dir="$(cargo metadata --format-version 1 --no-deps |
-    node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')"
-  BIN="$target_dir/debug/sms-gateway"
-fi
-[[ -x "$BIN" ]] || die "no executable sms-gateway at $BIN"
-BIN="$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")"
+# shellcheck source=scripts/lib/gateway.sh
+source "$ROOT/scripts/lib/gateway.sh"
+gateway_bin
 
 # --- processes, and their cleanup on every exit ---------------------------------------------
-# N distinct free ports (all held open until each is known, so none is handed out twice).
-free_ports() {
-  node -e '
-    const net = require("net");
-    const servers = Array.from({ length: Number(process.argv[1]) }, () => net.createServer());
-    Promise.all(servers.map((s) => new Promise((ok) => s.listen(0, "127.0.0.1", ok)))).then(() => {
-      console.log(servers.map((s) => s.address().port).join(" "));
-      servers.forEach((s) => s.close());
-    });' "$1"
-}
-random_token() { node -e 'console.log(require("crypto").randomBytes(24).toString("hex"))'; }
 
 # Run from an empty directory, so that a developer's .env (read by the binary) cannot change
 # the configuration under test.
