@@ -46,7 +46,7 @@ run() { # name, command...
 run hadolint hadolint Dockerfile
 run yamllint yamllint --strict .
 for f in deploy/grafana/dashboards/*.json; do run "json $f" python3 -m json.tool "$f" /dev/null; done
-run shellcheck shellcheck scripts/*.sh scripts/bench/*.sh deploy/docker/http-probe .ci/run
+run shellcheck shellcheck scripts/*.sh scripts/bench/*.sh scripts/lib/*.sh deploy/docker/http-probe .ci/run
 
 if command -v kubectl >/dev/null && kubectl kustomize deploy/k8s >"$tmp/k8s.yaml"; then
   k8s=("$tmp/k8s.yaml")
