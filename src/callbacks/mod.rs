@@ -3,11 +3,11 @@
 //! endpoints, signed ([`signing`]), batched per customer, retried with backoff and parked
 //! when `CALLBACK_RETRY_PERIOD_SECS` is over.
 //!
-//! A round claims the due events of every customer this process is not serving now, in one
-//! short transaction, and hands each customer's events to a task of its own (at most
-//! `CALLBACK_CONCURRENCY`), which posts them a batch at a time; the outcomes are settled
-//! ([`settle`]: deletes, retries, the delivery log) by one task for all customers, a few
-//! statements for many POSTs. A slow or dead endpoint holds its own task until its timeout
+//! A round claims, in one short transaction, the due events of as many customers as this
+//! process has free slots (`CALLBACK_CONCURRENCY`), of customers it is not serving now, and
+//! hands each customer's events to a task of its own, which posts them a batch at a time;
+//! the outcomes are settled ([`settle`]: deletes, retries, the delivery log) by one task for
+//! all customers, a few statements for many POSTs. A slow or dead endpoint holds its own task until its timeout
 //! and delays nobody else; its failed events wait out their own backoff (`next_attempt_at`).
 //! Nothing here is on the sending path: the worker only inserts rows.
 
@@ -36,8 +36,8 @@ use payload::{CallbackBatch, CallbackEvent};
 use post::Poster;
 use settle::Settled;
 
-/// Events one round claims at most.
-const CLAIM_MAX: u32 = 2_000;
+/// Due events one round looks at, at most: the oldest, in the due index's order.
+const PEEK_MAX: u32 = 4_000;
 
 /// The callback dispatcher of a process.
 pub struct Dispatcher {
@@ -76,24 +76,31 @@ impl Dispatcher {
         tracker.spawn(self.clone().prune_until_stopped(stop.clone()));
     }
 
-    /// Claims and hands out due events: again at once while rounds come full, else every
-    /// `CALLBACK_POLL_MS`. The settler's channel closes when this and every task it started
-    /// have ended.
+    /// Claims and hands out due events: every `CALLBACK_POLL_MS`, or again at once while more
+    /// were due than a round looks at. A round starts only when half of the slots are free
+    /// (or one is and a poll interval has passed), so a backlog is served in rounds of many
+    /// customers rather than a round per POST that ends. The settler's channel closes when
+    /// this and every task it started have ended.
     async fn run_until_stopped(
         self: Arc<Self>,
         settled: mpsc::UnboundedSender<Settled>,
         tracker: TaskTracker,
         stop: CancellationToken,
     ) {
+        let half = (self.config.concurrency / 2).max(1) as u32;
         loop {
-            // Claim only what a free slot can post.
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                p = self.slots.clone().acquire_many_owned(half) => drop(p),
+                _ = tokio::time::sleep(self.config.poll) => {}
+            }
             let permit = tokio::select! {
                 _ = stop.cancelled() => return,
                 p = self.slots.clone().acquire_owned() => p.expect("never closed"),
             };
             drop(permit);
             let full = match self.start_round(&settled, &tracker).await {
-                Ok(claimed) => claimed == CLAIM_MAX as usize,
+                Ok(peeked) => peeked == PEEK_MAX as usize,
                 Err(e) => {
                     tracing::warn!(error = %e, "callback round failed");
                     false
@@ -122,7 +129,8 @@ impl Dispatcher {
         Ok(self.served.swap(0, Ordering::Relaxed))
     }
 
-    /// Claims due events and starts a task per customer; returns the events claimed.
+    /// Claims the due events of as many customers as there are free slots and starts a task
+    /// per customer; returns how many due events it looked at.
     async fn start_round(
         self: &Arc<Self>,
         settled: &mpsc::UnboundedSender<Settled>,
@@ -136,9 +144,14 @@ impl Dispatcher {
             .copied()
             .collect();
         let lease_ms = (self.config.timeout + Duration::from_secs(10)).as_millis() as u64;
-        let ids = repo::claim(&self.db, &skip, CLAIM_MAX, lease_ms).await?;
-        if ids.is_empty() {
+        let free = self.slots.available_permits();
+        if free == 0 {
             return Ok(0);
+        }
+        let repo::Claimed { ids, peeked } =
+            repo::claim(&self.db, &skip, PEEK_MAX, free, lease_ms).await?;
+        if ids.is_empty() {
+            return Ok(peeked);
         }
         let rows = repo::load(&self.db, &ids).await?;
         // Events without a status row (pruned history), or whose request and customer have
@@ -192,7 +205,7 @@ impl Dispatcher {
         if !unserved.is_empty() {
             repo::release(&self.db, &unserved).await?;
         }
-        Ok(ids.len())
+        Ok(peeked)
     }
 
     /// Posts one customer's claimed events, a batch per URL and at most

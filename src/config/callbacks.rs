@@ -113,7 +113,7 @@ impl CallbacksConfig {
         });
         Self {
             batch_max: r.ranged("CALLBACK_BATCH_MAX", 100, 1, 1_000),
-            concurrency: r.ranged("CALLBACK_CONCURRENCY", 32, 1, 1_024),
+            concurrency: r.ranged("CALLBACK_CONCURRENCY", 256, 1, 1_024),
             timeout: r.millis("CALLBACK_TIMEOUT_MS", 5_000, 100, 60_000),
             max_response_bytes: r.ranged("CALLBACK_MAX_RESPONSE_BYTES", 65_536, 0, 10_485_760),
             retry_period: r.secs("CALLBACK_RETRY_PERIOD_SECS", 86_400, 1, 30 * 86_400),

@@ -81,20 +81,35 @@ pub async fn insert_if_wanted(
     .await
 }
 
-/// Claims up to `limit` due pending events, oldest first, of customers other than `skip`
-/// (those this dispatcher is serving now), for `lease_ms`: `for update skip locked`, so two
-/// dispatchers never take the same event, and a lease, so a dispatcher that died gives its
-/// events back when it runs out. READ COMMITTED: the claim locks the rows it takes and no
-/// gaps, so the state changes inserting new events never wait for it.
+/// What [`claim`] took.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Claimed {
+    /// The events claimed, oldest first.
+    pub ids: Vec<i64>,
+    /// Due events looked at (`peek` when more were due than it reads).
+    pub peeked: usize,
+}
+
+/// Claims, for `lease_ms`, the due pending events of at most `customers` customers: those
+/// whose events are the oldest among the first `peek` due events of customers other than
+/// `skip` (those this dispatcher is serving now), every one of their events in that window.
+///
+/// One READ COMMITTED transaction: the due events are read in the order of the due index
+/// (no sort, however deep the backlog) `for update skip locked`, so two dispatchers never
+/// take the same event, and only the chosen customers' events get the lease `claimed_until`
+/// (a process that died gives them back when it runs out); the rest were only locked until
+/// the commit. READ COMMITTED locks no gaps, so the state changes inserting new events never
+/// wait for a claim.
 pub async fn claim(
     pool: &MySqlPool,
     skip: &[i64],
-    limit: u32,
+    peek: u32,
+    customers: usize,
     lease_ms: u64,
-) -> Result<Vec<i64>, sqlx::Error> {
+) -> Result<Claimed, sqlx::Error> {
     let mut tx = super::begin_read_committed(pool).await?;
     let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
-        "select id from callback_events force index (idx_callback_events_due) \
+        "select id, customer_id from callback_events force index (idx_callback_events_due) \
          where state = 'pending' and next_attempt_at <= now(6) \
          and (claimed_until is null or claimed_until < now(6))",
     );
@@ -102,13 +117,17 @@ pub async fn claim(
         qb.push(" and customer_id not in ");
         batch::push_in_list(&mut qb, &skip[..skip.len().min(batch::MAX_ROWS)]);
     }
-    qb.push(" order by id limit ")
-        .push_bind(limit)
+    qb.push(" order by next_attempt_at, id limit ")
+        .push_bind(peek)
         .push(" for update skip locked");
-    let ids: Vec<i64> = qb.build_query_scalar().fetch_all(&mut *tx).await?;
+    let due: Vec<(i64, i64)> = qb.build_query_as().fetch_all(&mut *tx).await?;
+    let ids = choose(&due, customers);
     if ids.is_empty() {
         tx.rollback().await?;
-        return Ok(ids);
+        return Ok(Claimed {
+            ids,
+            peeked: due.len(),
+        });
     }
     for chunk in batch::key_chunks(&ids) {
         let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
@@ -120,7 +139,22 @@ pub async fn claim(
         qb.build().execute(&mut *tx).await?;
     }
     tx.commit().await?;
-    Ok(ids)
+    Ok(Claimed {
+        ids,
+        peeked: due.len(),
+    })
+}
+
+/// The ids of `due` (`(id, customer)`, oldest first) that belong to its first `customers`
+/// customers, in order.
+fn choose(due: &[(i64, i64)], customers: usize) -> Vec<i64> {
+    let mut chosen = std::collections::HashSet::new();
+    due.iter()
+        .filter(|(_, customer)| {
+            chosen.contains(customer) || (chosen.len() < customers && chosen.insert(*customer))
+        })
+        .map(|(id, _)| *id)
+        .collect()
 }
 
 /// Gives claimed events back at once (claimed, but no slot was free to post them).
@@ -309,4 +343,18 @@ pub async fn totals(pool: &MySqlPool) -> Result<(u64, u64), sqlx::Error> {
     .fetch_one(pool)
     .await?;
     Ok((pending.max(0) as u64, parked.max(0) as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::choose;
+
+    #[test]
+    fn choose_takes_every_event_of_the_first_customers_only() {
+        let due = [(1, 7), (2, 8), (3, 7), (4, 9), (5, 8), (6, 9)];
+        assert_eq!(choose(&due, 2), vec![1, 2, 3, 5]);
+        assert_eq!(choose(&due, 3), vec![1, 2, 3, 4, 5, 6]);
+        assert_eq!(choose(&due, 0), Vec::<i64>::new());
+        assert_eq!(choose(&[], 5), Vec::<i64>::new());
+    }
 }

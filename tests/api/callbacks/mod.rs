@@ -2,6 +2,7 @@
 //! customers' endpoints: every state change reaches the endpoint signed, failures are retried
 //! and parked, parked events are replayed, customers are isolated, private targets refused.
 
+mod claim;
 mod delivery;
 mod retries;
 mod safety;
