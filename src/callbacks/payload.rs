@@ -30,6 +30,9 @@ pub struct CallbackEvent {
     pub recipient: String,
     /// The customer's reference of the recipient (or of its request), if any.
     pub reference: Option<String>,
+    /// The sender id the recipient sees (`from` of the request), if any.
+    #[schema(example = "ACME")]
+    pub from: Option<String>,
     /// `normal` or `express`.
     #[serde(rename = "type")]
     pub sms_type: String,
@@ -62,6 +65,7 @@ impl From<&EventRow> for CallbackEvent {
             sms_identifier: e.sms_identifier.clone(),
             recipient: e.recipient.clone(),
             reference: e.client_reference.clone(),
+            from: e.sender.clone(),
             sms_type: e.sms_type.clone(),
             operator: e.provider.clone(),
             operator_message_id: e.provider_message_id.clone(),

@@ -178,6 +178,8 @@ pub struct EventRow {
     pub sms_identifier: String,
     pub recipient: String,
     pub client_reference: Option<String>,
+    /// The sender id the request was sent from.
+    pub sender: Option<String>,
     pub sms_type: String,
     pub provider: Option<String>,
     pub provider_message_id: Option<String>,
@@ -197,7 +199,7 @@ pub async fn load(pool: &MySqlPool, ids: &[i64]) -> Result<Vec<EventRow>, sqlx::
     for chunk in batch::key_chunks(ids) {
         let mut qb = sqlx::QueryBuilder::<sqlx::MySql>::new(
             "select e.id, e.customer_id, e.status, e.occurred_at, e.detail, e.refund, \
-             e.attempts, s.sms_identifier, s.recipient, s.client_reference, s.sms_type, \
+             e.attempts, s.sms_identifier, s.recipient, s.client_reference, s.sender, s.sms_type, \
              s.provider, s.provider_message_id, s.created_at as accepted_at, \
              coalesce(r.callback_url, c.callback_url) as url, c.callback_secret as secret, \
              if(c.callback_previous_until > now(6), c.callback_previous_secret, null) \

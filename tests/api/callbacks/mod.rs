@@ -6,6 +6,7 @@ mod claim;
 mod delivery;
 mod retries;
 mod safety;
+mod story;
 
 use std::sync::Arc;
 use std::time::Duration;
