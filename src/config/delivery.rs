@@ -22,6 +22,10 @@ pub struct DeliveryConfig {
     /// `WORKERS_NORMAL_DB`: database transactions the normal lane runs at once per process,
     /// so a normal backlog leaves the database room for express (which never waits).
     pub workers_normal_db: usize,
+    /// `RECORD_SHARDS`: record transactions (operator acceptances -> SENT) each lane runs at
+    /// once per process, the recipients split among them by status id; an acceptance waits
+    /// for at most the run of its own shard.
+    pub record_shards: usize,
     /// `DEFAULT_VALIDITY_SECS`: retry window of a message that did not ask for one.
     pub default_validity: Duration,
     /// `DELIVERY_LEASE_SECS`: how long a worker holds a recipient it is sending; a worker that
@@ -61,6 +65,7 @@ impl DeliveryConfig {
             workers_express: r.ranged("WORKERS_EXPRESS", 32, 0, 10_000),
             workers_normal: r.ranged("WORKERS_NORMAL", 32, 0, 10_000),
             workers_normal_db: r.ranged("WORKERS_NORMAL_DB", 4, 1, 10_000),
+            record_shards: r.ranged("RECORD_SHARDS", 2, 1, 16),
             default_validity: r.secs("DEFAULT_VALIDITY_SECS", 86_400, 1, 30 * 86_400),
             delivery_lease: r.secs("DELIVERY_LEASE_SECS", 60, 1, 3_600),
             max_attempts: r.ranged("DELIVERY_MAX_ATTEMPTS", 30, 1, 1_000),

@@ -88,13 +88,15 @@ pub(super) struct LaneBatches {
     record: Vec<Coalescer<Acceptance, (i64, RecordResult), std::convert::Infallible>>,
 }
 
-/// Record transactions of a lane in flight at once (recipients split by status id): an
-/// acceptance waits for at most the run of its own shard.
-const RECORD_SHARDS: usize = 2;
-
 impl LaneBatches {
     /// The lane's executors; each take takes one of `turns` first, when given.
-    fn start(db: &MySqlPool, lease: Duration, turns: Option<Arc<Semaphore>>) -> Self {
+    /// `record_shards` record transactions run at once (`RECORD_SHARDS`).
+    fn start(
+        db: &MySqlPool,
+        lease: Duration,
+        turns: Option<Arc<Semaphore>>,
+        record_shards: usize,
+    ) -> Self {
         let lease_secs = lease.as_secs();
         let claim_db = db.clone();
         let record_db = db.clone();
@@ -141,7 +143,7 @@ impl LaneBatches {
                 |id| *id,
                 Take::id,
             ),
-            record: (0..RECORD_SHARDS)
+            record: (0..record_shards.max(1))
                 .map(|_| {
                     let db = record_db.clone();
                     Coalescer::start(
@@ -184,19 +186,20 @@ async fn take_turn(turns: Option<Arc<Semaphore>>) -> Option<OwnedSemaphorePermit
 
 impl DeliveryContext {
     /// A context whose normal lane runs at most `normal_db_turns` database transactions at
-    /// once.
+    /// once, and each lane `record_shards` record transactions.
     pub fn new(
         db: MySqlPool,
         operators: Arc<OperatorRegistry>,
         default_validity: Duration,
         lease: Duration,
         normal_db_turns: usize,
+        record_shards: usize,
         max_attempts: u32,
     ) -> Self {
         let normal_turns = Arc::new(Semaphore::new(normal_db_turns.max(1)));
         let lanes = [
-            LaneBatches::start(&db, lease, None),
-            LaneBatches::start(&db, lease, Some(normal_turns)),
+            LaneBatches::start(&db, lease, None, record_shards),
+            LaneBatches::start(&db, lease, Some(normal_turns), record_shards),
         ];
         Self {
             db,
@@ -272,6 +275,7 @@ mod tests {
             operators,
             Duration::from_secs(60),
             Duration::from_secs(60),
+            2,
             2,
             30,
         );

@@ -60,6 +60,7 @@ impl WorkerPool {
             delivery.default_validity,
             delivery.delivery_lease,
             delivery.workers_normal_db,
+            delivery.record_shards,
             delivery.max_attempts,
         );
         // Start paused until the switch has been read once.

@@ -116,6 +116,7 @@ async fn a_redelivered_request_is_neither_sent_nor_refunded_twice() {
         Duration::from_secs(60),
         Duration::from_secs(60),
         4,
+        2,
         30,
     );
     let summary = sms_gateway::worker::deliver_request(&ctx, request_id)

@@ -108,6 +108,7 @@ fn context(app: &TestApp, op: &Arc<Scripted>, max_attempts: u32) -> DeliveryCont
         Duration::from_secs(3_600),
         Duration::from_secs(60),
         4,
+        2,
         max_attempts,
     )
 }
