@@ -2,7 +2,7 @@
 //! customers whose events waited longest first, in the due index's order; the others are
 //! left unleased for the next round (a round never claims what it cannot post).
 
-use sms_gateway::db::callbacks::{Claimed, claim};
+use sms_gateway::db::callbacks::{Claimed, claim, totals};
 
 use crate::helpers::spawn_app;
 
@@ -39,6 +39,13 @@ async fn a_claim_takes_the_longest_waiting_customers_it_has_slots_for_and_leases
     let c = event(db, 7, 3, 3_000).await;
     let d = event(db, 8, 4, 4_000).await;
     let _not_due = event(db, 8, 5, -60_000).await;
+    let parked = event(db, 9, 6, 9_000).await;
+    sqlx::query("update callback_events set state = 'parked' where id = ?")
+        .bind(parked)
+        .execute(db)
+        .await
+        .unwrap();
+    assert_eq!(totals(db).await.unwrap(), (5, 1), "the gauges' counts");
 
     let first = claim(db, &[], 100, 2, 60_000).await.unwrap();
     assert_eq!(
