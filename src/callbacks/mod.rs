@@ -3,9 +3,10 @@
 //! endpoints, signed ([`signing`]), batched per customer, retried with backoff and parked
 //! when `CALLBACK_RETRY_PERIOD_SECS` is over.
 //!
-//! A round claims, in one short transaction, the due events of as many customers as this
-//! process has free slots (`CALLBACK_CONCURRENCY`), of customers it is not serving now, and
-//! hands each customer's events to a task of its own, which posts them a batch at a time;
+//! A round claims, in one short transaction, the due events of the customers whose events
+//! waited longest (of those it is not serving now) and hands each customer's events to a
+//! task of its own, which waits for one of `CALLBACK_CONCURRENCY` slots and posts them a
+//! batch at a time;
 //! the outcomes are settled ([`settle`]: deletes, retries, the delivery log) by one task for
 //! all customers, a few statements for many POSTs. A slow or dead endpoint holds its own task until its timeout
 //! and delays nobody else; its failed events wait out their own backoff (`next_attempt_at`).
@@ -32,12 +33,21 @@ use tokio_util::task::TaskTracker;
 use crate::backoff::{Backoff, Jitter};
 use crate::config::CallbacksConfig;
 use crate::db::callbacks::{self as repo, EventRow, settings};
+use crate::db::retry_transient;
 use payload::{CallbackBatch, CallbackEvent};
 use post::Poster;
 use settle::Settled;
 
 /// Due events one round looks at, at most: the oldest, in the due index's order.
 const PEEK_MAX: u32 = 4_000;
+
+/// Customers claimed at once per slot (`CALLBACK_CONCURRENCY`): those beyond the slots wait
+/// for one, at most `CALLBACK_TIMEOUT_MS`, then give their events back.
+const CUSTOMERS_PER_SLOT: usize = 4;
+
+/// A customer's events claimed by one round at most, in `CALLBACK_BATCH_MAX`s (so its task
+/// posts at most this many batches per URL before its lease could run out).
+const BATCHES_PER_CLAIM: u32 = 2;
 
 /// The callback dispatcher of a process.
 pub struct Dispatcher {
@@ -77,28 +87,15 @@ impl Dispatcher {
     }
 
     /// Claims and hands out due events: every `CALLBACK_POLL_MS`, or again at once while more
-    /// were due than a round looks at. A round starts only when half of the slots are free
-    /// (or one is and a poll interval has passed), so a backlog is served in rounds of many
-    /// customers rather than a round per POST that ends. The settler's channel closes when
-    /// this and every task it started have ended.
+    /// were due than a round looks at (and customers can still be claimed). The settler's
+    /// channel closes when this and every task it started have ended.
     async fn run_until_stopped(
         self: Arc<Self>,
         settled: mpsc::UnboundedSender<Settled>,
         tracker: TaskTracker,
         stop: CancellationToken,
     ) {
-        let half = (self.config.concurrency / 2).max(1) as u32;
         loop {
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                p = self.slots.clone().acquire_many_owned(half) => drop(p),
-                _ = tokio::time::sleep(self.config.poll) => {}
-            }
-            let permit = tokio::select! {
-                _ = stop.cancelled() => return,
-                p = self.slots.clone().acquire_owned() => p.expect("never closed"),
-            };
-            drop(permit);
             let full = match self.start_round(&settled, &tracker).await {
                 Ok(peeked) => peeked == PEEK_MAX as usize,
                 Err(e) => {
@@ -106,13 +103,22 @@ impl Dispatcher {
                     false
                 }
             };
-            if !full {
-                tokio::select! {
-                    _ = stop.cancelled() => return,
-                    _ = tokio::time::sleep(self.config.poll) => {}
-                }
+            let pause = if full {
+                Duration::ZERO
+            } else {
+                self.config.poll
+            };
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(pause) => {}
             }
         }
+    }
+
+    /// How long claimed events are held: a wait for a slot and the POSTs of
+    /// [`BATCHES_PER_CLAIM`] batches (each at most the timeout), and a margin.
+    fn lease(&self) -> Duration {
+        self.config.timeout * (1 + BATCHES_PER_CLAIM + 1) + Duration::from_secs(10)
     }
 
     /// One round for tests: claims every due event, posts them and settles the outcomes
@@ -129,8 +135,9 @@ impl Dispatcher {
         Ok(self.served.swap(0, Ordering::Relaxed))
     }
 
-    /// Claims the due events of as many customers as there are free slots and starts a task
-    /// per customer; returns how many due events it looked at.
+    /// Claims the due events of the customers whose events waited longest (of those not
+    /// being served now, at most [`CUSTOMERS_PER_SLOT`] per slot in all) and starts a task
+    /// per customer, which waits for a slot; returns how many due events it looked at.
     async fn start_round(
         self: &Arc<Self>,
         settled: &mpsc::UnboundedSender<Settled>,
@@ -143,13 +150,14 @@ impl Dispatcher {
             .iter()
             .copied()
             .collect();
-        let lease_ms = (self.config.timeout + Duration::from_secs(10)).as_millis() as u64;
-        let free = self.slots.available_permits();
-        if free == 0 {
+        let room = (self.config.concurrency * CUSTOMERS_PER_SLOT).saturating_sub(skip.len());
+        if room == 0 {
             return Ok(0);
         }
+        let per_customer = (self.config.batch_max * BATCHES_PER_CLAIM) as usize;
+        let lease_ms = self.lease().as_millis() as u64;
         let repo::Claimed { ids, peeked } =
-            repo::claim(&self.db, &skip, PEEK_MAX, free, lease_ms).await?;
+            repo::claim(&self.db, &skip, PEEK_MAX, room, per_customer, lease_ms).await?;
         if ids.is_empty() {
             return Ok(peeked);
         }
@@ -162,8 +170,8 @@ impl Dispatcher {
             .copied()
             .filter(|id| !loaded.contains(id))
             .collect();
-        // Customers in the order of their oldest event: when slots run short, those whose
-        // events waited longest go first, so nobody is passed over round after round.
+        // Customers in the order of their oldest event: the tasks queue for slots in that
+        // order, so those whose events waited longest go first.
         let mut by_customer: Vec<(i64, Vec<EventRow>)> = Vec::new();
         let mut position: HashMap<i64, usize> = HashMap::new();
         for row in rows {
@@ -181,12 +189,7 @@ impl Dispatcher {
             repo::delete(&self.db, &dropped).await?;
             crate::metrics::callback_events("dropped", dropped.len() as u64);
         }
-        let mut unserved: Vec<i64> = Vec::new();
         for (customer_id, events) in by_customer {
-            let Ok(permit) = self.slots.clone().try_acquire_owned() else {
-                unserved.extend(events.iter().map(|e| e.id));
-                continue;
-            };
             self.in_flight
                 .lock()
                 .expect("not poisoned")
@@ -195,17 +198,38 @@ impl Dispatcher {
             let me = self.clone();
             let settled = settled.clone();
             tracker.spawn(async move {
-                if let Err(e) = me.serve_customer(customer_id, events, &settled).await {
-                    tracing::warn!(customer.id = customer_id, error = %e, "serving callbacks failed");
-                }
-                me.in_flight.lock().expect("not poisoned").remove(&customer_id);
-                drop(permit);
+                me.serve_when_a_slot_is_free(customer_id, events, &settled)
+                    .await;
+                me.in_flight
+                    .lock()
+                    .expect("not poisoned")
+                    .remove(&customer_id);
             });
         }
-        if !unserved.is_empty() {
-            repo::release(&self.db, &unserved).await?;
-        }
         Ok(peeked)
+    }
+
+    /// Waits for a slot (at most `CALLBACK_TIMEOUT_MS`, or the events go back to be claimed
+    /// again, well within their lease) and posts the customer's events.
+    async fn serve_when_a_slot_is_free(
+        &self,
+        customer_id: i64,
+        events: Vec<EventRow>,
+        settled: &mpsc::UnboundedSender<Settled>,
+    ) {
+        let Ok(permit) =
+            tokio::time::timeout(self.config.timeout, self.slots.clone().acquire_owned()).await
+        else {
+            let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
+            if let Err(e) = retry_transient(3, || repo::release(&self.db, &ids)).await {
+                tracing::warn!(customer.id = customer_id, error = %e, "giving callback events back failed; they are claimed again after their lease");
+            }
+            return;
+        };
+        if let Err(e) = self.serve_customer(customer_id, events, settled).await {
+            tracing::warn!(customer.id = customer_id, error = %e, "serving callbacks failed");
+        }
+        drop(permit);
     }
 
     /// Posts one customer's claimed events, a batch per URL and at most

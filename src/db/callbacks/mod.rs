@@ -92,7 +92,8 @@ pub struct Claimed {
 
 /// Claims, for `lease_ms`, the due pending events of at most `customers` customers: those
 /// whose events are the oldest among the first `peek` due events of customers other than
-/// `skip` (those this dispatcher is serving now), every one of their events in that window.
+/// `skip` (those this dispatcher is serving now), their events in that window, at most
+/// `per_customer` each.
 ///
 /// One READ COMMITTED transaction: the due events are read in the order of the due index
 /// (no sort, however deep the backlog) `for update skip locked`, so two dispatchers never
@@ -105,6 +106,7 @@ pub async fn claim(
     skip: &[i64],
     peek: u32,
     customers: usize,
+    per_customer: usize,
     lease_ms: u64,
 ) -> Result<Claimed, sqlx::Error> {
     let mut tx = super::begin_read_committed(pool).await?;
@@ -121,7 +123,7 @@ pub async fn claim(
         .push_bind(peek)
         .push(" for update skip locked");
     let due: Vec<(i64, i64)> = qb.build_query_as().fetch_all(&mut *tx).await?;
-    let ids = choose(&due, customers);
+    let ids = choose(&due, customers, per_customer);
     if ids.is_empty() {
         tx.rollback().await?;
         return Ok(Claimed {
@@ -146,12 +148,17 @@ pub async fn claim(
 }
 
 /// The ids of `due` (`(id, customer)`, oldest first) that belong to its first `customers`
-/// customers, in order.
-fn choose(due: &[(i64, i64)], customers: usize) -> Vec<i64> {
-    let mut chosen = std::collections::HashSet::new();
+/// customers, the first `per_customer` of each, in order.
+fn choose(due: &[(i64, i64)], customers: usize, per_customer: usize) -> Vec<i64> {
+    let mut taken: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
     due.iter()
         .filter(|(_, customer)| {
-            chosen.contains(customer) || (chosen.len() < customers && chosen.insert(*customer))
+            if !taken.contains_key(customer) && taken.len() >= customers {
+                return false;
+            }
+            let n = taken.entry(*customer).or_insert(0);
+            *n += 1;
+            *n <= per_customer
         })
         .map(|(id, _)| *id)
         .collect()
@@ -355,11 +362,12 @@ mod tests {
     use super::choose;
 
     #[test]
-    fn choose_takes_every_event_of_the_first_customers_only() {
+    fn choose_takes_the_first_customers_events_up_to_the_cap() {
         let due = [(1, 7), (2, 8), (3, 7), (4, 9), (5, 8), (6, 9)];
-        assert_eq!(choose(&due, 2), vec![1, 2, 3, 5]);
-        assert_eq!(choose(&due, 3), vec![1, 2, 3, 4, 5, 6]);
-        assert_eq!(choose(&due, 0), Vec::<i64>::new());
-        assert_eq!(choose(&[], 5), Vec::<i64>::new());
+        assert_eq!(choose(&due, 2, 10), vec![1, 2, 3, 5]);
+        assert_eq!(choose(&due, 3, 10), vec![1, 2, 3, 4, 5, 6]);
+        assert_eq!(choose(&due, 3, 1), vec![1, 2, 4]);
+        assert_eq!(choose(&due, 0, 10), Vec::<i64>::new());
+        assert_eq!(choose(&[], 5, 10), Vec::<i64>::new());
     }
 }

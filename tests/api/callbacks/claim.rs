@@ -47,7 +47,7 @@ async fn a_claim_takes_the_longest_waiting_customers_it_has_slots_for_and_leases
         .unwrap();
     assert_eq!(totals(db).await.unwrap(), (5, 1), "the gauges' counts");
 
-    let first = claim(db, &[], 100, 2, 60_000).await.unwrap();
+    let first = claim(db, &[], 100, 2, 100, 60_000).await.unwrap();
     assert_eq!(
         first,
         Claimed {
@@ -63,7 +63,7 @@ async fn a_claim_takes_the_longest_waiting_customers_it_has_slots_for_and_leases
     );
 
     // The next round finds customer 9's event (the others are leased).
-    let second = claim(db, &[], 100, 2, 60_000).await.unwrap();
+    let second = claim(db, &[], 100, 2, 100, 60_000).await.unwrap();
     assert_eq!(second.ids, vec![b]);
 
     // Customers being served are skipped, and nothing is claimed without a free slot.
@@ -72,14 +72,34 @@ async fn a_claim_takes_the_longest_waiting_customers_it_has_slots_for_and_leases
         .await
         .unwrap();
     assert_eq!(
-        claim(db, &[7, 8], 100, 5, 60_000).await.unwrap().ids,
+        claim(db, &[7, 8], 100, 5, 100, 60_000).await.unwrap().ids,
         vec![b]
     );
-    assert!(claim(db, &[], 100, 0, 60_000).await.unwrap().ids.is_empty());
+    assert!(
+        claim(db, &[], 100, 0, 100, 60_000)
+            .await
+            .unwrap()
+            .ids
+            .is_empty()
+    );
     assert_eq!(leased(db).await, vec![b]);
 
+    // At most `per_customer` events of each customer: the oldest.
+    sqlx::query("update callback_events set claimed_until = null")
+        .execute(db)
+        .await
+        .unwrap();
+    assert_eq!(
+        claim(db, &[], 100, 5, 1, 60_000).await.unwrap().ids,
+        vec![a, d, b]
+    );
+    sqlx::query("update callback_events set claimed_until = null")
+        .execute(db)
+        .await
+        .unwrap();
+
     // A round looks at `peek` due events at most: the rest waits for the next round.
-    let third = claim(db, &[], 1, 5, 60_000).await.unwrap();
+    let third = claim(db, &[], 1, 5, 100, 60_000).await.unwrap();
     assert_eq!(
         third,
         Claimed {
