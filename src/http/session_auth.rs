@@ -6,13 +6,15 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::Utc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 use subtle::ConstantTimeEq;
 
 use super::caller::Caller;
 use super::error::ApiError;
 use crate::db;
-use crate::db::sessions::StoredSession;
+use crate::db::sessions::{Cutoffs, StoredSession};
 use crate::hashing::sha256;
 use crate::state::AppState;
 
@@ -58,7 +60,7 @@ pub(super) fn csrf_token(session_id: &str) -> String {
 }
 
 /// The caller of a request authenticated by its session cookie. 401 if the session is
-/// unknown, expired, signed out, or its key or token has changed since sign-in; 403 for a
+/// unknown, expired, idle for `SESSION_IDLE_SECS`, signed out, or its key or token has changed since sign-in; 403 for a
 /// write (any method but GET, HEAD, OPTIONS) without the session's `X-CSRF-Token`.
 pub async fn caller(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
     caller_of(&parts.method, &parts.headers, state).await
@@ -91,9 +93,32 @@ pub(super) async fn caller_of(
     })
 }
 
+/// Longest a session's `last_seen_at` lags its last use: a request moves it forward only when
+/// it is older than this (a quarter of `SESSION_IDLE_SECS` when that is under 4 minutes), so
+/// using a session writes at most one row a minute, and a session ends between
+/// `SESSION_IDLE_SECS` minus this and `SESSION_IDLE_SECS` after its last use.
+pub const LAST_SEEN_STEP: Duration = Duration::from_secs(60);
+
+/// The step of `last_seen_at` for an idle timeout of `idle`.
+pub fn last_seen_step(idle: Duration) -> Duration {
+    LAST_SEEN_STEP.min(idle / 4)
+}
+
+/// What ends a session now: its absolute end, and `SESSION_IDLE_SECS` without use.
+pub(super) fn cutoffs(state: &AppState, now: DateTime<Utc>) -> Cutoffs {
+    Cutoffs {
+        now,
+        idle_since: now - state.config.console.session_idle,
+    }
+}
+
+/// The live session of a cookie's id, its use recorded ([`LAST_SEEN_STEP`]); 401 when there
+/// is none.
 pub(super) async fn live_session(state: &AppState, id: &str) -> Result<StoredSession, ApiError> {
     const EXPIRED: &str = "the session has expired or ended; sign in again";
-    let session = db::sessions::find_live(&state.db, &sha256(id.as_bytes()), Utc::now())
+    let now = Utc::now();
+    let id_hash = sha256(id.as_bytes());
+    let session = db::sessions::find_live(&state.db, &id_hash, cutoffs(state, now))
         .await?
         .ok_or(ApiError::Unauthorized(EXPIRED))?;
     // An admin session lives only while ADMIN_TOKEN is the one it was opened with.
@@ -101,6 +126,15 @@ pub(super) async fn live_session(state: &AppState, id: &str) -> Result<StoredSes
         && !bool::from(session.credential_hash.ct_eq(&state.admin_token_hash))
     {
         return Err(ApiError::Unauthorized(EXPIRED));
+    }
+    let step = last_seen_step(state.config.console.session_idle);
+    let stale = now - step;
+    if session.last_seen_at < stale {
+        // The request goes on whatever happens here: a session that cannot be touched now
+        // is touched by its next request.
+        if let Err(e) = db::sessions::touch(&state.db, &id_hash, now, stale).await {
+            tracing::warn!(error = %e, "cannot record a console session's use");
+        }
     }
     Ok(session)
 }
