@@ -136,8 +136,8 @@ pub async fn list(
 }
 
 /// One customer as the admin's customer page shows it: the list's fields, its limits as set,
-/// how many sender ids it has and which is the default, its webhook URL and its live console
-/// sessions (opened with its current key, neither expired nor idle).
+/// how many sender ids it has and which is the default, its webhook URL, its live console
+/// sessions (opened with its current key, neither expired nor idle) and its parked callbacks.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Detail {
     pub id: i64,
@@ -151,11 +151,16 @@ pub struct Detail {
     pub default_sender: Option<String>,
     pub callback_url: Option<String>,
     pub console_sessions: i64,
+    pub parked_callbacks: i64,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// Parked callback events counted at most by [`detail`].
+pub const PARKED_COUNT_CAP: i64 = 10_000;
+
 /// The customer `id`, if it exists (one statement: primary keys, the senders' primary key
-/// prefix and the sessions' customer index).
+/// prefix, the sessions' customer index and at most [`PARKED_COUNT_CAP`] entries of the
+/// callback events' customer index).
 pub async fn detail(
     pool: &MySqlPool,
     id: i64,
@@ -171,11 +176,15 @@ pub async fn detail(
          (select count(*) from console_sessions x where x.customer_id = c.id \
             and x.credential_hash = c.api_key_hash and x.expires_at > ? \
             and x.last_seen_at > ?) as console_sessions, \
+         (select count(*) from (select 1 from callback_events e \
+            where e.customer_id = ? and e.state = 'parked' limit ?) p) as parked_callbacks, \
          c.created_at from customers c left join user_balances b on b.user_id = c.id \
          where c.id = ?",
     )
     .bind(sessions.now)
     .bind(sessions.idle_since)
+    .bind(id)
+    .bind(PARKED_COUNT_CAP)
     .bind(id)
     .fetch_optional(pool)
     .await

@@ -110,7 +110,7 @@ pub struct LaneBacklog {
     /// Recipients of the lane recorded SENT in the last 60 s, by every worker process (each
     /// adds its count once a second, so the last second may be missing).
     pub sent_last_minute: u64,
-    /// `sent_last_minute` / 60, to one decimal.
+    /// `sent_last_minute` / 60, to two decimals.
     pub sent_per_sec: f64,
 }
 
@@ -144,7 +144,7 @@ pub async fn lanes(State(state): State<AppState>, _: Admin) -> Result<Response, 
             lane,
             waiting_recipients,
             sent_last_minute,
-            sent_per_sec: (per_sec * 10.0).round() / 10.0,
+            sent_per_sec: (per_sec * 100.0).round() / 100.0,
         });
     }
     Ok(super::json_response(

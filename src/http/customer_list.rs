@@ -125,10 +125,14 @@ pub struct CustomerDetail {
     pub callback_url: Option<String>,
     /// Its live console sessions (opened with its current key, neither expired nor idle).
     pub console_sessions: i64,
+    /// Its callback events parked after their retries (`GET /callbacks/parked?user_id=`
+    /// lists them, `POST /callbacks/replay?user_id=` replays them), counted up to 10,000.
+    pub parked_callbacks: i64,
     pub created_at: DateTime<Utc>,
 }
 
-/// One customer: what the list shows, plus its limits, sender ids, webhook and sessions.
+/// One customer: what the list shows, plus its limits, sender ids, webhook, sessions and
+/// parked callbacks.
 #[utoipa::path(
     get, path = "/admin/customers/{customer_id}", tag = "admin",
     security(("admin_token" = [])),
@@ -172,6 +176,7 @@ pub async fn get_customer(
             default_sender: c.default_sender,
             callback_url: c.callback_url,
             console_sessions: c.console_sessions,
+            parked_callbacks: c.parked_callbacks,
             created_at: c.created_at,
         },
     ))
