@@ -30,7 +30,8 @@ export function Field({ id, label, hint, children }) {
 
 /**
  * Loads data with `load()` (re-run when `deps` change, and by `reload()`); optionally every
- * `everyMs` while `keepPolling(data)` says so. Returns { data, error, loading, reload }.
+ * `everyMs` while `keepPolling(data)` says so, and after a failure that may pass (the gateway
+ * unreachable, a 5xx). Returns { data, error, loading, reload }.
  */
 export function useLoad(load, deps, { everyMs, keepPolling } = {}) {
   const [state, setState] = useState({ data: null, error: null, loading: true });
@@ -46,7 +47,12 @@ export function useLoad(load, deps, { everyMs, keepPolling } = {}) {
         setState({ data, error: null, loading: false });
         if (everyMs && (!keepPolling || keepPolling(data))) timer = setTimeout(run, everyMs);
       } catch (error) {
-        if (live) setState((s) => ({ data: s.data, error, loading: false }));
+        if (!live) return;
+        setState((s) => ({ data: s.data, error, loading: false }));
+        // A polled page keeps trying while the gateway is unreachable or failing (5xx),
+        // and shows the problem meanwhile; a refusal (4xx) stops it.
+        const passing = error.status === 0 || error.status >= 500;
+        if (everyMs && passing) timer = setTimeout(run, everyMs);
       }
     };
     run();
