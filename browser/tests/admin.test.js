@@ -63,6 +63,8 @@ test('the admin creates a customer, tops it up, and pauses and resumes dispatch'
   await page.getByRole('link', { name: 'Operators' }).click();
   await page.getByTestId('operator-row').first().waitFor();
   await page.waitForFunction(() => Number(document.querySelector('[data-testid="sent-normal"]')?.textContent.replace(/\D/g, '')) >= 2);
+  // The page's own refreshes say so: they do not keep the session from going idle.
+  await page.waitForRequest((r) => r.url().endsWith('/admin/lanes') && r.headers()['x-background-refresh'] === '1');
   await page.getByTestId('dispatch-state').filter({ hasText: 'running' }).waitFor();
   await page.getByRole('button', { name: 'Pause dispatch' }).click();
   await page.getByTestId('dispatch-state').filter({ hasText: 'paused' }).waitFor();

@@ -17,7 +17,8 @@ use super::error::ApiError;
 use super::extract::ApiJson;
 use super::responses::{Forbidden, JsonWriteErrors, Unauthorized, Unavailable};
 use super::session_auth::{
-    SESSION_COOKIE, caller_of, csrf_token, cutoffs, live_session, session_cookie, uses_session,
+    SESSION_COOKIE, caller_of, csrf_token, cutoffs, is_use, live_session, session_cookie,
+    uses_session,
 };
 use crate::config::CookieSecure;
 use crate::db;
@@ -200,7 +201,7 @@ pub async fn get_session(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let id = session_cookie(&headers).ok_or(ApiError::Unauthorized("not signed in"))?;
-    let session = live_session(&state, id).await?;
+    let session = live_session(&state, id, is_use(&headers)).await?;
     let body = info(&state, id, &session).await?;
     let mut resp = super::json_response(StatusCode::OK, &body);
     resp.headers_mut()

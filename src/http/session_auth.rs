@@ -22,6 +22,9 @@ use crate::state::AppState;
 pub const SESSION_COOKIE: &str = "smsgw_session";
 /// Header carrying the CSRF token on writes made with the session cookie.
 pub const CSRF_HEADER: &str = "x-csrf-token";
+/// Header marking a request a page made by itself (the console's automatic refreshes): it
+/// does not count as a use of the session, so a page left open still goes idle.
+pub const BACKGROUND_HEADER: &str = "x-background-refresh";
 /// Longest session id accepted from a cookie (ours are 43 characters).
 const MAX_SESSION_ID_LEN: usize = 64;
 /// The session id of the request's cookie, if it carries one.
@@ -74,7 +77,7 @@ pub(super) async fn caller_of(
     let id = session_cookie(headers).ok_or(ApiError::Unauthorized(
         "send your API key as Authorization: Bearer <key>",
     ))?;
-    let session = live_session(state, id).await?;
+    let session = live_session(state, id, is_use(headers)).await?;
     if !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
         let sent = headers
             .get(CSRF_HEADER)
@@ -112,9 +115,19 @@ pub(super) fn cutoffs(state: &AppState, now: DateTime<Utc>) -> Cutoffs {
     }
 }
 
-/// The live session of a cookie's id, its use recorded ([`LAST_SEEN_STEP`]); 401 when there
-/// is none.
-pub(super) async fn live_session(state: &AppState, id: &str) -> Result<StoredSession, ApiError> {
+/// Whether a request counts as a use of its session: any but a background refresh
+/// ([`BACKGROUND_HEADER`]).
+pub(super) fn is_use(headers: &HeaderMap) -> bool {
+    !headers.contains_key(BACKGROUND_HEADER)
+}
+
+/// The live session of a cookie's id, its use recorded when `used` ([`LAST_SEEN_STEP`]); 401
+/// when there is none.
+pub(super) async fn live_session(
+    state: &AppState,
+    id: &str,
+    used: bool,
+) -> Result<StoredSession, ApiError> {
     const EXPIRED: &str = "the session has expired or ended; sign in again";
     let now = Utc::now();
     let id_hash = sha256(id.as_bytes());
@@ -129,7 +142,7 @@ pub(super) async fn live_session(state: &AppState, id: &str) -> Result<StoredSes
     }
     let step = last_seen_step(state.config.console.session_idle);
     let stale = now - step;
-    if session.last_seen_at < stale {
+    if used && session.last_seen_at < stale {
         // The request goes on whatever happens here: a session that cannot be touched now
         // is touched by its next request.
         if let Err(e) = db::sessions::touch(&state.db, &id_hash, now, stale).await {

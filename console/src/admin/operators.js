@@ -17,8 +17,11 @@ function circuitClass(c) {
 
 export function Operators() {
   useTitle('Operators');
-  const view = useLoad(async () => {
-    const [ops, lanes] = await Promise.all([api('GET', '/admin/operators'), api('GET', '/admin/lanes')]);
+  const view = useLoad(async ({ background }) => {
+    const [ops, lanes] = await Promise.all([
+      api('GET', '/admin/operators', undefined, { background }),
+      api('GET', '/admin/lanes', undefined, { background }),
+    ]);
     return { ops, lanes };
   }, [], { everyMs: EVERY_MS });
   const v = view.data;

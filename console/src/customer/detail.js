@@ -10,7 +10,7 @@ const open = (d) => d.messages.some((m) => !FINAL.includes(m.status));
 
 export function Detail({ id }) {
   useTitle('Message');
-  const sms = useLoad(() => api('GET', `/sms/${encodeURIComponent(id)}`), [id], { everyMs: 1000, keepPolling: open });
+  const sms = useLoad(({ background }) => api('GET', `/sms/${encodeURIComponent(id)}`, undefined, { background }), [id], { everyMs: 1000, keepPolling: open });
   const d = sms.data;
   const [error, setError] = useState(null);
   const cancel = async () => {

@@ -266,8 +266,27 @@ async fn an_unused_session_ends_after_the_idle_timeout_and_use_keeps_it_with_few
     let ago = seen_secs_ago(&app).await;
     assert!((4.0..10.0).contains(&ago), "not touched: seen {ago} s ago");
 
-    // Used 40 s after it: still live (under 60 s), and its use is recorded now.
+    // A page's automatic refresh 40 s after it is served but is no use: a console left open
+    // on a refreshing page still goes idle.
     set_seen_secs_ago(&app, 40).await;
+    for path in ["/balance", "/session"] {
+        app.request(
+            "GET",
+            path,
+            None,
+            &[("cookie", &s.cookie), ("x-background-refresh", "1")],
+            None,
+        )
+        .await
+        .assert_status(200);
+    }
+    let ago = seen_secs_ago(&app).await;
+    assert!(
+        ago >= 39.0,
+        "a background refresh is no use: seen {ago} s ago"
+    );
+
+    // Used 40 s after it: still live (under 60 s), and its use is recorded now.
     s.get(&app, "/balance").await.assert_status(200);
     assert!(seen_secs_ago(&app).await < 5.0, "touched");
     // ... in every process: another one honours the refreshed session.
