@@ -156,4 +156,13 @@ test("the admin opens a customer's parked callbacks from its page and replays th
   assert.ok(replayed >= shown && replayed >= 1, `${replayed} replayed, ${shown} shown`);
   // Replayed events are pending again: retried, and parked again once their new period ends.
   await page.done();
+
+  // The customer's page, with its webhook, fits 375 px too.
+  const phone = await openPage({ width: 375, height: 740 });
+  await signIn(phone, ADMIN_TOKEN);
+  await phone.goto(`${phone.url().split('#')[0]}#/customers/${them.id}`);
+  await phone.getByTestId('customer-facts').filter({ hasText: '/hook' }).waitFor();
+  const wide = await phone.evaluate(() => document.documentElement.scrollWidth - innerWidth);
+  assert.ok(wide <= 0, `the customer page is ${wide} px wider than the screen`);
+  await phone.done();
 });

@@ -172,7 +172,7 @@ function Summary({ c }) {
     <dt>Weight</dt><dd>${c.weight}</dd>
     <dt>Rate limits in force</dt><dd>${c.requests_per_sec || 'unlimited'} requests/s, ${c.recipients_per_sec || 'unlimited'} recipients/s</dd>
     <dt>Sender ids</dt><dd>${c.senders}${c.default_sender ? ` (default ${c.default_sender})` : ''}</dd>
-    <dt>Webhook</dt><dd>${c.callback_url ? html`<code>${c.callback_url}</code>` : 'none'}</dd>
+    <dt>Webhook</dt><dd>${c.callback_url ? html`<code class="id">${c.callback_url}</code>` : 'none'}</dd>
     <dt>Console sessions</dt><dd data-testid="customer-sessions">${c.console_sessions}</dd>
   </dl>`;
 }
