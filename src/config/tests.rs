@@ -281,8 +281,7 @@ fn connection_limits_and_key_caches_have_defaults_and_ranges() {
 }
 
 #[test]
-fn console_sessions_last_eight_hours_idle_half_an_hour_and_their_cookie_is_secure_over_tls_by_default()
- {
+fn console_sessions_last_8_h_or_30_min_unused_and_their_cookie_is_secure_over_tls() {
     let c = config(&[TOKEN]).unwrap();
     assert_eq!(
         c.console.session_ttl,

@@ -2,12 +2,12 @@
 //! token ([`caller`]): the session must be live, and a write must carry the session's CSRF
 //! token in `X-CSRF-Token`. The session endpoints themselves are in `session`.
 
+use std::time::Duration;
+
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 use subtle::ConstantTimeEq;
 
@@ -63,8 +63,9 @@ pub(super) fn csrf_token(session_id: &str) -> String {
 }
 
 /// The caller of a request authenticated by its session cookie. 401 if the session is
-/// unknown, expired, idle for `SESSION_IDLE_SECS`, signed out, or its key or token has changed since sign-in; 403 for a
-/// write (any method but GET, HEAD, OPTIONS) without the session's `X-CSRF-Token`.
+/// unknown, expired, idle for `SESSION_IDLE_SECS`, signed out, or its key or token has
+/// changed since sign-in; 403 for a write (any method but GET, HEAD, OPTIONS) without the
+/// session's `X-CSRF-Token`.
 pub async fn caller(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
     caller_of(&parts.method, &parts.headers, state).await
 }
