@@ -170,7 +170,8 @@ write_config() {
   {
     for path in /sms/send /sms/history /sms/history.csv /reports/daily /balance /balance/add /admin/customers \
       "/sms/{sms_identifier}" "/sms/{sms_identifier}/recipients/{recipient}/events" \
-      "/admin/customers/{customer_id}/limits" /senders "/admin/customers/{customer_id}/senders" \
+      "/admin/customers/{customer_id}" "/admin/customers/{customer_id}/limits" /senders \
+      "/admin/customers/{customer_id}/senders" \
       "/admin/customers/{customer_id}/senders/{sender}" \
       "/admin/customers/{customer_id}/senders/{sender}/default" /sms/quote /session \
       "/admin/customers/{customer_id}/sessions" /callbacks/replay /callbacks/settings \

@@ -26,6 +26,9 @@ test('the admin creates a customer, tops it up, and pauses and resumes dispatch'
   await page.waitForFunction(() => document.querySelectorAll('[data-testid="customer-row"]').length === 1);
   await screenshot(page, 'admin-customers');
   await page.getByRole('link', { name }).click();
+  // The customer's page is named after it and shows its settings (GET /admin/customers/{id}).
+  await page.getByRole('heading', { name, level: 1 }).waitFor();
+  await page.getByTestId('customer-facts').filter({ hasText: 'Console sessions' }).waitFor();
 
   await page.getByLabel('Credits to add').fill('120');
   await page.getByLabel('Description (optional)').fill('console top-up');
@@ -36,6 +39,7 @@ test('the admin creates a customer, tops it up, and pauses and resumes dispatch'
   await page.getByLabel('Weight').fill('250');
   await page.getByRole('button', { name: 'Save limits' }).click();
   await page.getByText('Saved.').waitFor();
+  await page.getByTestId('customer-facts').filter({ hasText: /Weight\s*250/ }).waitFor();
   await page.getByLabel('New sender id').fill('ACME');
   await page.getByRole('button', { name: 'Add sender id' }).click();
   await page.getByText('ACME').first().waitFor();
@@ -49,10 +53,18 @@ test('the admin creates a customer, tops it up, and pauses and resumes dispatch'
   assert.equal(customerSession.status, 201);
   await page.getByRole('button', { name: 'End its console sessions' }).click();
   await page.getByText('1 session(s) ended.').waitFor();
+  await page.getByTestId('customer-sessions').filter({ hasText: /^0$/ }).waitFor();
   assert.equal((await call('GET', '/balance', key)).status, 200);
 
+  // The lanes' throughput is the gateway's (GET /admin/lanes, every worker process): the
+  // customer's SMS, sent through the API, shows in the normal lane's last minute.
+  const sent = await call('POST', '/sms/send', key, { text: 'counted', recipients: ['+989121234567', '+989121234568'] });
+  assert.equal(sent.status, 202, sent.text);
   await page.getByRole('link', { name: 'Operators' }).click();
   await page.getByTestId('operator-row').first().waitFor();
+  await page.waitForFunction(() => Number(document.querySelector('[data-testid="sent-normal"]')?.textContent.replace(/\D/g, '')) >= 2);
+  // The page's own refreshes say so: they do not keep the session from going idle.
+  await page.waitForRequest((r) => r.url().endsWith('/admin/lanes') && r.headers()['x-background-refresh'] === '1');
   await page.getByTestId('dispatch-state').filter({ hasText: 'running' }).waitFor();
   await page.getByRole('button', { name: 'Pause dispatch' }).click();
   await page.getByTestId('dispatch-state').filter({ hasText: 'paused' }).waitFor();

@@ -139,8 +139,11 @@ test("the admin opens a customer's parked callbacks from its page and replays th
   const page = await openPage();
   await signIn(page, ADMIN_TOKEN);
   await page.goto(`${page.url().split('#')[0]}#/customers/${them.id}`);
+  // The customer's page says that events are parked (GET /admin/customers/{id}).
+  await page.getByTestId('customer-parked').filter({ hasText: 'wait for a replay' }).waitFor();
   await page.getByRole('link', { name: /parked events/ }).click();
-  await page.getByRole('heading', { name: `Callbacks of customer #${them.id}` }).waitFor();
+  // Named, not numbered (GET /admin/customers/{id}).
+  await page.getByRole('heading', { name: `Callbacks of ${them.name}` }).waitFor();
   await page.getByTestId('parked-row').filter({ hasText: parked[0].event_id }).waitFor();
   await page.getByTestId('delivery-row').filter({ hasText: 'unreachable' }).first().waitFor();
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - innerWidth);
@@ -153,4 +156,13 @@ test("the admin opens a customer's parked callbacks from its page and replays th
   assert.ok(replayed >= shown && replayed >= 1, `${replayed} replayed, ${shown} shown`);
   // Replayed events are pending again: retried, and parked again once their new period ends.
   await page.done();
+
+  // The customer's page, with its webhook, fits 375 px too.
+  const phone = await openPage({ width: 375, height: 740 });
+  await signIn(phone, ADMIN_TOKEN);
+  await phone.goto(`${phone.url().split('#')[0]}#/customers/${them.id}`);
+  await phone.getByTestId('customer-facts').filter({ hasText: '/hook' }).waitFor();
+  const wide = await phone.evaluate(() => document.documentElement.scrollWidth - innerWidth);
+  assert.ok(wide <= 0, `the customer page is ${wide} px wider than the screen`);
+  await phone.done();
 });

@@ -26,10 +26,13 @@ export class Problem extends Error {
 
 /**
  * Calls the API. `body` is sent as JSON; the answer is the decoded JSON (null for 204).
+ * `background`: a refresh the page made by itself, which the gateway does not count as a use
+ * of the session (X-Background-Refresh), so an open page still goes idle.
  * Throws a Problem for every non-2xx answer, or when the gateway cannot be reached.
  */
-export async function api(method, path, body, { idempotencyKey, quiet401 } = {}) {
+export async function api(method, path, body, { idempotencyKey, quiet401, background } = {}) {
   const headers = { Accept: 'application/json' };
+  if (background) headers['X-Background-Refresh'] = '1';
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (method !== 'GET' && csrfToken) headers['X-CSRF-Token'] = csrfToken;
   if (idempotencyKey) headers['Idempotency-Key'] = idempotencyKey;

@@ -124,7 +124,7 @@ function App() {
     onUnauthorized(() => {
       setCsrfToken(null);
       setSession(null);
-      setNotice('Your session has ended (signed out, expired, or the key was rotated). Sign in again.');
+      setNotice('Your session has ended (signed out, unused for too long, expired, or the key was rotated). Sign in again.');
     });
     api('GET', '/session', undefined, { quiet401: true })
       .then((s) => {
@@ -149,13 +149,19 @@ function App() {
   }
 
   const signOut = async () => {
+    let notice = 'Signed out.';
     try {
-      await api('DELETE', '/session');
-    } finally {
-      setCsrfToken(null);
-      setSession(null);
-      setNotice('Signed out.');
+      await api('DELETE', '/session', undefined, { quiet401: true });
+    } catch (e) {
+      // 401: the session had ended already. Otherwise the gateway did not end it: say so.
+      if (!(e instanceof Problem) || e.status !== 401) {
+        const minutes = Math.round(session.idle_timeout_secs / 60);
+        notice = `Signed out in this browser, but the gateway did not confirm it (${e.message}); the session ends by itself once unused for ${minutes} minutes.`;
+      }
     }
+    setCsrfToken(null);
+    setSession(null);
+    setNotice(notice);
   };
   const nav = session.role === 'admin' ? ADMIN_NAV : CUSTOMER_NAV;
   const here = `#/${route.parts[0] || ''}`;

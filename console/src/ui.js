@@ -29,8 +29,11 @@ export function Field({ id, label, hint, children }) {
 }
 
 /**
- * Loads data with `load()` (re-run when `deps` change, and by `reload()`); optionally every
- * `everyMs` while `keepPolling(data)` says so. Returns { data, error, loading, reload }.
+ * Loads data with `load({ background })` (re-run when `deps` change, and by `reload()`);
+ * optionally every `everyMs` while `keepPolling(data)` says so, and after a failure that may
+ * pass (the gateway unreachable, a 5xx). Those automatic runs get `background: true`, to pass
+ * on to `api()`: they do not keep the session from going idle. Returns { data, error,
+ * loading, reload }.
  */
 export function useLoad(load, deps, { everyMs, keepPolling } = {}) {
   const [state, setState] = useState({ data: null, error: null, loading: true });
@@ -39,17 +42,23 @@ export function useLoad(load, deps, { everyMs, keepPolling } = {}) {
   useEffect(() => {
     let live = true;
     let timer = null;
-    const run = async () => {
+    const again = () => run(true);
+    const run = async (background) => {
       try {
-        const data = await load();
+        const data = await load({ background });
         if (!live) return;
         setState({ data, error: null, loading: false });
-        if (everyMs && (!keepPolling || keepPolling(data))) timer = setTimeout(run, everyMs);
+        if (everyMs && (!keepPolling || keepPolling(data))) timer = setTimeout(again, everyMs);
       } catch (error) {
-        if (live) setState((s) => ({ data: s.data, error, loading: false }));
+        if (!live) return;
+        setState((s) => ({ data: s.data, error, loading: false }));
+        // A polled page keeps trying while the gateway is unreachable or failing (5xx),
+        // and shows the problem meanwhile; a refusal (4xx) stops it.
+        const passing = error.status === 0 || error.status >= 500;
+        if (everyMs && passing) timer = setTimeout(again, everyMs);
       }
     };
-    run();
+    run(false);
     return () => {
       live = false;
       if (timer) clearTimeout(timer);

@@ -1,4 +1,5 @@
-//! The web console's sessions: how long one lasts and when its cookie is `Secure`.
+//! The web console's sessions: how long one lasts, how long it may sit unused, and when its
+//! cookie is `Secure`.
 
 use std::time::Duration;
 
@@ -22,6 +23,8 @@ pub enum CookieSecure {
 pub struct ConsoleConfig {
     /// `SESSION_TTL_SECS`: a session ends this long after sign-in, whatever its use.
     pub session_ttl: Duration,
+    /// `SESSION_IDLE_SECS`: a session also ends once unused this long.
+    pub session_idle: Duration,
     /// `SESSION_COOKIE_SECURE`: `auto` (default), `always` or `never`.
     pub cookie_secure: CookieSecure,
 }
@@ -46,6 +49,7 @@ impl ConsoleConfig {
         };
         Self {
             session_ttl: r.secs("SESSION_TTL_SECS", 8 * 3_600, 60, 30 * 86_400),
+            session_idle: r.secs("SESSION_IDLE_SECS", 30 * 60, 60, 30 * 86_400),
             cookie_secure,
         }
     }

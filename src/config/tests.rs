@@ -281,28 +281,36 @@ fn connection_limits_and_key_caches_have_defaults_and_ranges() {
 }
 
 #[test]
-fn console_sessions_last_eight_hours_and_their_cookie_is_secure_over_tls_by_default() {
+fn console_sessions_last_8_h_or_30_min_unused_and_their_cookie_is_secure_over_tls() {
     let c = config(&[TOKEN]).unwrap();
     assert_eq!(
         c.console.session_ttl,
         std::time::Duration::from_secs(8 * 3_600)
+    );
+    assert_eq!(
+        c.console.session_idle,
+        std::time::Duration::from_secs(1_800)
     );
     assert_eq!(c.console.cookie_secure, CookieSecure::Auto);
     let c = config(&[
         TOKEN,
         ("SESSION_COOKIE_SECURE", "Always"),
         ("SESSION_TTL_SECS", "600"),
+        ("SESSION_IDLE_SECS", "120"),
     ])
     .unwrap();
     assert_eq!(c.console.cookie_secure, CookieSecure::Always);
     assert_eq!(c.console.session_ttl, std::time::Duration::from_secs(600));
+    assert_eq!(c.console.session_idle, std::time::Duration::from_secs(120));
     let err = config(&[
         TOKEN,
         ("SESSION_COOKIE_SECURE", "maybe"),
         ("SESSION_TTL_SECS", "5"),
+        ("SESSION_IDLE_SECS", "0"),
     ])
     .unwrap_err();
     let text = err.to_string();
     assert!(text.contains("SESSION_COOKIE_SECURE"), "{text}");
     assert!(text.contains("SESSION_TTL_SECS"), "{text}");
+    assert!(text.contains("SESSION_IDLE_SECS"), "{text}");
 }

@@ -134,3 +134,58 @@ pub async fn list(
     .fetch_all(pool)
     .await
 }
+
+/// One customer as the admin's customer page shows it: the list's fields, its limits as set,
+/// how many sender ids it has and which is the default, its webhook URL, its live console
+/// sessions (opened with its current key, neither expired nor idle) and its parked callbacks.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Detail {
+    pub id: i64,
+    pub name: String,
+    pub api_key_hint: String,
+    pub balance: i64,
+    pub weight: i32,
+    pub max_requests_per_sec: Option<i32>,
+    pub max_recipients_per_sec: Option<i32>,
+    pub senders: i64,
+    pub default_sender: Option<String>,
+    pub callback_url: Option<String>,
+    pub console_sessions: i64,
+    pub parked_callbacks: i64,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Parked callback events counted at most by [`detail`].
+pub const PARKED_COUNT_CAP: i64 = 10_000;
+
+/// The customer `id`, if it exists (one statement: primary keys, the senders' primary key
+/// prefix, the sessions' customer index and at most [`PARKED_COUNT_CAP`] entries of the
+/// callback events' customer index).
+pub async fn detail(
+    pool: &MySqlPool,
+    id: i64,
+    sessions: super::sessions::Cutoffs,
+) -> Result<Option<Detail>, sqlx::Error> {
+    sqlx::query_as(
+        "select c.id, c.name, c.api_key_hint, coalesce(b.balance, 0) as balance, c.weight, \
+         c.max_requests_per_sec, c.max_recipients_per_sec, \
+         (select count(*) from customer_senders s where s.customer_id = c.id) as senders, \
+         (select s.sender from customer_senders s where s.customer_id = c.id \
+            and s.is_default = 1) as default_sender, \
+         c.callback_url, \
+         (select count(*) from console_sessions x where x.customer_id = c.id \
+            and x.credential_hash = c.api_key_hash and x.expires_at > ? \
+            and x.last_seen_at > ?) as console_sessions, \
+         (select count(*) from (select 1 from callback_events e \
+            where e.customer_id = ? and e.state = 'parked' limit ?) p) as parked_callbacks, \
+         c.created_at from customers c left join user_balances b on b.user_id = c.id \
+         where c.id = ?",
+    )
+    .bind(sessions.now)
+    .bind(sessions.idle_since)
+    .bind(id)
+    .bind(PARKED_COUNT_CAP)
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}

@@ -12,6 +12,7 @@ pub mod dispatch;
 pub mod fair_share;
 pub mod held_reports;
 pub mod idempotency;
+pub mod lane_sent;
 pub mod ledger;
 pub mod messages;
 pub mod outbox;

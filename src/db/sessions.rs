@@ -14,6 +14,16 @@ pub struct StoredSession {
     /// SHA-256 of the key or token it was opened with.
     pub credential_hash: [u8; 32],
     pub expires_at: DateTime<Utc>,
+    /// When it was last used (moved forward at most once a minute, [`touch`]).
+    pub last_seen_at: DateTime<Utc>,
+}
+
+/// When a session ends: `expires_at` passed, or unused since `idle_since`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cutoffs {
+    pub now: DateTime<Utc>,
+    /// Sessions last seen at or before this are idle (now - `SESSION_IDLE_SECS`).
+    pub idle_since: DateTime<Utc>,
 }
 
 /// Stores a new session.
@@ -24,47 +34,73 @@ pub async fn insert(
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "insert into console_sessions (id_hash, customer_id, credential_hash, created_at, expires_at) \
-         values (?, ?, ?, ?, ?)",
+        "insert into console_sessions \
+         (id_hash, customer_id, credential_hash, created_at, expires_at, last_seen_at) \
+         values (?, ?, ?, ?, ?, ?)",
     )
     .bind(&id_hash[..])
     .bind(session.customer_id)
     .bind(&session.credential_hash[..])
     .bind(now)
     .bind(session.expires_at)
+    .bind(session.last_seen_at)
     .execute(pool)
     .await?;
     Ok(())
 }
 
-/// The session with this id hash, if it has not expired at `now` and, for a customer, was
-/// opened with the customer's current key. (The admin's credential is checked by the caller,
-/// against the running process's `ADMIN_TOKEN`.)
+/// The session with this id hash, if it has not expired nor been idle at `at` and, for a
+/// customer, was opened with the customer's current key. (The admin's credential is checked
+/// by the caller, against the running process's `ADMIN_TOKEN`.)
 pub async fn find_live(
     pool: &MySqlPool,
     id_hash: &[u8; 32],
-    now: DateTime<Utc>,
+    at: Cutoffs,
 ) -> Result<Option<StoredSession>, sqlx::Error> {
-    let row: Option<(Option<i64>, Vec<u8>, DateTime<Utc>)> = sqlx::query_as(
-        "select s.customer_id, s.credential_hash, s.expires_at from console_sessions s \
-         left join customers c on c.id = s.customer_id \
-         where s.id_hash = ? and s.expires_at > ? \
+    /// customer_id, credential_hash, expires_at, last_seen_at.
+    type Row = (Option<i64>, Vec<u8>, DateTime<Utc>, DateTime<Utc>);
+    let row: Option<Row> = sqlx::query_as(
+        "select s.customer_id, s.credential_hash, s.expires_at, s.last_seen_at \
+         from console_sessions s left join customers c on c.id = s.customer_id \
+         where s.id_hash = ? and s.expires_at > ? and s.last_seen_at > ? \
            and (s.customer_id is null or c.api_key_hash = s.credential_hash)",
     )
     .bind(&id_hash[..])
-    .bind(now)
+    .bind(at.now)
+    .bind(at.idle_since)
     .fetch_optional(pool)
     .await?;
-    row.map(|(customer_id, hash, expires_at)| {
+    row.map(|(customer_id, hash, expires_at, last_seen_at)| {
         let credential_hash =
             <[u8; 32]>::try_from(hash.as_slice()).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
         Ok(StoredSession {
             customer_id,
             credential_hash,
             expires_at,
+            last_seen_at,
         })
     })
     .transpose()
+}
+
+/// Moves a session's `last_seen_at` to `now` unless a concurrent request moved it past
+/// `older_than` already; false when nothing changed.
+pub async fn touch(
+    pool: &MySqlPool,
+    id_hash: &[u8; 32],
+    now: DateTime<Utc>,
+    older_than: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query(
+        "update console_sessions set last_seen_at = ? where id_hash = ? and last_seen_at < ?",
+    )
+    .bind(now)
+    .bind(&id_hash[..])
+    .bind(older_than)
+    .execute(pool)
+    .await?
+    .rows_affected()
+        == 1)
 }
 
 /// Ends a session (signing out); false if there was none.
@@ -99,21 +135,23 @@ pub async fn rebind(
         == 1)
 }
 
-/// Removes up to `limit` sessions that expired before `now` (they are refused already; this
-/// keeps the table small). Returns how many went.
-pub async fn purge_expired(
-    pool: &MySqlPool,
-    now: DateTime<Utc>,
-    limit: u32,
-) -> Result<u64, sqlx::Error> {
-    Ok(
-        sqlx::query("delete from console_sessions where expires_at <= ? limit ?")
-            .bind(now)
-            .bind(limit)
-            .execute(pool)
-            .await?
-            .rows_affected(),
-    )
+/// Removes up to `limit` sessions that expired, and up to `limit` that went idle, by `at`
+/// (they are refused already; this keeps the table small). Returns how many went.
+pub async fn purge_expired(pool: &MySqlPool, at: Cutoffs, limit: u32) -> Result<u64, sqlx::Error> {
+    // Two statements, each a range of its own index (an `or` of both would scan the table).
+    let expired = sqlx::query("delete from console_sessions where expires_at <= ? limit ?")
+        .bind(at.now)
+        .bind(limit)
+        .execute(pool)
+        .await?
+        .rows_affected();
+    let idle = sqlx::query("delete from console_sessions where last_seen_at <= ? limit ?")
+        .bind(at.idle_since)
+        .bind(limit)
+        .execute(pool)
+        .await?
+        .rows_affected();
+    Ok(expired + idle)
 }
 
 /// Ends every session of a customer; returns how many there were.

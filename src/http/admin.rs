@@ -1,5 +1,5 @@
 //! Operations endpoints of the admin: dispatch pause/resume, the operators' state and the
-//! lanes' backlog.
+//! lanes' backlog and throughput.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -97,13 +97,21 @@ pub async fn operators(State(state): State<AppState>, _: Admin) -> Result<Respon
 /// recipient): bounds the index scan of one look.
 const LANE_SCAN_CAP: u64 = 1_000_000;
 
-/// One lane's backlog.
+/// The window of a lane's throughput, in seconds.
+pub const THROUGHPUT_WINDOW_SECS: u32 = 60;
+
+/// One lane's backlog and throughput.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct LaneBacklog {
     pub lane: crate::domain::SmsType,
     /// Recipients of the lane's work in the outbox not yet all published (the backlog that
     /// `NORMAL_BACKLOG_LIMIT` bounds), counted over at most 1,000,000 outbox rows.
     pub waiting_recipients: u64,
+    /// Recipients of the lane recorded SENT in the last 60 s, by every worker process (each
+    /// adds its count once a second, so the last second may be missing).
+    pub sent_last_minute: u64,
+    /// `sent_last_minute` / 60, to two decimals.
+    pub sent_per_sec: f64,
 }
 
 /// The lanes and whether dispatch is paused.
@@ -113,8 +121,9 @@ pub struct LanesView {
     pub lanes: Vec<LaneBacklog>,
 }
 
-/// Each lane's backlog in the outbox (what `/metrics` samples as `smsgw_outbox_*`), for the
-/// console's lanes view; throughput is the operators' `sent` counters over time.
+/// Each lane's backlog in the outbox (what `/metrics` samples as `smsgw_outbox_*`) and its
+/// throughput over the last minute (recipients recorded SENT by every worker process), for
+/// the console's lanes view.
 #[utoipa::path(get, path = "/admin/lanes", tag = "admin",
     security(("admin_token" = [])),
     responses(
@@ -128,9 +137,14 @@ pub async fn lanes(State(state): State<AppState>, _: Admin) -> Result<Response, 
     for lane in [SmsType::Express, SmsType::Normal] {
         let waiting_recipients =
             db::outbox::waiting_recipients(&state.db, lane.priority(), LANE_SCAN_CAP).await?;
+        let sent_last_minute =
+            db::lane_sent::sent_since(&state.db, lane, THROUGHPUT_WINDOW_SECS).await?;
+        let per_sec = sent_last_minute as f64 / f64::from(THROUGHPUT_WINDOW_SECS);
         lanes.push(LaneBacklog {
             lane,
             waiting_recipients,
+            sent_last_minute,
+            sent_per_sec: (per_sec * 100.0).round() / 100.0,
         });
     }
     Ok(super::json_response(

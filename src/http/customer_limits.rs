@@ -52,7 +52,7 @@ pub struct CustomerLimits {
     pub recipients_per_sec: u32,
 }
 
-fn view(state: &AppState, customer_id: i64, s: Shares) -> CustomerLimits {
+pub(super) fn view(state: &AppState, customer_id: i64, s: Shares) -> CustomerLimits {
     let intake = &state.config.intake;
     let effective = |own: Option<i32>, default: u32| own.map_or(default, |v| v.max(0) as u32);
     CustomerLimits {

@@ -1,5 +1,5 @@
 //! `GET /admin/customers`: the admin's list of customers, searchable by name (the console's
-//! customers page).
+//! customers page), and `GET /admin/customers/{customer_id}`: one of them (its page).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::ApiError;
-use super::extract::{Admin, ApiQuery};
+use super::extract::{Admin, ApiPath, ApiQuery};
 use super::pagination::PageRequest;
-use super::responses::{BadRequest, Forbidden, Unauthorized, Unavailable};
+use super::responses::{BadRequest, Forbidden, LookupErrors, Unauthorized, Unavailable};
 use crate::db;
 use crate::state::AppState;
 
@@ -97,5 +97,87 @@ pub async fn list_customers(
     Ok(super::json_response(
         StatusCode::OK,
         &CustomerList { items, next_cursor },
+    ))
+}
+
+/// One customer, as its page in the console shows it. The API key itself is never shown
+/// again: only its hint.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CustomerDetail {
+    pub customer_id: i64,
+    pub name: String,
+    /// The first characters of its API key.
+    pub api_key_hint: String,
+    pub balance: i64,
+    /// Its share of delivery while customers wait (see `PUT .../limits`).
+    pub weight: i32,
+    /// Its own rate limits as set (`null`: the configured default; 0: unlimited).
+    pub max_requests_per_sec: Option<i32>,
+    pub max_recipients_per_sec: Option<i32>,
+    /// The rate limits in effect (0: unlimited).
+    pub requests_per_sec: u32,
+    pub recipients_per_sec: u32,
+    /// How many sender ids it may send from (`GET .../senders` lists them).
+    pub senders: i64,
+    /// Its default sender id, if it has one.
+    pub default_sender: Option<String>,
+    /// Its webhook for delivery-status callbacks, if set.
+    pub callback_url: Option<String>,
+    /// Its live console sessions (opened with its current key, neither expired nor idle).
+    pub console_sessions: i64,
+    /// Its callback events parked after their retries (`GET /callbacks/parked?user_id=`
+    /// lists them, `POST /callbacks/replay?user_id=` replays them), counted up to 10,000.
+    pub parked_callbacks: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One customer: what the list shows, plus its limits, sender ids, webhook, sessions and
+/// parked callbacks.
+#[utoipa::path(
+    get, path = "/admin/customers/{customer_id}", tag = "admin",
+    security(("admin_token" = [])),
+    params(("customer_id" = i64, Path, description = "The customer")),
+    responses(
+        (status = 200, description = "The customer", body = CustomerDetail),
+        LookupErrors,
+    )
+)]
+pub async fn get_customer(
+    State(state): State<AppState>,
+    _: Admin,
+    ApiPath(customer_id): ApiPath<i64>,
+) -> Result<Response, ApiError> {
+    let at = super::session_auth::cutoffs(&state, Utc::now());
+    let c = db::customers::detail(&state.db, customer_id, at)
+        .await?
+        .ok_or_else(|| ApiError::unknown_customer(customer_id))?;
+    let limits = super::customer_limits::view(
+        &state,
+        c.id,
+        db::fair_share::Shares {
+            weight: c.weight,
+            max_requests_per_sec: c.max_requests_per_sec,
+            max_recipients_per_sec: c.max_recipients_per_sec,
+        },
+    );
+    Ok(super::json_response(
+        StatusCode::OK,
+        &CustomerDetail {
+            customer_id: c.id,
+            name: c.name,
+            api_key_hint: c.api_key_hint,
+            balance: c.balance,
+            weight: c.weight,
+            max_requests_per_sec: c.max_requests_per_sec,
+            max_recipients_per_sec: c.max_recipients_per_sec,
+            requests_per_sec: limits.requests_per_sec,
+            recipients_per_sec: limits.recipients_per_sec,
+            senders: c.senders,
+            default_sender: c.default_sender,
+            callback_url: c.callback_url,
+            console_sessions: c.console_sessions,
+            parked_callbacks: c.parked_callbacks,
+            created_at: c.created_at,
+        },
     ))
 }

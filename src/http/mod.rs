@@ -69,6 +69,10 @@ pub fn router(state: AppState) -> Router {
             get(customer_list::list_customers).post(customers::create_customer),
         )
         .route(
+            "/admin/customers/{customer_id}",
+            get(customer_list::get_customer),
+        )
+        .route(
             "/admin/customers/{customer_id}/limits",
             get(customer_limits::get_limits).put(customer_limits::put_limits),
         )

@@ -22,6 +22,7 @@ use crate::domain;
     paths(
         customers::create_customer,
         customer_list::list_customers,
+        customer_list::get_customer,
         customers::rotate_api_key,
         customers::rotate_own_api_key,
         session::sign_in,

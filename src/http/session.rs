@@ -17,7 +17,8 @@ use super::error::ApiError;
 use super::extract::ApiJson;
 use super::responses::{Forbidden, JsonWriteErrors, Unauthorized, Unavailable};
 use super::session_auth::{
-    SESSION_COOKIE, caller_of, csrf_token, live_session, session_cookie, uses_session,
+    SESSION_COOKIE, caller_of, csrf_token, cutoffs, is_use, live_session, session_cookie,
+    uses_session,
 };
 use crate::config::CookieSecure;
 use crate::db;
@@ -25,7 +26,8 @@ use crate::db::sessions::StoredSession;
 use crate::hashing::sha256;
 use crate::state::AppState;
 
-/// Expired sessions removed per sign-in (they are refused anyway; this bounds the table).
+/// Expired sessions, and idle ones, removed per sign-in (they are refused anyway; this bounds
+/// the table).
 const PURGE_PER_SIGN_IN: u32 = 100;
 
 /// Body of `POST /session`.
@@ -61,8 +63,12 @@ pub struct SessionInfo {
     /// Send it as `X-CSRF-Token` with every write made with the session cookie. Keep it in
     /// memory only; `GET /session` gives it again.
     pub csrf_token: String,
-    /// When the session ends (`SESSION_TTL_SECS` after sign-in).
+    /// When the session ends at the latest (`SESSION_TTL_SECS` after sign-in); it ends
+    /// sooner once unused for `idle_timeout_secs`.
     pub expires_at: DateTime<Utc>,
+    /// `SESSION_IDLE_SECS`: the session ends once unused this long (every request with its
+    /// cookie is a use).
+    pub idle_timeout_secs: u64,
 }
 
 fn cookie_is_secure(state: &AppState, headers: &HeaderMap) -> bool {
@@ -116,6 +122,7 @@ async fn info(
         api_key_hint: hint,
         csrf_token: csrf_token(session_id),
         expires_at: session.expires_at,
+        idle_timeout_secs: state.config.console.session_idle.as_secs(),
     })
 }
 
@@ -159,9 +166,10 @@ pub async fn sign_in(
         customer_id,
         credential_hash: hash,
         expires_at: now + chrono::Duration::from_std(ttl).map_err(anyhow::Error::from)?,
+        last_seen_at: now,
     };
     let id = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
-    db::sessions::purge_expired(&state.db, now, PURGE_PER_SIGN_IN).await?;
+    db::sessions::purge_expired(&state.db, cutoffs(&state, now), PURGE_PER_SIGN_IN).await?;
     db::sessions::insert(&state.db, &sha256(id.as_bytes()), &session, now).await?;
     tracing::info!(
         customer.id = customer_id,
@@ -193,7 +201,7 @@ pub async fn get_session(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let id = session_cookie(&headers).ok_or(ApiError::Unauthorized("not signed in"))?;
-    let session = live_session(&state, id).await?;
+    let session = live_session(&state, id, is_use(&headers)).await?;
     let body = info(&state, id, &session).await?;
     let mut resp = super::json_response(StatusCode::OK, &body);
     resp.headers_mut()

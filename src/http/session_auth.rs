@@ -2,17 +2,19 @@
 //! token ([`caller`]): the session must be live, and a write must carry the session's CSRF
 //! token in `X-CSRF-Token`. The session endpoints themselves are in `session`.
 
+use std::time::Duration;
+
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use subtle::ConstantTimeEq;
 
 use super::caller::Caller;
 use super::error::ApiError;
 use crate::db;
-use crate::db::sessions::StoredSession;
+use crate::db::sessions::{Cutoffs, StoredSession};
 use crate::hashing::sha256;
 use crate::state::AppState;
 
@@ -20,6 +22,9 @@ use crate::state::AppState;
 pub const SESSION_COOKIE: &str = "smsgw_session";
 /// Header carrying the CSRF token on writes made with the session cookie.
 pub const CSRF_HEADER: &str = "x-csrf-token";
+/// Header marking a request a page made by itself (the console's automatic refreshes): it
+/// does not count as a use of the session, so a page left open still goes idle.
+pub const BACKGROUND_HEADER: &str = "x-background-refresh";
 /// Longest session id accepted from a cookie (ours are 43 characters).
 const MAX_SESSION_ID_LEN: usize = 64;
 /// The session id of the request's cookie, if it carries one.
@@ -58,8 +63,9 @@ pub(super) fn csrf_token(session_id: &str) -> String {
 }
 
 /// The caller of a request authenticated by its session cookie. 401 if the session is
-/// unknown, expired, signed out, or its key or token has changed since sign-in; 403 for a
-/// write (any method but GET, HEAD, OPTIONS) without the session's `X-CSRF-Token`.
+/// unknown, expired, idle for `SESSION_IDLE_SECS`, signed out, or its key or token has
+/// changed since sign-in; 403 for a write (any method but GET, HEAD, OPTIONS) without the
+/// session's `X-CSRF-Token`.
 pub async fn caller(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
     caller_of(&parts.method, &parts.headers, state).await
 }
@@ -72,7 +78,7 @@ pub(super) async fn caller_of(
     let id = session_cookie(headers).ok_or(ApiError::Unauthorized(
         "send your API key as Authorization: Bearer <key>",
     ))?;
-    let session = live_session(state, id).await?;
+    let session = live_session(state, id, is_use(headers)).await?;
     if !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
         let sent = headers
             .get(CSRF_HEADER)
@@ -91,9 +97,42 @@ pub(super) async fn caller_of(
     })
 }
 
-pub(super) async fn live_session(state: &AppState, id: &str) -> Result<StoredSession, ApiError> {
+/// Longest a session's `last_seen_at` lags its last use: a request moves it forward only when
+/// it is older than this (a quarter of `SESSION_IDLE_SECS` when that is under 4 minutes), so
+/// using a session writes at most one row a minute, and a session ends between
+/// `SESSION_IDLE_SECS` minus this and `SESSION_IDLE_SECS` after its last use.
+pub const LAST_SEEN_STEP: Duration = Duration::from_secs(60);
+
+/// The step of `last_seen_at` for an idle timeout of `idle`.
+pub fn last_seen_step(idle: Duration) -> Duration {
+    LAST_SEEN_STEP.min(idle / 4)
+}
+
+/// What ends a session now: its absolute end, and `SESSION_IDLE_SECS` without use.
+pub(super) fn cutoffs(state: &AppState, now: DateTime<Utc>) -> Cutoffs {
+    Cutoffs {
+        now,
+        idle_since: now - state.config.console.session_idle,
+    }
+}
+
+/// Whether a request counts as a use of its session: any but a background refresh
+/// ([`BACKGROUND_HEADER`]).
+pub(super) fn is_use(headers: &HeaderMap) -> bool {
+    !headers.contains_key(BACKGROUND_HEADER)
+}
+
+/// The live session of a cookie's id, its use recorded when `used` ([`LAST_SEEN_STEP`]); 401
+/// when there is none.
+pub(super) async fn live_session(
+    state: &AppState,
+    id: &str,
+    used: bool,
+) -> Result<StoredSession, ApiError> {
     const EXPIRED: &str = "the session has expired or ended; sign in again";
-    let session = db::sessions::find_live(&state.db, &sha256(id.as_bytes()), Utc::now())
+    let now = Utc::now();
+    let id_hash = sha256(id.as_bytes());
+    let session = db::sessions::find_live(&state.db, &id_hash, cutoffs(state, now))
         .await?
         .ok_or(ApiError::Unauthorized(EXPIRED))?;
     // An admin session lives only while ADMIN_TOKEN is the one it was opened with.
@@ -101,6 +140,15 @@ pub(super) async fn live_session(state: &AppState, id: &str) -> Result<StoredSes
         && !bool::from(session.credential_hash.ct_eq(&state.admin_token_hash))
     {
         return Err(ApiError::Unauthorized(EXPIRED));
+    }
+    let step = last_seen_step(state.config.console.session_idle);
+    let stale = now - step;
+    if used && session.last_seen_at < stale {
+        // The request goes on whatever happens here: a session that cannot be touched now
+        // is touched by its next request.
+        if let Err(e) = db::sessions::touch(&state.db, &id_hash, now, stale).await {
+            tracing::warn!(error = %e, "cannot record a console session's use");
+        }
     }
     Ok(session)
 }

@@ -1,9 +1,9 @@
 //! What delivering needs, per process: the pool, the operators, the lease, the attempt cap,
 //! the local mirror of the pause switch, and per lane its turns at the database and its
-//! coalesced transactions (take, record SENT).
+//! coalesced transactions (take, record SENT) and its count of recipients recorded SENT.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use sqlx::MySqlPool;
@@ -86,6 +86,8 @@ pub(super) struct LaneBatches {
     /// ready. Recording takes no turn: a send that went out is recorded before anything
     /// else of its lane waits on the database, so a crash repeats as little as possible.
     record: Vec<Coalescer<Acceptance, (i64, RecordResult), std::convert::Infallible>>,
+    /// Recipients recorded SENT since the last flush to `lane_sent` ([`super::throughput`]).
+    sent: AtomicU64,
 }
 
 impl LaneBatches {
@@ -157,6 +159,7 @@ impl LaneBatches {
                     )
                 })
                 .collect(),
+            sent: AtomicU64::new(0),
         }
     }
 }
@@ -224,6 +227,24 @@ impl DeliveryContext {
         self.paused.store(paused, Ordering::Relaxed);
     }
 
+    /// Counts a recipient of `lane` recorded SENT, for the lanes' shared throughput.
+    pub(super) fn count_sent(&self, lane: SmsType) {
+        self.batches(lane).sent.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The recipients of each lane recorded SENT since the last take (their counts reset).
+    pub fn take_sent(&self) -> [(SmsType, u64); 2] {
+        [SmsType::Express, SmsType::Normal]
+            .map(|lane| (lane, self.batches(lane).sent.swap(0, Ordering::Relaxed)))
+    }
+
+    /// Gives counts taken by [`Self::take_sent`] back (their flush failed).
+    pub fn give_back_sent(&self, counts: &[(SmsType, u64)]) {
+        for (lane, n) in counts {
+            self.batches(*lane).sent.fetch_add(*n, Ordering::Relaxed);
+        }
+    }
+
     pub(super) fn batches(&self, lane: SmsType) -> &LaneBatches {
         match lane {
             SmsType::Express => &self.lanes[0],
@@ -263,14 +284,14 @@ mod tests {
     use crate::config::OperatorConfig;
     use crate::operators::OperatorRegistry;
 
-    #[tokio::test]
-    async fn the_normal_lane_waits_for_a_database_turn_and_express_never_does() {
+    /// A context over a database that is never reached.
+    fn context() -> DeliveryContext {
         let db = sqlx::mysql::MySqlPoolOptions::new()
             .connect_lazy("mysql://nobody@127.0.0.1:1/none")
             .unwrap();
         let op = OperatorConfig::new("a", "http://127.0.0.1:1", "k".to_string().into());
         let operators = Arc::new(OperatorRegistry::from_config(&[op], &[]).unwrap());
-        let ctx = DeliveryContext::new(
+        DeliveryContext::new(
             db,
             operators,
             Duration::from_secs(60),
@@ -278,7 +299,32 @@ mod tests {
             2,
             2,
             30,
+        )
+    }
+
+    #[tokio::test]
+    async fn sent_counts_are_taken_once_per_lane_and_given_back_when_their_flush_fails() {
+        let ctx = context();
+        ctx.count_sent(SmsType::Normal);
+        ctx.count_sent(SmsType::Normal);
+        ctx.count_sent(SmsType::Express);
+        let taken = ctx.take_sent();
+        assert_eq!(taken, [(SmsType::Express, 1), (SmsType::Normal, 2)]);
+        assert_eq!(
+            ctx.take_sent(),
+            [(SmsType::Express, 0), (SmsType::Normal, 0)]
         );
+        ctx.count_sent(SmsType::Normal);
+        ctx.give_back_sent(&taken);
+        assert_eq!(
+            ctx.take_sent(),
+            [(SmsType::Express, 1), (SmsType::Normal, 3)]
+        );
+    }
+
+    #[tokio::test]
+    async fn the_normal_lane_waits_for_a_database_turn_and_express_never_does() {
+        let ctx = context();
         let wait = Duration::from_millis(50);
         let first = ctx.db_turn(SmsType::Normal).await;
         let _second = ctx.db_turn(SmsType::Normal).await;

@@ -11,6 +11,7 @@ mod error;
 mod message;
 mod recipient;
 pub mod send_sms;
+mod throughput;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -73,7 +74,8 @@ impl WorkerPool {
         })
     }
 
-    /// Spawns a consumer per lane and the sweeper of expired leases.
+    /// Spawns a consumer per lane, the sweeper of expired leases, the watch of the pause
+    /// switch and the flush of the lanes' SENT counts.
     pub fn spawn(self: &Arc<Self>, tracker: &TaskTracker, stop: &CancellationToken) {
         for (lane, concurrency) in [
             (SmsType::Express, self.delivery.workers_express),
@@ -90,6 +92,10 @@ impl WorkerPool {
         }
         tracker.spawn(self.clone().sweep_until_stopped(stop.clone()));
         tracker.spawn(self.clone().watch_pause_until_stopped(stop.clone()));
+        tracker.spawn(throughput::flush_until_stopped(
+            self.ctx.clone(),
+            stop.clone(),
+        ));
     }
 
     async fn open(

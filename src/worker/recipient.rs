@@ -193,6 +193,7 @@ async fn record(
                 crate::metrics::unusable_message_id(&operator);
             }
             crate::metrics::delivery_outcome(plan.lane, "sent");
+            ctx.count_sent(plan.lane);
             if let Ok(took) = (Utc::now() - plan.request.due_at()).to_std() {
                 crate::metrics::accept_to_sent(plan.lane, took);
             }

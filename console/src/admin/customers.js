@@ -1,6 +1,6 @@
 // The admin's customers: search and page through them, create one (its key is shown once),
-// and on a customer's page: top up, limits and weight, sender ids, a link to its callbacks, a
-// new key.
+// and on a customer's page (GET /admin/customers/{id}: its name and settings at a glance):
+// top up, limits and weight, sender ids, a link to its callbacks, a new key, its sessions.
 
 import { useState } from '../../vendor/hooks.mjs';
 import { api, query } from '../api.js';
@@ -97,7 +97,7 @@ function TopUp({ id, onDone }) {
   </form>`;
 }
 
-function Limits({ id }) {
+function Limits({ id, onSaved }) {
   const limits = useLoad(() => api('GET', `/admin/customers/${id}/limits`), [id]);
   const [form, setForm] = useState(null);
   const [error, setError] = useState(null);
@@ -115,6 +115,7 @@ function Limits({ id }) {
       setSaved(true);
       setForm(null);
       limits.reload();
+      if (onSaved) onSaved();
     } catch (err) {
       setError(err);
     }
@@ -132,7 +133,7 @@ function Limits({ id }) {
   </form>`;
 }
 
-function Senders({ id }) {
+function Senders({ id, onChanged }) {
   const senders = useLoad(() => api('GET', `/admin/customers/${id}/senders`), [id]);
   const [name, setName] = useState('');
   const [error, setError] = useState(null);
@@ -141,6 +142,7 @@ function Senders({ id }) {
     try {
       await api(method, path, body);
       senders.reload();
+      if (onChanged) onChanged();
     } catch (err) {
       setError(err);
     }
@@ -161,8 +163,24 @@ function Senders({ id }) {
   </div>`;
 }
 
+/** What GET /admin/customers/{id} says of the customer, above its forms. */
+function Summary({ c }) {
+  return html`<dl class="facts" data-testid="customer-facts">
+    <dt>Id</dt><dd>${c.customer_id}</dd>
+    <dt>Created</dt><dd>${when(c.created_at)}</dd>
+    <dt>Key</dt><dd><code>${c.api_key_hint}…</code></dd>
+    <dt>Weight</dt><dd>${c.weight}</dd>
+    <dt>Rate limits in force</dt><dd>${c.requests_per_sec || 'unlimited'} requests/s, ${c.recipients_per_sec || 'unlimited'} recipients/s</dd>
+    <dt>Sender ids</dt><dd>${c.senders}${c.default_sender ? ` (default ${c.default_sender})` : ''}</dd>
+    <dt>Webhook</dt><dd>${c.callback_url ? html`<code class="id">${c.callback_url}</code>` : 'none'}</dd>
+    <dt>Console sessions</dt><dd data-testid="customer-sessions">${c.console_sessions}</dd>
+  </dl>`;
+}
+
 export function CustomerPage({ id }) {
-  useTitle(`Customer ${id}`);
+  const customer = useLoad(() => api('GET', `/admin/customers/${id}`), [id]);
+  const c = customer.data;
+  useTitle(c ? c.name : `Customer ${id}`);
   const balance = useLoad(() => api('GET', `/balance${query({ user_id: id, limit: 5 })}`), [id]);
   const [key, setKey] = useState(null);
   const [error, setError] = useState(null);
@@ -171,6 +189,7 @@ export function CustomerPage({ id }) {
     setError(null);
     try {
       setRevoked((await api('DELETE', `/admin/customers/${id}/sessions`)).revoked);
+      customer.reload();
     } catch (e) {
       setError(e);
     }
@@ -179,6 +198,7 @@ export function CustomerPage({ id }) {
     setError(null);
     try {
       setKey((await api('POST', `/admin/customers/${id}/api-key`, {})).api_key);
+      customer.reload();
     } catch (e) {
       setError(e);
     }
@@ -186,7 +206,9 @@ export function CustomerPage({ id }) {
   const b = balance.data;
   return html`<section>
     <p><a href="#/customers">← Customers</a></p>
-    <h1>Customer #${id}</h1>
+    <h1 data-testid="customer-name">${c ? c.name : `Customer #${id}`}</h1>
+    <${ProblemBox} error=${customer.error} />
+    ${c && html`<div class="card"><${Summary} c=${c} /></div>`}
     <${ProblemBox} error=${balance.error} />
     <div class="card">
       <h2>Balance: <span data-testid="customer-balance">${b ? num(b.balance) : '…'}</span> credits</h2>
@@ -195,11 +217,14 @@ export function CustomerPage({ id }) {
         ${b.transactions.map((t) => html`<li>${when(t.created_at)} · ${t.transaction_type} · ${num(t.amount)}${t.description ? ` · ${t.description}` : ''}</li>`)}
       </ul>`}
     </div>
-    <div class="card"><h2>Limits and weight</h2><${Limits} id=${id} /></div>
-    <div class="card"><h2>Sender ids</h2><${Senders} id=${id} /></div>
+    <div class="card"><h2>Limits and weight</h2><${Limits} id=${id} onSaved=${customer.reload} /></div>
+    <div class="card"><h2>Sender ids</h2><${Senders} id=${id} onChanged=${customer.reload} /></div>
     <div class="card">
       <h2>Callbacks</h2>
       <p><a href=${`#/customers/${id}/callbacks`}>Its webhook, recent callback POSTs and parked events (replay)</a></p>
+      ${c && html`<p data-testid="customer-parked" class=${c.parked_callbacks > 0 ? 'problem' : 'muted'}>${c.parked_callbacks > 0
+        ? `${num(c.parked_callbacks)}${c.parked_callbacks >= 10000 ? '+' : ''} parked event(s) wait for a replay.`
+        : 'No parked events.'}</p>`}
     </div>
     <div class="card">
       <h2>API key</h2>

@@ -1,8 +1,8 @@
 // Operators and lanes: each operator's breaker state and counters (GET /admin/operators), each
-// lane's backlog (GET /admin/lanes), the throughput seen between two looks, and the dispatch
-// switch (pause / resume). Refreshed every 2 s.
+// lane's backlog and throughput of the last minute, counted by the gateway over every worker
+// process (GET /admin/lanes), and the dispatch switch (pause / resume). Refreshed every 2 s.
 
-import { useRef } from '../../vendor/hooks.mjs';
+import { useState } from '../../vendor/hooks.mjs';
 import { api } from '../api.js';
 import { num } from '../format.js';
 import { Action, ProblemBox, html, useLoad, useTitle } from '../ui.js';
@@ -17,23 +17,22 @@ function circuitClass(c) {
 
 export function Operators() {
   useTitle('Operators');
-  const last = useRef(null);
-  const view = useLoad(async () => {
-    const [ops, lanes] = await Promise.all([api('GET', '/admin/operators'), api('GET', '/admin/lanes')]);
-    const now = Date.now();
-    const sent = Object.fromEntries(ops.operators.map((o) => [o.name, o.sent]));
-    const prev = last.current;
-    const rates = {};
-    if (prev) {
-      const secs = (now - prev.at) / 1000;
-      for (const o of ops.operators) rates[o.name] = Math.max(0, (o.sent - (prev.sent[o.name] ?? o.sent)) / secs);
-    }
-    last.current = { at: now, sent };
-    return { ops, lanes, rates };
+  const view = useLoad(async ({ background }) => {
+    const [ops, lanes] = await Promise.all([
+      api('GET', '/admin/operators', undefined, { background }),
+      api('GET', '/admin/lanes', undefined, { background }),
+    ]);
+    return { ops, lanes };
   }, [], { everyMs: EVERY_MS });
   const v = view.data;
+  const [error, setError] = useState(null);
   const setPaused = async (paused) => {
-    await api('POST', `/admin/dispatch/${paused ? 'pause' : 'resume'}`).catch(() => {});
+    setError(null);
+    try {
+      await api('POST', `/admin/dispatch/${paused ? 'pause' : 'resume'}`);
+    } catch (e) {
+      setError(e);
+    }
     view.reload();
   };
   return html`<section>
@@ -46,23 +45,28 @@ export function Operators() {
         ${v.ops.dispatch_paused
           ? html`<${Action} kind="primary" onRun=${() => setPaused(false)}>Resume dispatch<//>`
           : html`<${Action} kind="danger" onRun=${() => setPaused(true)}>Pause dispatch<//>`}
+        <${ProblemBox} error=${error} />
       </div>
       <div class="card">
         <h2>Lanes</h2>
+        <p class="muted">Throughput is every worker process's: recipients recorded SENT in the last minute.</p>
         <div class="table-wrap"><table>
-          <thead><tr><th scope="col">Lane</th><th scope="col">Waiting recipients</th></tr></thead>
-          <tbody>${v.lanes.lanes.map((l) => html`<tr><td>${l.lane}</td><td data-testid=${`backlog-${l.lane}`}>${num(l.waiting_recipients)}</td></tr>`)}</tbody>
+          <thead><tr><th scope="col">Lane</th><th scope="col">Waiting recipients</th><th scope="col">Sent, last minute</th><th scope="col">Sent/s</th></tr></thead>
+          <tbody>${v.lanes.lanes.map((l) => html`<tr>
+            <td>${l.lane}</td><td data-testid=${`backlog-${l.lane}`}>${num(l.waiting_recipients)}</td>
+            <td data-testid=${`sent-${l.lane}`}>${num(l.sent_last_minute)}</td><td>${l.sent_per_sec.toFixed(2)}</td>
+          </tr>`)}</tbody>
         </table></div>
       </div>
       <div class="card">
         <h2>Operators</h2>
-        <p class="muted">Counters and rates are those of the process answering this page.</p>
+        <p class="muted">Circuits and counters are those of the gateway process answering this page (each process keeps its own).</p>
         <div class="table-wrap"><table>
-          <thead><tr><th scope="col">Operator</th><th scope="col">Lanes</th><th scope="col">Circuit</th><th scope="col">Sent</th><th scope="col">Sent/s now</th><th scope="col">Calls</th><th scope="col">Transient failures</th><th scope="col">Permanent failures</th><th scope="col">Refused by circuit</th><th scope="col">Rate limit</th></tr></thead>
+          <thead><tr><th scope="col">Operator</th><th scope="col">Lanes</th><th scope="col">Circuit</th><th scope="col">Sent</th><th scope="col">Calls</th><th scope="col">Transient failures</th><th scope="col">Permanent failures</th><th scope="col">Refused by circuit</th><th scope="col">Rate limit</th></tr></thead>
           <tbody>${v.ops.operators.map((o) => html`<tr data-testid="operator-row">
             <td>${o.name}</td><td>${o.lanes.join(', ')}</td>
             <td><span class=${circuitClass(o.circuit)}>${o.circuit}</span></td>
-            <td>${num(o.sent)}</td><td>${v.rates[o.name] === undefined ? '…' : v.rates[o.name].toFixed(1)}</td>
+            <td>${num(o.sent)}</td>
             <td>${num(o.calls)}</td><td>${num(o.transient_failures)}</td><td>${num(o.permanent_failures)}</td>
             <td>${num(o.rejected_by_circuit)}</td>
             <td>${o.max_rps ? `${o.max_rps}/s${o.throttled ? ' (slowed)' : ''}` : 'none'}</td>

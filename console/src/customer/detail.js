@@ -1,6 +1,7 @@
 // One request: its text, price and each recipient's timeline (GET /sms/{id}), refreshed
 // while any recipient is still on its way; cancel what has not been sent yet.
 
+import { useState } from '../../vendor/hooks.mjs';
 import { api } from '../api.js';
 import { FINAL, num, statusClass, when } from '../format.js';
 import { Action, ProblemBox, html, useLoad, useTitle } from '../ui.js';
@@ -9,11 +10,15 @@ const open = (d) => d.messages.some((m) => !FINAL.includes(m.status));
 
 export function Detail({ id }) {
   useTitle('Message');
-  const sms = useLoad(() => api('GET', `/sms/${encodeURIComponent(id)}`), [id], { everyMs: 1000, keepPolling: open });
+  const sms = useLoad(({ background }) => api('GET', `/sms/${encodeURIComponent(id)}`, undefined, { background }), [id], { everyMs: 1000, keepPolling: open });
   const d = sms.data;
+  const [error, setError] = useState(null);
   const cancel = async () => {
+    setError(null);
     try {
       await api('POST', `/sms/${encodeURIComponent(id)}/cancel`);
+    } catch (e) {
+      setError(e);
     } finally {
       sms.reload();
     }
@@ -35,6 +40,7 @@ export function Detail({ id }) {
         <dt>States</dt><dd data-testid="counts">${Object.entries(d.counts).map(([s, n]) => html`<span class=${statusClass(s)}>${s} ${n}</span> `)}</dd>
       </dl>
       ${open(d) && html`<p><${Action} onRun=${cancel}>Cancel what is not sent yet<//></p>`}
+      <${ProblemBox} error=${error} />
       ${d.messages.map((m) => html`<article class="card recipient">
         <h2>${m.recipient} <span class=${statusClass(m.status)} data-testid="recipient-status">${m.status}</span></h2>
         <p class="muted">${m.provider ? `via ${m.provider}` : 'no operator yet'} · ${m.attempts} attempt(s)${m.failure_reason ? ` · ${m.failure_reason}` : ''}</p>

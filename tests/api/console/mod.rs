@@ -1,6 +1,8 @@
-//! The web console: its sessions and CSRF rules (`sessions`), and what it is served with and
-//! the endpoints added for it (`served`).
+//! The web console: its sessions and CSRF rules (`sessions`), what it is served with and
+//! the endpoints added for it (`served`), and the admin's customer page and lanes
+//! (`admin_pages`).
 
+mod admin_pages;
 mod served;
 mod sessions;
 

@@ -187,8 +187,8 @@ async fn the_lanes_show_their_backlog_and_the_dispatch_switch() {
     assert_eq!(
         r.body["lanes"],
         json!([
-            {"lane": "express", "waiting_recipients": 0},
-            {"lane": "normal", "waiting_recipients": 2},
+            {"lane": "express", "waiting_recipients": 0, "sent_last_minute": 0, "sent_per_sec": 0.0},
+            {"lane": "normal", "waiting_recipients": 2, "sent_last_minute": 0, "sent_per_sec": 0.0},
         ])
     );
     app.get("/admin/lanes", Some(&key))

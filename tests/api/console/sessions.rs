@@ -232,6 +232,95 @@ async fn sessions_expire_and_sign_out_ends_them_in_every_process() {
     app.finish().await;
 }
 
+/// Seconds since the only session was last seen, by the database's clock.
+async fn seen_secs_ago(app: &crate::helpers::TestApp) -> f64 {
+    let (us,): (i64,) = sqlx::query_as(
+        "select timestampdiff(microsecond, last_seen_at, utc_timestamp(6)) from console_sessions",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    us as f64 / 1e6
+}
+
+async fn set_seen_secs_ago(app: &crate::helpers::TestApp, secs: u32) {
+    sqlx::query("update console_sessions set last_seen_at = utc_timestamp(6) - interval ? second")
+        .bind(secs)
+        .execute(&app.db)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_unused_session_ends_after_the_idle_timeout_and_use_keeps_it_with_few_writes() {
+    // 60 s idle: its last use is recorded at most every 15 s (a quarter of it).
+    let app = spawn_app_with(&[("SESSION_IDLE_SECS", "60")]).await;
+    let (_, key) = app.create_customer("acme", 0).await;
+    let s = sign_in(&app, &key).await;
+    assert_eq!(s.info["idle_timeout_secs"], 60);
+    assert!(seen_secs_ago(&app).await < 5.0);
+
+    // Used 5 s after its last recorded use: nothing is written.
+    set_seen_secs_ago(&app, 5).await;
+    s.get(&app, "/balance").await.assert_status(200);
+    let ago = seen_secs_ago(&app).await;
+    assert!((4.0..10.0).contains(&ago), "not touched: seen {ago} s ago");
+
+    // A page's automatic refresh 40 s after it is served but is no use: a console left open
+    // on a refreshing page still goes idle.
+    set_seen_secs_ago(&app, 40).await;
+    for path in ["/balance", "/session"] {
+        app.request(
+            "GET",
+            path,
+            None,
+            &[("cookie", &s.cookie), ("x-background-refresh", "1")],
+            None,
+        )
+        .await
+        .assert_status(200);
+    }
+    let ago = seen_secs_ago(&app).await;
+    assert!(
+        ago >= 39.0,
+        "a background refresh is no use: seen {ago} s ago"
+    );
+
+    // Used 40 s after it: still live (under 60 s), and its use is recorded now.
+    s.get(&app, "/balance").await.assert_status(200);
+    assert!(seen_secs_ago(&app).await < 5.0, "touched");
+    // ... in every process: another one honours the refreshed session.
+    set_seen_secs_ago(&app, 40).await;
+    let other = app.other_process();
+    assert_eq!(
+        other.get_with("/balance", &[("cookie", &s.cookie)]).await,
+        200
+    );
+    assert!(
+        seen_secs_ago(&app).await < 5.0,
+        "touched by the other process"
+    );
+
+    // Unused for more than 60 s: ended, though far from SESSION_TTL_SECS.
+    set_seen_secs_ago(&app, 61).await;
+    let r = s.get(&app, "/balance").await;
+    assert!(
+        r.assert_problem(401)["detail"]
+            .as_str()
+            .unwrap()
+            .contains("sign in again")
+    );
+    s.get(&app, "/session").await.assert_problem(401);
+    // The idle row is purged by the next sign-in.
+    sign_in(&app, &key).await;
+    let (left,): (i64,) = sqlx::query_as("select count(*) from console_sessions")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(left, 1, "the idle session was purged");
+    app.finish().await;
+}
+
 #[tokio::test]
 async fn rotating_a_key_ends_its_sessions_but_the_one_that_rotated_it() {
     let app = spawn_app().await;
