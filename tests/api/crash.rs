@@ -26,7 +26,8 @@ fn log_path(port: u16) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("sms-gateway-crash-test-{port}.log"))
 }
 
-fn start(app: &TestApp, port: u16, operators: &str) -> Gateway {
+/// Starts the gateway binary; `lease` is its DELIVERY_LEASE_SECS.
+fn start(app: &TestApp, port: u16, operators: &str, lease: u64) -> Gateway {
     let cfg = &app.state.config;
     let log = || -> Stdio {
         if std::env::var_os("TEST_LOG").is_some() {
@@ -52,7 +53,7 @@ fn start(app: &TestApp, port: u16, operators: &str) -> Gateway {
         .env("OPERATORS", operators)
         .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
         .env("OUTBOX_LEASE_SECS", "2")
-        .env("DELIVERY_LEASE_SECS", "3")
+        .env("DELIVERY_LEASE_SECS", lease.to_string())
         .env("RUST_LOG", "warn,sms_gateway::startup=info")
         // TEST_LOG=1 shows the gateway's own log lines.
         .stdout(log())
@@ -119,7 +120,14 @@ async fn stop_under_load(how: Stop) {
         .unwrap();
 
     let _ = std::fs::remove_file(log_path(port));
-    let gateway = start(&app, port, &operators);
+    // After a kill the restart waits for the dead process's leases: 3 s keeps that short.
+    // A graceful stop leaves nothing leased (asserted below), so its test takes a lease no
+    // slow machine runs out under a live worker: a repeated call there is the stop's doing.
+    let lease = match how {
+        Stop::Kill => 3,
+        Stop::Term => 30,
+    };
+    let gateway = start(&app, port, &operators, lease);
     wait_ready(&http, &base).await;
 
     // Eight clients send until the process dies under them.
@@ -219,7 +227,7 @@ async fn stop_under_load(how: Stop) {
         accepted.len()
     );
 
-    let _gateway = start(&app, port, &operators);
+    let _gateway = start(&app, port, &operators, lease);
     // The restarted gateway publishes whatever the stop left in the outbox.
     app.expect_outbox_drained();
     wait_ready(&http, &base).await;
