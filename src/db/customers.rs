@@ -140,11 +140,9 @@ pub async fn list(
 /// sessions (opened with its current key, neither expired nor idle) and its parked callbacks.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Detail {
-    pub id: i64,
-    pub name: String,
-    pub api_key_hint: String,
-    pub balance: i64,
-    pub weight: i32,
+    /// What the list shows of it.
+    #[sqlx(flatten)]
+    pub listed: Listed,
     pub max_requests_per_sec: Option<i32>,
     pub max_recipients_per_sec: Option<i32>,
     pub senders: i64,
@@ -152,7 +150,6 @@ pub struct Detail {
     pub callback_url: Option<String>,
     pub console_sessions: i64,
     pub parked_callbacks: i64,
-    pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// Parked callback events counted at most by [`detail`].

@@ -46,6 +46,19 @@ pub struct CustomerSummary {
     pub created_at: DateTime<Utc>,
 }
 
+impl From<db::customers::Listed> for CustomerSummary {
+    fn from(r: db::customers::Listed) -> Self {
+        Self {
+            customer_id: r.id,
+            name: r.name,
+            api_key_hint: r.api_key_hint,
+            balance: r.balance,
+            weight: r.weight,
+            created_at: r.created_at,
+        }
+    }
+}
+
 /// A page of customers, newest first.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct CustomerList {
@@ -83,17 +96,7 @@ pub async fn list_customers(
     }
     let rows = db::customers::list(&state.db, search, page.before, page.fetch()).await?;
     let (rows, next_cursor) = page.split(rows, |r| r.id);
-    let items = rows
-        .into_iter()
-        .map(|r| CustomerSummary {
-            customer_id: r.id,
-            name: r.name,
-            api_key_hint: r.api_key_hint,
-            balance: r.balance,
-            weight: r.weight,
-            created_at: r.created_at,
-        })
-        .collect();
+    let items = rows.into_iter().map(CustomerSummary::from).collect();
     Ok(super::json_response(
         StatusCode::OK,
         &CustomerList { items, next_cursor },
@@ -104,13 +107,9 @@ pub async fn list_customers(
 /// again: only its hint.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct CustomerDetail {
-    pub customer_id: i64,
-    pub name: String,
-    /// The first characters of its API key.
-    pub api_key_hint: String,
-    pub balance: i64,
-    /// Its share of delivery while customers wait (see `PUT .../limits`).
-    pub weight: i32,
+    /// What the list shows of it.
+    #[serde(flatten)]
+    pub summary: CustomerSummary,
     /// Its own rate limits as set (`null`: the configured default; 0: unlimited).
     pub max_requests_per_sec: Option<i32>,
     pub max_recipients_per_sec: Option<i32>,
@@ -128,7 +127,6 @@ pub struct CustomerDetail {
     /// Its callback events parked after their retries (`GET /callbacks/parked?user_id=`
     /// lists them, `POST /callbacks/replay?user_id=` replays them), counted up to 10,000.
     pub parked_callbacks: i64,
-    pub created_at: DateTime<Utc>,
 }
 
 /// One customer: what the list shows, plus its limits, sender ids, webhook, sessions and
@@ -153,9 +151,9 @@ pub async fn get_customer(
         .ok_or_else(|| ApiError::unknown_customer(customer_id))?;
     let limits = super::customer_limits::view(
         &state,
-        c.id,
+        c.listed.id,
         db::fair_share::Shares {
-            weight: c.weight,
+            weight: c.listed.weight,
             max_requests_per_sec: c.max_requests_per_sec,
             max_recipients_per_sec: c.max_recipients_per_sec,
         },
@@ -163,11 +161,7 @@ pub async fn get_customer(
     Ok(super::json_response(
         StatusCode::OK,
         &CustomerDetail {
-            customer_id: c.id,
-            name: c.name,
-            api_key_hint: c.api_key_hint,
-            balance: c.balance,
-            weight: c.weight,
+            summary: c.listed.into(),
             max_requests_per_sec: c.max_requests_per_sec,
             max_recipients_per_sec: c.max_recipients_per_sec,
             requests_per_sec: limits.requests_per_sec,
@@ -177,7 +171,6 @@ pub async fn get_customer(
             callback_url: c.callback_url,
             console_sessions: c.console_sessions,
             parked_callbacks: c.parked_callbacks,
-            created_at: c.created_at,
         },
     ))
 }
