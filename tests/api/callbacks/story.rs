@@ -104,15 +104,7 @@ async fn a_business_schedules_personalized_bulks_cancels_one_and_gets_callbacks_
         );
     }
     // The day's report: two requests, four recipients, two delivered, two cancelled.
-    let today = chrono::Utc::now().date_naive();
-    let report = app
-        .get(
-            &format!("/reports/daily?from={today}&to={today}"),
-            Some(&key),
-        )
-        .await;
-    report.assert_status(200);
-    let line = &report.body["lines"][0];
+    let line = &app.todays_report_line(&key).await;
     let n = |f: &str| line[f].as_i64().unwrap();
     assert_eq!(
         [n("requests"), n("recipients"), n("segments"), n("cost")],

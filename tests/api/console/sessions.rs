@@ -215,21 +215,33 @@ async fn sessions_expire_and_sign_out_ends_them_in_every_process() {
         .execute(&app.db)
         .await
         .unwrap();
-    let r = s.get(&app, "/balance").await;
+    assert_ended_then_purged(&app, &s, &key, "expired").await;
+    app.finish().await;
+}
+
+/// `s` is refused ("sign in again") and its row is gone after the next sign-in with `key`
+/// (the only session left is the new one); `why` names how it ended.
+async fn assert_ended_then_purged(
+    app: &crate::helpers::TestApp,
+    s: &Session,
+    key: &str,
+    why: &str,
+) {
+    let r = s.get(app, "/balance").await;
     assert!(
         r.assert_problem(401)["detail"]
             .as_str()
             .unwrap()
-            .contains("sign in again")
+            .contains("sign in again"),
+        "the {why} session"
     );
-    s.get(&app, "/session").await.assert_problem(401);
-    sign_in(&app, &key).await;
+    s.get(app, "/session").await.assert_problem(401);
+    sign_in(app, key).await;
     let (left,): (i64,) = sqlx::query_as("select count(*) from console_sessions")
         .fetch_one(&app.db)
         .await
         .unwrap();
-    assert_eq!(left, 1, "the expired session was purged");
-    app.finish().await;
+    assert_eq!(left, 1, "the {why} session was purged");
 }
 
 /// Seconds since the only session was last seen, by the database's clock.
@@ -303,21 +315,7 @@ async fn an_unused_session_ends_after_the_idle_timeout_and_use_keeps_it_with_few
 
     // Unused for more than 60 s: ended, though far from SESSION_TTL_SECS.
     set_seen_secs_ago(&app, 61).await;
-    let r = s.get(&app, "/balance").await;
-    assert!(
-        r.assert_problem(401)["detail"]
-            .as_str()
-            .unwrap()
-            .contains("sign in again")
-    );
-    s.get(&app, "/session").await.assert_problem(401);
-    // The idle row is purged by the next sign-in.
-    sign_in(&app, &key).await;
-    let (left,): (i64,) = sqlx::query_as("select count(*) from console_sessions")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
-    assert_eq!(left, 1, "the idle session was purged");
+    assert_ended_then_purged(&app, &s, &key, "idle").await;
     app.finish().await;
 }
 

@@ -217,6 +217,19 @@ impl TestApp {
         r.body
     }
 
+    /// `GET /reports/daily` of today (UTC) as `key`, asserting the 200: its first line.
+    pub async fn todays_report_line(&self, key: &str) -> Value {
+        let today = chrono::Utc::now().date_naive();
+        let r = self
+            .get(
+                &format!("/reports/daily?from={today}&to={today}"),
+                Some(key),
+            )
+            .await;
+        r.assert_status(200);
+        r.body["lines"][0].clone()
+    }
+
     /// Waits (up to 15 s) until every recipient of the request is in one of `wanted`;
     /// returns its detail.
     pub async fn wait_for_status(&self, key: &str, sms_id: &str, wanted: &[&str]) -> Value {

@@ -118,19 +118,11 @@ async fn a_cancel_before_send_at_refunds_everything_once_and_a_second_refunds_no
     assert_eq!(cancel_refunds(&app, &id).await, (6, 1), "one refund row");
 
     // The daily report counts them among the final states (finish() recounts).
-    let today = chrono::Utc::now().date_naive();
-    let report = app
-        .get(
-            &format!("/reports/daily?from={today}&to={today}"),
-            Some(&key),
-        )
-        .await;
-    let line = &report.body["lines"][0];
+    let line = app.todays_report_line(&key).await;
     assert_eq!(
         (&line["cancelled"], &line["refunded"], &line["in_progress"]),
         (&json!(3), &json!(6), &json!(0)),
-        "{}",
-        report.body
+        "{line}"
     );
     assert_eq!(a.stats.snapshot().received, 0, "nothing sent");
     app.finish().await;
